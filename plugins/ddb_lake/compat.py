@@ -1,0 +1,57 @@
+"""The one place that knows which Airflow major version is installed (2.10+/3.x).
+
+Every Airflow-facing module of ddb-lake imports Airflow names from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow import __version__ as AIRFLOW_VERSION
+from packaging.version import Version
+
+AIRFLOW_V3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0.0")
+
+if AIRFLOW_V3:
+    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, Context
+    from airflow.sdk.bases.notifier import BaseNotifier  # noqa: F401  (re-exported)
+else:  # pragma: no cover - exercised only on Airflow 2
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.models import BaseOperator  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
+    from airflow.utils.context import Context  # type: ignore[no-redef]
+
+from airflow.exceptions import AirflowException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+__all__ = [
+    "AIRFLOW_V3",
+    "AirflowException",
+    "BaseHook",
+    "BaseOperator",
+    "BaseSensorOperator",
+    "BaseTrigger",
+    "Context",
+    "TriggerEvent",
+    "data_interval_of",
+]
+
+
+def data_interval_of(context: Any) -> tuple[Any, Any]:
+    """Return (start, end) of the run's data interval, taken from the timetable when the run has none.
+
+    ``airflow dags test`` and manual runs in Airflow 3 get an interval whose start equals its end; a DAG on a
+    schedule then still means "the interval that ends at the logical date", which the DAG's timetable knows.
+    """
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    if start is not None and end is not None and start != end:
+        return start, end
+    dag = context.get("dag")
+    anchor = end or context.get("logical_date")
+    timetable = getattr(dag, "timetable", None)
+    if timetable is not None and anchor is not None:
+        inferred = timetable.infer_manual_data_interval(run_after=anchor)
+        if inferred.start != inferred.end:
+            return inferred.start, inferred.end
+    return start, end

@@ -1,0 +1,1 @@
+"""Pure conversion core: DynamoDB export reading, schema inference, Parquet writing, SQL and schema builders. Imports no Airflow."""
