@@ -16,7 +16,7 @@ def get_provider_info() -> dict:
     return {
         "package-name": "ddb-lake",
         "name": "ddb-lake",
-        "description": "Mirror Amazon DynamoDB tables into an S3 data lake (Parquet, Glue, Athena) and Google BigQuery.",
+        "description": "Mirror Amazon DynamoDB tables into an S3 lake (Parquet, Glue, Athena) and Google BigQuery.",
         "versions": [__version__],
         "hooks": [
             {"integration-name": "Amazon DynamoDB export", "python-modules": [f"{_PACKAGE}.hooks.dynamodb_export"]},

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow import __version__ as AIRFLOW_VERSION
+from airflow.exceptions import AirflowException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 from packaging.version import Version
 
 AIRFLOW_V3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0.0")
@@ -20,9 +22,6 @@ else:  # pragma: no cover - exercised only on Airflow 2
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef]
-
-from airflow.exceptions import AirflowException
-from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 __all__ = [
     "AIRFLOW_V3",

@@ -40,7 +40,9 @@ class TableLayout:
     def export_prefix(self, export_type: str, export_time: datetime, window_start: datetime | None = None) -> str:
         """Prefix handed to ExportTableToPointInTime as ``S3Prefix``; one per (table, type, interval)."""
         kind = "incremental" if export_type.upper().startswith("INCREMENTAL") else "full"
-        stamp = utc_stamp(export_time) if window_start is None else f"{utc_stamp(window_start)}-{utc_stamp(export_time)}"
+        stamp = utc_stamp(export_time)
+        if window_start is not None:
+            stamp = f"{utc_stamp(window_start)}-{stamp}"
         return join_key(self.prefix, "exports", self.table, kind, stamp)
 
     def snapshots_prefix(self) -> str:

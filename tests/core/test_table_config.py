@@ -1,0 +1,89 @@
+"""Table YAML validation: every error names the file and the field."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ddb_lake.core.table_config import TableConfigError, load_table_config, load_table_configs
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = {
+    "dynamodb": {"table_name": "Orders"},
+    "lake": {"bucket": "lake-bucket"},
+    "glue": {"database": "lake_db"},
+    "athena": {"output_location": "s3://lake-bucket/athena/"},
+}
+
+
+def write(tmp_path: Path, data: dict, name: str = "orders.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_minimal_file_gets_defaults(tmp_path):
+    config = load_table_config(write(tmp_path, MINIMAL))
+    assert config.name == "orders"
+    assert config.glue_table == "orders"
+    assert config.export.mode == "full"
+    assert config.numbers == "exact"
+    assert config.bigquery is None
+    assert config.start_date == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert config.retries == 3
+
+
+def test_shipped_table_files_are_valid():
+    configs = load_table_configs(REPO_ROOT / "include" / "tables")
+    assert [c.name for c in configs] == sorted(c.name for c in configs)
+    assert "orders" in [c.name for c in configs]
+    orders = next(c for c in configs if c.name == "orders")
+    assert orders.bigquery is not None and orders.bigquery_table == "orders"
+
+
+@pytest.mark.parametrize(
+    ("patch", "field_name", "words"),
+    [
+        ({"schedul": "@daily"}, "schedul", "unknown setting"),
+        ({"lake": {"bucket": "b", "prefx": "x"}}, "lake.prefx", "unknown setting"),
+        ({"export": {"mode": "weekly"}}, "export.mode", "'weekly' is not one of full, incremental, both"),
+        ({"numbers": "fast"}, "numbers", "is not one of exact, float"),
+        ({"catchup": "yes"}, "catchup", "expected true or false"),
+        ({"retries": "three"}, "retries", "expected a number"),
+        ({"athena": {"output_location": "/tmp/x"}}, "athena.output_location", "must be an s3:// URL"),
+        ({"glue": {"database": "d", "catalog_mode": "crawler"}}, "glue.crawler_role", "needs an IAM role"),
+        ({"retention": {"keep_last": 0}}, "retention.keep_last", "at least the current snapshot"),
+        ({"name": "Orders-Table"}, "name", "must match"),
+        ({"start_date": "soon"}, "start_date", "expected a date"),
+    ],
+)
+def test_bad_settings_name_file_and_field(tmp_path, patch, field_name, words):
+    path = write(tmp_path, {**MINIMAL, **patch})
+    with pytest.raises(TableConfigError) as caught:
+        load_table_config(path)
+    assert caught.value.field_name == field_name
+    assert str(path) in str(caught.value)
+    assert words in str(caught.value)
+
+
+def test_missing_required_section(tmp_path):
+    data = {k: v for k, v in MINIMAL.items() if k != "glue"}
+    with pytest.raises(TableConfigError, match=r"glue: required setting is missing"):
+        load_table_config(write(tmp_path, data))
+
+
+def test_duplicate_names_across_files(tmp_path):
+    write(tmp_path, {**MINIMAL, "name": "orders"}, "a.yaml")
+    write(tmp_path, {**MINIMAL, "name": "orders"}, "b.yaml")
+    with pytest.raises(TableConfigError, match=r"b.yaml: name: 'orders' is also used by .*a.yaml"):
+        load_table_configs(tmp_path)
+
+
+def test_broken_yaml(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("lake: [unclosed\n")
+    with pytest.raises(TableConfigError, match="not valid YAML"):
+        load_table_config(path)
