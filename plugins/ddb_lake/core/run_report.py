@@ -1,0 +1,89 @@
+"""The short report each run logs: volumes moved and an estimated cost from published per-GB list prices.
+
+Prices live in :data:`PRICES_USD` only; they are the public on-demand list prices (us-east-1 / US multi-region)
+as published in 2026, and an estimate, not a bill: free tiers, discounts and request charges are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+GB = 1024**3
+TB = 1024**4
+
+PRICES_USD = {
+    # DynamoDB export to S3: per GB of table size (full) or of change data processed (incremental).
+    "dynamodb_export_full_per_gb": 0.10,
+    "dynamodb_export_incremental_per_gb": 0.10,
+    # Athena: per TB scanned, 10 MB minimum per query.
+    "athena_per_tb_scanned": 5.00,
+    "athena_min_bytes_per_query": 10 * 1024**2,
+    # Copying the snapshot from S3 to GCS leaves AWS: data transfer out to the internet, first tier.
+    "aws_transfer_out_per_gb": 0.09,
+    # BigQuery batch load jobs are free; storage is billed monthly and is not a per-run cost.
+    "bigquery_load_per_gb": 0.0,
+    # S3 Standard storage of one snapshot for a month (shown for scale, not added to the run cost).
+    "s3_storage_per_gb_month": 0.023,
+}
+
+
+@dataclass(frozen=True)
+class RunVolumes:
+    """What one run moved, in items and bytes."""
+
+    items: int = 0
+    export_bytes: int = 0
+    parquet_bytes: int = 0
+    athena_bytes_scanned: int = 0
+    athena_queries: int = 0
+    bigquery_bytes_loaded: int = 0
+    transfer_bytes: int = 0
+    incremental: bool = False
+
+
+def estimate_cost_usd(volumes: RunVolumes) -> dict[str, float]:
+    """Cost per line item in USD, rounded to a hundredth of a cent, plus ``total``."""
+    export_kind = "incremental" if volumes.incremental else "full"
+    export_rate = PRICES_USD[f"dynamodb_export_{export_kind}_per_gb"]
+    athena_billed = max(volumes.athena_bytes_scanned, volumes.athena_queries * PRICES_USD["athena_min_bytes_per_query"])
+    lines = {
+        "dynamodb_export": volumes.export_bytes / GB * export_rate,
+        "athena": athena_billed / TB * PRICES_USD["athena_per_tb_scanned"],
+        "s3_to_gcs_transfer": volumes.transfer_bytes / GB * PRICES_USD["aws_transfer_out_per_gb"],
+        "bigquery_load": volumes.bigquery_bytes_loaded / GB * PRICES_USD["bigquery_load_per_gb"],
+    }
+    lines = {name: round(value, 4) for name, value in lines.items()}
+    lines["total"] = round(sum(lines.values()), 4)
+    lines["s3_storage_per_month"] = round(volumes.parquet_bytes / GB * PRICES_USD["s3_storage_per_gb_month"], 4)
+    return lines
+
+
+def human_bytes(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def render_report(table: str, snapshot: str, volumes: RunVolumes) -> str:
+    """A few aligned lines a person reads at a glance."""
+    cost = estimate_cost_usd(volumes)
+    rows = [
+        ("items", f"{volumes.items:,}"),
+        ("bytes exported", human_bytes(volumes.export_bytes)),
+        ("parquet bytes", human_bytes(volumes.parquet_bytes)),
+        ("athena bytes scanned", human_bytes(volumes.athena_bytes_scanned)),
+        ("bigquery bytes loaded", human_bytes(volumes.bigquery_bytes_loaded)),
+        ("estimated cost (USD)", f"{cost['total']:.4f}  " + ", ".join(
+            f"{k} {v:.4f}" for k, v in cost.items() if k not in ("total", "s3_storage_per_month"))),
+        ("s3 storage (USD/month)", f"{cost['s3_storage_per_month']:.4f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    header = f"ddb-lake run report: table {table}, snapshot {snapshot}"
+    return "\n".join([header, *(f"  {name.ljust(width)}  {value}" for name, value in rows)])
+
+
+def report_dict(table: str, snapshot: str, volumes: RunVolumes) -> dict:
+    return {"table": table, "snapshot": snapshot, **asdict(volumes), "estimated_cost_usd": estimate_cost_usd(volumes)}

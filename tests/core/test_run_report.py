@@ -1,0 +1,30 @@
+"""Run report: exact cost arithmetic from the price constants."""
+
+from __future__ import annotations
+
+from ddb_lake.core.run_report import GB, TB, RunVolumes, estimate_cost_usd, human_bytes, render_report
+
+
+def test_cost_lines_follow_list_prices():
+    volumes = RunVolumes(items=10, export_bytes=10 * GB, parquet_bytes=2 * GB, athena_bytes_scanned=TB // 2,
+                         athena_queries=2, bigquery_bytes_loaded=2 * GB, transfer_bytes=2 * GB)
+    cost = estimate_cost_usd(volumes)
+    assert cost["dynamodb_export"] == 1.0
+    assert cost["athena"] == 2.5
+    assert cost["s3_to_gcs_transfer"] == 0.18
+    assert cost["bigquery_load"] == 0.0
+    assert cost["total"] == 3.68
+    assert cost["s3_storage_per_month"] == 0.046
+
+
+def test_athena_bills_ten_megabytes_minimum_per_query():
+    cost = estimate_cost_usd(RunVolumes(athena_bytes_scanned=0, athena_queries=3))
+    assert cost["athena"] == round(3 * 10 * 1024**2 / TB * 5.0, 4)
+
+
+def test_human_bytes_and_report_text():
+    assert human_bytes(512) == "512 B"
+    assert human_bytes(3 * 1024**2) == "3.00 MiB"
+    text = render_report("orders", "20261122T000000Z", RunVolumes(items=1234, export_bytes=GB))
+    assert text.splitlines()[0] == "ddb-lake run report: table orders, snapshot 20261122T000000Z"
+    assert "1,234" in text and "1.00 GiB" in text and "0.1000" in text
