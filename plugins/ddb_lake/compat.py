@@ -15,22 +15,27 @@ from packaging.version import Version
 AIRFLOW_V3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0.0")
 
 if AIRFLOW_V3:
-    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, Context
-    from airflow.sdk.bases.notifier import BaseNotifier  # noqa: F401  (re-exported)
+    from airflow.sdk import DAG, Asset, BaseHook, BaseOperator, BaseSensorOperator, Context, TaskGroup
 else:  # pragma: no cover - exercised only on Airflow 2
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
+    from airflow.models.dag import DAG  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef]
+    from airflow.utils.task_group import TaskGroup  # type: ignore[no-redef]
 
 __all__ = [
     "AIRFLOW_V3",
+    "DAG",
     "AirflowException",
+    "Asset",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
     "BaseTrigger",
     "Context",
+    "TaskGroup",
     "TriggerEvent",
     "data_interval_of",
 ]
