@@ -1,0 +1,264 @@
+"""Map a :class:`LakeSchema` onto the Glue Data Catalog: Hive type strings, TableInput, PartitionInput.
+
+Pure: builds the dictionaries Glue's ``CreateTable`` / ``UpdateTable`` / ``BatchCreatePartition`` take, and decides
+how an existing table's columns evolve when a new snapshot arrives (additive only: new columns are appended, types
+may widen; anything else is an error that names the table and the column).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION
+from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+
+PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+
+SCHEMA_PARAMETER = "ddb_lake.schema_version"
+SNAPSHOT_PARAMETER = "ddb_lake.snapshot"
+PUBLISHED_AT_PARAMETER = "ddb_lake.published_at"
+
+_HIVE_SCALARS = {
+    "string": "string",
+    "int64": "bigint",
+    "float64": "double",
+    "bool": "boolean",
+    "binary": "binary",
+    "decimal_text": "string",
+    "json": "string",
+    "timestamp_us": "timestamp",
+}
+
+# Widenings a Parquet reader in Athena (Trino) and Hive accepts between a partition's files and the table's type.
+_WIDENINGS = {
+    ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"),
+    ("smallint", "int"), ("smallint", "bigint"), ("int", "bigint"),
+    ("float", "double"),
+}
+
+
+class SchemaEvolutionError(ValueError):
+    """A new snapshot's column cannot be stored in the existing Glue column without losing values."""
+
+
+def hive_type(lake_type: LakeType) -> str:
+    """The Glue/Hive type string of a lake type, e.g. ``array<struct<a:bigint,b:string>>``."""
+    if lake_type.kind in _HIVE_SCALARS:
+        return _HIVE_SCALARS[lake_type.kind]
+    if lake_type.kind == "decimal":
+        return f"decimal({lake_type.precision},{lake_type.scale})"
+    if lake_type.kind == "list":
+        return f"array<{hive_type(lake_type.item)}>"  # type: ignore[arg-type]
+    members = ",".join(f"{f.name}:{hive_type(f.type)}" for f in lake_type.fields)
+    return f"struct<{members}>"
+
+
+def column_comment(lake_field: LakeField) -> str:
+    """The column comment: the DynamoDB attribute the column holds, and why it is text when it is."""
+    comment = f"DynamoDB attribute {lake_field.attribute!r}"
+    if lake_field.type.kind == "decimal_text":
+        comment += " (number kept as exact decimal text)"
+    elif lake_field.type.kind == "json":
+        comment += " (kept as JSON text)"
+    if lake_field.note:
+        comment += f": {lake_field.note}"
+    return comment[:255]
+
+
+def glue_columns(schema: LakeSchema) -> list[dict[str, str]]:
+    return [{"Name": f.name, "Type": hive_type(f.type), "Comment": column_comment(f)} for f in schema.fields]
+
+
+def storage_descriptor(columns: list[dict[str, str]], location: str) -> dict[str, Any]:
+    """A Parquet StorageDescriptor; ``location`` gets a trailing slash (Athena reads the prefix as a folder)."""
+    return {
+        "Columns": columns,
+        "Location": folder_url(location),
+        "InputFormat": PARQUET_INPUT_FORMAT,
+        "OutputFormat": PARQUET_OUTPUT_FORMAT,
+        "Compressed": False,
+        "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
+    }
+
+
+def table_input(
+    name: str,
+    columns: list[dict[str, str]],
+    location: str,
+    *,
+    partitioned: bool,
+    description: str = "",
+    parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """TableInput for CreateTable/UpdateTable: an external Parquet table, partitioned by ``snapshot`` or not."""
+    return {
+        "Name": name,
+        "Description": description,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", **(parameters or {})},
+        "StorageDescriptor": storage_descriptor(columns, location),
+        "PartitionKeys": [{"Name": SNAPSHOT_PARTITION, "Type": "string"}] if partitioned else [],
+    }
+
+
+def partition_input(snapshot: str, columns: list[dict[str, str]], location: str) -> dict[str, Any]:
+    """PartitionInput of one snapshot in the ``<table>_snapshots`` table."""
+    return {
+        "Values": [snapshot],
+        "StorageDescriptor": storage_descriptor(columns, location),
+        "Parameters": {SNAPSHOT_PARAMETER: snapshot},
+    }
+
+
+def folder_url(location: str) -> str:
+    return location if location.endswith("/") else location + "/"
+
+
+def same_location(left: str, right: str) -> bool:
+    return folder_url(left) == folder_url(right)
+
+
+# ----------------------------------------------------------------------------------------------- schema evolution
+def merge_columns(table: str, existing: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Existing columns (types widened where the new snapshot needs it) followed by the new snapshot's new columns.
+
+    Columns the new snapshot lacks are kept (Athena reads them as NULL from files that lack them).
+    :raises SchemaEvolutionError: a column's type would narrow or change kind.
+    """
+    incoming_by_name = {c["Name"].lower(): c for c in incoming}
+    merged = []
+    for column in existing:
+        new = incoming_by_name.pop(column["Name"].lower(), None)
+        if new is None:
+            merged.append(column)
+            continue
+        merged_type = widen_type(table, column["Name"], column["Type"], new["Type"])
+        merged.append({**column, "Type": merged_type, "Comment": new.get("Comment", column.get("Comment", ""))})
+    merged.extend(c for c in incoming if c["Name"].lower() in incoming_by_name)
+    return merged
+
+
+def widen_type(table: str, column: str, old: str, new: str) -> str:
+    """The Hive type that holds values of both ``old`` and ``new``; raises when that would narrow ``old``."""
+    return _render(_widen(table, column, parse_hive_type(old), parse_hive_type(new)))
+
+
+@dataclass(frozen=True)
+class HiveType:
+    """A parsed Hive type string: ``name`` (``struct``, ``array``, ``map``, ``decimal`` or a primitive)."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+
+
+_TOKEN = re.compile(r"[<>(),:]|[^<>(),:\s]+")
+
+
+def parse_hive_type(text: str) -> HiveType:
+    """Parse ``struct<a:array<bigint>,b:decimal(10,2)>`` into a :class:`HiveType` tree."""
+    tokens = [token.lower() for token in _TOKEN.findall(text)]
+    parsed, position = _parse(tokens, 0, text)
+    if position != len(tokens):
+        raise ValueError(f"cannot parse Hive type {text!r}: unexpected {tokens[position]!r}")
+    return parsed
+
+
+def _parse(tokens: list[str], i: int, text: str) -> tuple[HiveType, int]:
+    name = tokens[i]
+    if name in ("array", "map"):
+        args, i = _parse_list(tokens, i + 2, text, closing=">", named=False)
+        return HiveType(name, tuple(args)), i
+    if name == "struct":
+        members, i = _parse_list(tokens, i + 2, text, closing=">", named=True)
+        return HiveType(name, tuple(members)), i
+    if name in ("decimal", "varchar", "char") and i + 1 < len(tokens) and tokens[i + 1] == "(":
+        numbers, i = _parse_numbers(tokens, i + 2)
+        return HiveType(name, tuple(numbers)), i
+    return HiveType(name), i + 1
+
+
+def _parse_list(tokens: list[str], i: int, text: str, *, closing: str, named: bool) -> tuple[list[Any], int]:
+    out: list[Any] = []
+    while i < len(tokens) and tokens[i] != closing:
+        if named:
+            member, i = tokens[i], i + 2  # skip "name" ":"
+            member_type, i = _parse(tokens, i, text)
+            out.append((member, member_type))
+        else:
+            item_type, i = _parse(tokens, i, text)
+            out.append(item_type)
+        if i < len(tokens) and tokens[i] == ",":
+            i += 1
+    if i >= len(tokens):
+        raise ValueError(f"cannot parse Hive type {text!r}: missing {closing!r}")
+    return out, i + 1
+
+
+def _parse_numbers(tokens: list[str], i: int) -> tuple[list[int], int]:
+    numbers = []
+    while tokens[i] != ")":
+        if tokens[i] != ",":
+            numbers.append(int(tokens[i]))
+        i += 1
+    return numbers, i + 1
+
+
+def _render(hive: HiveType) -> str:
+    if hive.name == "struct":
+        return "struct<" + ",".join(f"{name}:{_render(t)}" for name, t in hive.args) + ">"
+    if hive.name in ("array", "map"):
+        return f"{hive.name}<" + ",".join(_render(t) for t in hive.args) + ">"
+    if hive.args:
+        return f"{hive.name}(" + ",".join(str(n) for n in hive.args) + ")"
+    return hive.name
+
+
+def _widen(table: str, column: str, old: HiveType, new: HiveType) -> HiveType:
+    if old == new or (old.name, new.name) in {(a, b) for b, a in _WIDENINGS}:
+        return old
+    if (old.name, new.name) in _WIDENINGS:
+        return new
+    if old.name == new.name == "decimal":
+        return _widen_decimal(table, column, old, new)
+    if old.name == new.name == "array":
+        return HiveType("array", (_widen(table, f"{column}[]", old.args[0], new.args[0]),))
+    if old.name == new.name == "struct":
+        return _widen_struct(table, column, old, new)
+    raise SchemaEvolutionError(
+        f"Glue table {table!r}, column {column!r}: the new snapshot has type {_render(new)} where the table has "
+        f"{_render(old)}; that is not a widening Athena can read across snapshots. Pin the column's type in the "
+        "table's YAML (e.g. decimal_text or json) or recreate the table."
+    )
+
+
+def _widen_decimal(table: str, column: str, old: HiveType, new: HiveType) -> HiveType:
+    (old_p, old_s), (new_p, new_s) = old.args, new.args
+    scale = max(old_s, new_s)
+    precision = max(old_p - old_s, new_p - new_s) + scale
+    if precision > 38:
+        raise SchemaEvolutionError(
+            f"Glue table {table!r}, column {column!r}: decimal({old_p},{old_s}) and decimal({new_p},{new_s}) need "
+            f"decimal({precision},{scale}), over Athena's 38 digits; pin the column to decimal_text."
+        )
+    if (precision, scale) != (old_p, old_s) and scale != old_s:
+        raise SchemaEvolutionError(
+            f"Glue table {table!r}, column {column!r}: changing decimal({old_p},{old_s}) to a different scale "
+            f"({scale}) would misread the older snapshots' files; pin the column's scale in the table's YAML."
+        )
+    return HiveType("decimal", (precision, scale))
+
+
+def _widen_struct(table: str, column: str, old: HiveType, new: HiveType) -> HiveType:
+    new_members = dict(new.args)
+    members = []
+    for name, old_type in old.args:
+        if name in new_members:
+            members.append((name, _widen(table, f"{column}.{name}", old_type, new_members.pop(name))))
+        else:
+            members.append((name, old_type))
+    members.extend((name, t) for name, t in new.args if name in new_members)
+    return HiveType("struct", tuple(members))
