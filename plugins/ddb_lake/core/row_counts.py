@@ -1,0 +1,168 @@
+"""Row counts of one snapshot in every copy, compared; plus the key checksum and the Parquet footer reader.
+
+Each copy reports a :class:`CountSource`. Exact sources (the export's item count, Parquet footers, Athena, BigQuery)
+must all agree with the reference within ``tolerance``; approximate ones (DescribeTable's ``ItemCount``, refreshed
+about every six hours) are shown with their delta but never fail the check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARQUET_MAGIC = b"PAR1"
+KEY_SEPARATOR = "|"
+KEY_HASH_HEX_DIGITS = 8
+"""Each key contributes the first 8 hex digits of its MD5 (a 32-bit number), so a sum over 2**31 rows fits INT64."""
+
+
+@dataclass(frozen=True)
+class CountSource:
+    """One copy's row count: ``exact`` ones gate the check, approximate ones are only reported."""
+
+    source: str
+    count: int | None
+    exact: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CountRow:
+    source: str
+    count: int | None
+    delta: int | None
+    exact: bool
+    status: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CountReport:
+    """The compared counts of one snapshot: rows for the table, whether they agree, and what does not."""
+
+    table: str
+    snapshot: str
+    reference: str
+    tolerance: int
+    rows: tuple[CountRow, ...]
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        """A fixed-width table a person reads at a glance (source, count, delta vs the reference, status)."""
+        header = ("source", "count", f"delta vs {self.reference}", "status", "note")
+        lines = [header] + [
+            (r.source, _fmt(r.count), _fmt_delta(r.delta), r.status, r.note) for r in self.rows
+        ]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+        out = [f"Row counts of {self.table} snapshot {self.snapshot} (tolerance {self.tolerance}):"]
+        for i, line in enumerate(lines):
+            cells = [line[0].ljust(widths[0]), *(line[c].rjust(widths[c]) for c in (1, 2)), line[3].ljust(widths[3])]
+            out.append(("  " + "  ".join(cells) + (f"  {line[4]}" if line[4] else "")).rstrip())
+            if i == 0:
+                out.append("  " + "  ".join("-" * w for w in widths))
+        out.append("RESULT: " + ("all exact counts agree" if self.ok else "; ".join(self.problems)))
+        return "\n".join(out)
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "snapshot": self.snapshot,
+            "reference": self.reference,
+            "tolerance": self.tolerance,
+            "ok": self.ok,
+            "rows": [asdict(r) for r in self.rows],
+            "problems": list(self.problems),
+        }
+
+
+def compare_counts(
+    sources: Sequence[CountSource], *, table: str, snapshot: str, reference: str | None = None, tolerance: int = 0
+) -> CountReport:
+    """Compare every count with the reference (the first exact source unless named); exact misses become problems."""
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    exact = [s for s in sources if s.exact]
+    if not exact:
+        raise ValueError(f"{table} snapshot {snapshot}: no exact row count to compare")
+    ref = next((s for s in exact if s.source == reference), None) if reference else exact[0]
+    if ref is None:
+        raise ValueError(f"reference {reference!r} is not an exact source; sources are {[s.source for s in exact]}")
+    problems: list[str] = []
+    rows: list[CountRow] = []
+    for src in sources:
+        delta = None if src.count is None or ref.count is None else src.count - ref.count
+        if src.count is None:
+            status = "MISSING" if src.exact else "n/a"
+        elif not src.exact:
+            status = "info"
+        else:
+            status = "ok" if delta is not None and abs(delta) <= tolerance else "MISMATCH"
+        if src.exact and status != "ok":
+            shown = "no count" if src.count is None else f"{src.count} ({delta:+d})"
+            problems.append(f"{src.source} has {shown} vs {ref.source} {_fmt(ref.count)}")
+        rows.append(CountRow(src.source, src.count, delta, src.exact, status, src.note))
+    return CountReport(table, snapshot, ref.source, tolerance, tuple(rows), tuple(problems))
+
+
+def key_text(values: Sequence[Any]) -> str:
+    """The text of one row's key as BigQuery's ``CONCAT(CAST(k AS STRING), "|", ...)`` writes it."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("")
+        elif isinstance(value, bytes):
+            parts.append(value.hex())
+        elif isinstance(value, bool):
+            parts.append("true" if value else "false")
+        else:
+            parts.append(str(value))
+    return KEY_SEPARATOR.join(parts)
+
+
+def key_hash(values: Sequence[Any]) -> int:
+    return int(hashlib.md5(key_text(values).encode()).hexdigest()[:KEY_HASH_HEX_DIGITS], 16)
+
+
+def key_checksum_of_batches(batches: Iterable[pa.RecordBatch], key_columns: Sequence[str]) -> tuple[int, int]:
+    """(rows, sum of key hashes) over record batches holding the key columns."""
+    rows = total = 0
+    for batch in batches:
+        columns = [batch.column(batch.schema.get_field_index(k)).to_pylist() for k in key_columns]
+        for values in zip(*columns):
+            total += key_hash(values)
+            rows += 1
+    return rows, total
+
+
+def parquet_footer_length(tail: bytes) -> int:
+    """Length of the footer (Thrift metadata) from the last 8 bytes of a Parquet file."""
+    if len(tail) < 8 or tail[-4:] != PARQUET_MAGIC:
+        raise ValueError("not a Parquet file: the last 4 bytes are not 'PAR1'")
+    return struct.unpack("<I", tail[-8:-4])[0]
+
+
+def parquet_metadata_from_tail(tail: bytes) -> pq.FileMetaData:
+    """The file metadata from a Parquet file's last bytes (at least footer length + 8), without the data pages."""
+    needed = parquet_footer_length(tail) + 8
+    if len(tail) < needed:
+        raise ValueError(f"need the last {needed} bytes of the file to read its footer, got {len(tail)}")
+    return pq.read_metadata(io.BytesIO(PARQUET_MAGIC + tail[-needed:]))
+
+
+def _fmt(count: int | None) -> str:
+    return "-" if count is None else f"{count:,}"
+
+
+def _fmt_delta(delta: int | None) -> str:
+    return "-" if delta is None else f"{delta:+,d}"
