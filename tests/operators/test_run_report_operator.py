@@ -1,0 +1,37 @@
+"""RunReportOperator picks each figure from the task that knows it and returns the cost estimate."""
+
+from __future__ import annotations
+
+from ddb_lake.operators.run_report import RunReportOperator, volumes_from_results
+
+GIB = 1024**3
+
+
+def test_volumes_come_from_each_task_result():
+    volumes = volumes_from_results(
+        export={"item_count": 5, "export_type": "FULL_EXPORT", "billed_size_bytes": 2 * GIB},
+        conversion={"items": 7, "bytes_out": GIB, "bytes_uncompressed": 3 * GIB},
+        validation={"athena_statistics": {"data_scanned_bytes": 1234, "queries": 2}},
+        transfer={"bytes_copied": GIB},
+        load={"bytes_loaded": 99},
+    )
+    assert volumes.items == 7
+    assert volumes.export_bytes == 2 * GIB
+    assert volumes.parquet_bytes == GIB
+    assert volumes.athena_bytes_scanned == 1234 and volumes.athena_queries == 2
+    assert volumes.transfer_bytes == GIB and volumes.bigquery_bytes_loaded == 99
+    assert not volumes.incremental
+
+
+def test_execute_logs_and_returns_report(caplog, capsys):
+    operator = RunReportOperator(
+        task_id="report", table="orders",
+        export={"item_count": 3, "export_type": "INCREMENTAL_EXPORT"},
+        conversion={"items": 3, "bytes_uncompressed": GIB, "bytes_out": 10, "snapshot": "20261122T000000Z"},
+    )
+    result = operator.execute(context={})
+    assert result["table"] == "orders" and result["snapshot"] == "20261122T000000Z"
+    assert result["incremental"] is True
+    assert result["estimated_cost_usd"]["dynamodb_export"] == 0.1
+    captured = capsys.readouterr()
+    assert "ddb-lake run report: table orders" in caplog.text + captured.out + captured.err
