@@ -25,8 +25,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
+EMULATOR_VENV_BIN = Path(os.environ.get("DDB_LAKE_EMULATOR_VENV", REPO_ROOT / ".venv-emulators")) / "bin"
 REGION = "us-east-1"
 HOST = "127.0.0.1"
+GCP_PROJECT = "ddb-lake-local"
+# The GCS emulator (disk mode) keeps objects under <state>/gcs/.cloudstorage/<bucket>/<object>; bqemulator resolves
+# gs://bucket/object under the same folder, so load jobs from gs:// see what was uploaded through the GCS API.
+GCS_DATA_DIR = "gcs"
+GCS_OBJECT_ROOT = "gcs/.cloudstorage"
 
 
 @dataclass
@@ -64,7 +70,7 @@ def wait_for_http(url: str, timeout: float = 30.0, *, process: subprocess.Popen 
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{url}: the service exited with status {process.returncode} before answering")
         try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
+            urllib.request.urlopen(url, timeout=2)
             return
         except urllib.error.HTTPError:
             return
@@ -75,11 +81,12 @@ def wait_for_http(url: str, timeout: float = 30.0, *, process: subprocess.Popen 
 
 
 def _spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
-    return subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, **(env or {})},
-    )
+    """Start ``cmd`` in its own session (so ``down`` can stop its whole process group), output to ``log_path``."""
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
 
 
 def start_moto(state: StackState) -> None:
@@ -101,7 +108,79 @@ def start_moto(state: StackState) -> None:
     )
 
 
-STARTERS = {"aws": start_moto}
+def _emulator_python() -> Path:
+    python = EMULATOR_VENV_BIN / "python"
+    if not python.exists():
+        raise FileNotFoundError(
+            f"{python} not found: create the emulators' venv with `bash scripts/bootstrap.sh emulators`"
+        )
+    return python
+
+
+def start_gcs(state: StackState) -> None:
+    """gcp-storage-emulator in disk mode (objects are plain files other tools can read)."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    data_dir = state.state_dir / GCS_DATA_DIR
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(_emulator_python()), "-m", "gcp_storage_emulator",
+        "-d", str(data_dir), "start", "--host", HOST, "--port", str(port), "--project-number", "1234",
+    ]
+    proc = _spawn(cmd, state.state_dir / "gcs.log")
+    state.services["gcs"] = {"pid": proc.pid, "port": port, "url": url}
+    state.save()
+    wait_for_http(f"{url}/storage/v1/b?project={GCP_PROJECT}", process=proc)
+    state.env.update(
+        {
+            **_google_env(),
+            "STORAGE_EMULATOR_HOST": url,
+            "DDB_LAKE_GCS_OBJECT_ROOT": str(state.state_dir / GCS_OBJECT_ROOT),
+        }
+    )
+
+
+def start_bigquery(state: StackState) -> None:
+    """bqemulator (DuckDB-backed BigQuery REST), in memory, through the offline launcher; gs:// reads GCS's folder."""
+    port = free_port()
+    grpc_port = free_port()
+    url = f"http://{HOST}:{port}"
+    gcs_root = state.state_dir / GCS_OBJECT_ROOT
+    gcs_root.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(_emulator_python()), str(REPO_ROOT / "scripts" / "bqemulator_launcher.py"), "start",
+        "--rest-host", HOST, "--rest-port", str(port), "--grpc-host", HOST, "--grpc-port", str(grpc_port),
+        "--project", GCP_PROJECT, "--ephemeral", "--log-level", "warning",
+    ]
+    env = {
+        "BQEMU_GCS_LOCAL_ROOT": str(gcs_root),
+        # Avro support is a DuckDB extension download: impossible offline, and trying costs ~1.5 s per start.
+        "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false",
+        "BQEMU_UPLOAD_STAGING_DIR": str(state.state_dir / "bigquery-uploads"),
+    }
+    proc = _spawn(cmd, state.state_dir / "bigquery.log", env)
+    state.services["bigquery"] = {"pid": proc.pid, "port": port, "url": url, "grpc_port": grpc_port}
+    state.save()
+    wait_for_http(f"{url}/bigquery/v2/projects/{GCP_PROJECT}/datasets", process=proc)
+    state.env.update({**_google_env(), "BIGQUERY_EMULATOR_HOST": url})
+
+
+def _google_env() -> dict[str, str]:
+    """The Airflow connection and client settings shared by the GCS and BigQuery emulators."""
+    gcp_conn = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": GCP_PROJECT}}
+    return {
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(gcp_conn, separators=(",", ":")),
+        "GOOGLE_CLOUD_PROJECT": GCP_PROJECT,
+        "DDB_LAKE_GCP_PROJECT": GCP_PROJECT,
+        # Anything that still asks google-auth for default credentials fails fast on loopback instead of probing
+        # the cloud metadata server.
+        "GCE_METADATA_HOST": f"{HOST}:9",
+        "GCE_METADATA_IP": f"{HOST}:9",
+        "NO_GCE_CHECK": "true",
+    }
+
+
+STARTERS = {"aws": start_moto, "gcs": start_gcs, "bigquery": start_bigquery}
 
 
 def up(state_dir: Path, services: list[str]) -> StackState:
@@ -133,23 +212,25 @@ def down(state_dir: Path) -> list[int]:
             continue
     deadline = time.monotonic() + 10
     for pid in stopped:
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.05)
-        if _alive(pid):
+        if _group_alive(pid):
             os.killpg(pid, signal.SIGKILL)
+            kill_deadline = time.monotonic() + 5
+            while time.monotonic() < kill_deadline and _group_alive(pid):
+                time.sleep(0.05)
     pid_file.unlink()
     return stopped
 
 
-def _alive(pid: int) -> bool:
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` still runs (the leader is reaped first if it is our child)."""
     try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
+        os.waitpid(pgid, os.WNOHANG)
     except ChildProcessError:
         pass
     try:
-        os.kill(pid, 0)
+        os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     return True

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Create (or confirm) the project's two virtualenvs from their lock files. Idempotent; needs only python3.11 + pip.
+#
+#   .venv/            Airflow 3.3 + providers + test tools, from requirements-lock.txt, then this repo editable.
+#   .venv-emulators/  bqemulator + gcp-storage-emulator, from requirements-emulators-lock.txt. A separate venv because
+#                     their pins (protobuf, fastapi) clash with Airflow's.
+#
+# Each venv keeps a stamp (sha256 of the files it was built from); a venv whose stamp matches is left alone.
+#   bash scripts/bootstrap.sh              # both venvs
+#   bash scripts/bootstrap.sh emulators    # only one of them (main | emulators)
+# Environment: PYTHON (interpreter, default python3.11), DDB_LAKE_VENV, DDB_LAKE_EMULATOR_VENV (venv paths).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO_ROOT=$(pwd)
+
+VENV=${DDB_LAKE_VENV:-$REPO_ROOT/.venv}
+EMULATOR_VENV=${DDB_LAKE_EMULATOR_VENV:-$REPO_ROOT/.venv-emulators}
+STAMP_NAME=.ddb-lake-bootstrap-stamp
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+find_python() {
+  local candidate
+  for candidate in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    command -v "$candidate" >/dev/null 2>&1 || continue
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  log "no Python 3.11 found (tried \$PYTHON, python3.11, python3); install python3.11 and rerun"
+  return 1
+}
+
+# stamp_of FILE... : one hash over the named files and the interpreter version.
+stamp_of() {
+  { "$PY" -c 'import sys; print(sys.version)'; cat "$@"; } | sha256sum | cut -d' ' -f1
+}
+
+# pip_quietly VENV ARGS... : run the venv's pip with its output in VENV/bootstrap-pip.log; show the tail on failure.
+pip_quietly() {
+  local venv=$1
+  shift
+  if ! "$venv/bin/python" -m pip install --disable-pip-version-check "$@" >>"$venv/bootstrap-pip.log" 2>&1; then
+    log "pip install $* failed; last lines of $venv/bootstrap-pip.log:"
+    grep -v "is ignored: it is neither a file nor a directory" "$venv/bootstrap-pip.log" | tail -n 15 >&2
+    return 1
+  fi
+}
+
+# ensure_venv LABEL VENV LOCK FALLBACK STAMP_INPUTS... : build VENV from LOCK (or FALLBACK) unless its stamp is current.
+ensure_venv() {
+  local label=$1 venv=$2 lock=$3 fallback=$4
+  shift 4
+  local stamp started
+  stamp=$(stamp_of "$@")
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/$STAMP_NAME" 2>/dev/null)" = "$stamp" ]; then
+    log "$label: $venv is current (stamp ${stamp:0:12}); nothing to do"
+    return 0
+  fi
+  started=$(date +%s)
+  if [ ! -x "$venv/bin/python" ]; then
+    log "$label: creating $venv with $PY"
+    "$PY" -m venv "$venv"
+  else
+    log "$label: $venv exists but its stamp differs from ${stamp:0:12}; syncing it"
+  fi
+  rm -f "$venv/$STAMP_NAME"
+  : >"$venv/bootstrap-pip.log"
+  log "$label: pip install -r $lock"
+  if ! pip_quietly "$venv" -r "$lock"; then
+    log "$label: the lock did not install; falling back to the looser $fallback"
+    pip_quietly "$venv" -r "$fallback"
+  fi
+  if [ "$label" = main ]; then
+    log "$label: pip install --no-deps -e . (the ddb_lake provider, editable)"
+    pip_quietly "$venv" --no-deps -e "$REPO_ROOT"
+  fi
+  verify_"$label" "$venv"
+  echo "$stamp" >"$venv/$STAMP_NAME"
+  log "$label: $venv ready in $(($(date +%s) - started)) s ($(du -sh "$venv" | cut -f1))"
+}
+
+verify_main() {
+  "$1/bin/python" -c 'import airflow, airflow.providers.amazon, airflow.providers.google, ddb_lake, moto, pyarrow' \
+    || { log "main: $1 is missing a core import"; return 1; }
+}
+
+verify_emulators() {
+  "$1/bin/python" -c 'import bqemulator, gcp_storage_emulator, numpy' \
+    || { log "emulators: $1 is missing an emulator import"; return 1; }
+}
+
+main() {
+  local started lock_fd target
+  started=$(date +%s)
+  PY=$(find_python)
+  if command -v flock >/dev/null 2>&1; then
+    # Two bootstraps of the same checkout at once would race on pip: the second waits for the first.
+    mkdir -p "$REPO_ROOT/.stack"
+    exec {lock_fd}>"$REPO_ROOT/.stack/bootstrap.lock"
+    flock "$lock_fd"
+  fi
+  local targets=("$@")
+  [ ${#targets[@]} -gt 0 ] || targets=(main emulators)
+  for target in "${targets[@]}"; do
+    case $target in
+      main) ensure_venv main "$VENV" requirements-lock.txt requirements-dev.txt requirements-lock.txt pyproject.toml ;;
+      emulators)
+        ensure_venv emulators "$EMULATOR_VENV" requirements-emulators-lock.txt requirements-emulators.txt \
+          requirements-emulators-lock.txt ;;
+      *) log "unknown target '$target' (expected: main, emulators)"; return 2 ;;
+    esac
+  done
+  log "done in $(($(date +%s) - started)) s"
+}
+
+main "$@"
