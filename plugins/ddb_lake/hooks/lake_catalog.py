@@ -1,0 +1,272 @@
+"""Glue Data Catalog calls of the lake: database, tables, snapshot partitions, the current table's switch, crawlers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+from ddb_lake.compat import AirflowException
+from ddb_lake.core.glue_table import merge_columns, same_location
+
+_BATCH_PARTITIONS = 100  # BatchCreatePartition takes at most 100 partitions
+_BATCH_DELETE = 25  # BatchDeletePartition takes at most 25
+CRAWLER_KEYS = (
+    "Role", "DatabaseName", "Targets", "TablePrefix", "SchemaChangePolicy", "RecrawlPolicy", "Configuration",
+)
+
+
+class GlueCrawlFailed(AirflowException):
+    """The crawl ended FAILED or CANCELLED."""
+
+
+def crawler_changes(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The keys of ``wanted`` (a CreateCrawler request) whose value differs from the existing crawler's."""
+    return {
+        key: value
+        for key, value in wanted.items()
+        if key in CRAWLER_KEYS and _normalised(current.get(key)) != _normalised(value)
+    }
+
+
+def _normalised(value: Any) -> Any:
+    """Compare crawler configs without caring about empty lists/dicts Glue adds to its answers."""
+    if isinstance(value, dict):
+        return {k: _normalised(v) for k, v in value.items() if v not in (None, [], {}, "")}
+    if isinstance(value, list):
+        return [_normalised(v) for v in value]
+    return value
+
+
+def last_crawl_report(crawler: dict[str, Any]) -> dict[str, Any]:
+    """``{crawler_name, state, status, error_message, log_group, log_stream, message_prefix, start_time}``."""
+    last = crawler.get("LastCrawl") or {}
+    start = last.get("StartTime")
+    return {
+        "crawler_name": crawler["Name"],
+        "state": crawler.get("State"),
+        "status": last.get("Status"),
+        "error_message": last.get("ErrorMessage"),
+        "log_group": last.get("LogGroup"),
+        "log_stream": last.get("LogStream"),
+        "message_prefix": last.get("MessagePrefix"),
+        "start_time": start.isoformat() if hasattr(start, "isoformat") else start,
+    }
+
+
+class LakeCatalogHook(AwsBaseHook):
+    """Client-type Glue hook: idempotent create-or-update of the lake's catalog objects."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "glue"
+        super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------------------------------------ databases
+    def ensure_database(self, database: str, description: str = "") -> bool:
+        """Create the database unless it exists; True when it was created."""
+        client = self.conn
+        try:
+            client.get_database(Name=database)
+            return False
+        except client.exceptions.EntityNotFoundException:
+            pass
+        try:
+            client.create_database(DatabaseInput={"Name": database, "Description": description})
+        except client.exceptions.AlreadyExistsException:
+            return False
+        self.log.info("Created Glue database %s", database)
+        return True
+
+    # ------------------------------------------------------------------------------------------------ tables
+    def get_table(self, database: str, table: str) -> dict[str, Any] | None:
+        client = self.conn
+        try:
+            return client.get_table(DatabaseName=database, Name=table)["Table"]
+        except client.exceptions.EntityNotFoundException:
+            return None
+
+    def upsert_table(self, database: str, wanted: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Create the table, or evolve its columns additively and update it when anything differs.
+
+        ``wanted`` is a TableInput; its columns are merged into the existing ones (see ``merge_columns``).
+        Returns ``("created" | "updated" | "unchanged", the TableInput now in the catalog)``.
+        """
+        existing = self.get_table(database, wanted["Name"])
+        if existing is None:
+            self.conn.create_table(DatabaseName=database, TableInput=wanted)
+            self.log.info("Created Glue table %s.%s at %s", database, wanted["Name"], _location(wanted))
+            return "created", wanted
+        merged = self.evolved_input(database, existing, wanted)
+        if contains(existing, merged):
+            return "unchanged", merged
+        self.conn.update_table(DatabaseName=database, TableInput=merged, VersionId=existing.get("VersionId", ""))
+        self.log.info("Updated Glue table %s.%s", database, wanted["Name"])
+        return "updated", merged
+
+    def evolved_input(self, database: str, existing: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+        """``wanted`` with the existing table's columns evolved to hold the new ones, and its other parameters kept."""
+        table = f"{database}.{wanted['Name']}"
+        if [k["Name"] for k in existing.get("PartitionKeys", [])] != [k["Name"] for k in wanted["PartitionKeys"]]:
+            raise AirflowException(
+                f"Glue table {table} has partition keys {existing.get('PartitionKeys')} but ddb-lake needs "
+                f"{wanted['PartitionKeys']}; drop the table (its data stays in S3) and rerun to recreate it."
+            )
+        old_columns = existing["StorageDescriptor"].get("Columns", [])
+        columns = merge_columns(table, old_columns, wanted["StorageDescriptor"]["Columns"])
+        return {
+            **wanted,
+            "Parameters": {**existing.get("Parameters", {}), **wanted.get("Parameters", {})},
+            "StorageDescriptor": {**wanted["StorageDescriptor"], "Columns": columns},
+        }
+
+    def switch_table(self, database: str, wanted: dict[str, Any]) -> dict[str, Any] | None:
+        """Point the (unpartitioned) table at ``wanted``'s location in ONE catalog call; return the previous table.
+
+        CreateTable when the table is new, else UpdateTable with the version read just before (Glue rejects the
+        update if another writer changed the table in between).
+        """
+        existing = self.get_table(database, wanted["Name"])
+        if existing is None:
+            self.conn.create_table(DatabaseName=database, TableInput=wanted)
+        else:
+            merged = self.evolved_input(database, existing, wanted)
+            self.conn.update_table(DatabaseName=database, TableInput=merged, VersionId=existing.get("VersionId", ""))
+        self.log.info("Glue table %s.%s now reads %s", database, wanted["Name"], _location(wanted))
+        return existing
+
+    # ------------------------------------------------------------------------------------------------ partitions
+    def add_partitions(self, database: str, table: str, partitions: list[dict[str, Any]]) -> dict[str, list]:
+        """BatchCreatePartition; a partition that exists at the same location is fine, at another it is moved.
+
+        Returns ``{"created": [values...], "existing": [...], "moved": [...]}``.
+        """
+        outcome: dict[str, list] = {"created": [], "existing": [], "moved": []}
+        by_values = {tuple(p["Values"]): p for p in partitions}
+        for start in range(0, len(partitions), _BATCH_PARTITIONS):
+            batch = partitions[start : start + _BATCH_PARTITIONS]
+            answer = self.conn.batch_create_partition(DatabaseName=database, TableName=table, PartitionInputList=batch)
+            failed = {tuple(e["PartitionValues"]): e["ErrorDetail"] for e in answer.get("Errors", [])}
+            for partition in batch:
+                values = tuple(partition["Values"])
+                error = failed.get(values)
+                if error is None:
+                    outcome["created"].append(list(values))
+                elif error.get("ErrorCode") == "AlreadyExistsException":
+                    moved = self._align_partition(database, table, by_values[values])
+                    outcome["moved" if moved else "existing"].append(list(values))
+                else:
+                    raise AirflowException(
+                        f"Glue BatchCreatePartition on {database}.{table} failed for partition {list(values)}: "
+                        f"{error.get('ErrorCode')}: {error.get('ErrorMessage')}"
+                    )
+        return outcome
+
+    def _align_partition(self, database: str, table: str, wanted: dict[str, Any]) -> bool:
+        current = self.conn.get_partition(DatabaseName=database, TableName=table, PartitionValues=wanted["Values"])
+        location = current["Partition"].get("StorageDescriptor", {}).get("Location", "")
+        if same_location(location, wanted["StorageDescriptor"]["Location"]):
+            return False
+        self.conn.update_partition(
+            DatabaseName=database, TableName=table, PartitionValueList=wanted["Values"], PartitionInput=wanted
+        )
+        self.log.warning("Partition %s of %s.%s moved from %s", wanted["Values"], database, table, location)
+        return True
+
+    def partition_locations(self, database: str, table: str) -> dict[tuple[str, ...], str]:
+        """Every partition's values and location (all pages)."""
+        found: dict[tuple[str, ...], str] = {}
+        for page in self.conn.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
+            for partition in page["Partitions"]:
+                found[tuple(partition["Values"])] = partition.get("StorageDescriptor", {}).get("Location", "")
+        return found
+
+    def delete_partitions(self, database: str, table: str, values: list[list[str]]) -> None:
+        """BatchDeletePartition; partitions already gone are fine, any other error raises."""
+        for start in range(0, len(values), _BATCH_DELETE):
+            batch = [{"Values": v} for v in values[start : start + _BATCH_DELETE]]
+            answer = self.conn.batch_delete_partition(DatabaseName=database, TableName=table, PartitionsToDelete=batch)
+            for error in answer.get("Errors", []):
+                if error["ErrorDetail"].get("ErrorCode") != "EntityNotFoundException":
+                    raise AirflowException(
+                        f"Glue BatchDeletePartition on {database}.{table} failed for {error['PartitionValues']}: "
+                        f"{error['ErrorDetail']}"
+                    )
+
+    # ------------------------------------------------------------------------------------------------ crawlers
+    def get_crawler(self, name: str) -> dict[str, Any] | None:
+        client = self.conn
+        try:
+            return client.get_crawler(Name=name)["Crawler"]
+        except client.exceptions.EntityNotFoundException:
+            return None
+
+    def create_or_update_crawler(self, wanted: dict[str, Any]) -> str:
+        """Create the crawler, or UpdateCrawler only with the keys whose value differs; "created|updated|unchanged"."""
+        current = self.get_crawler(wanted["Name"])
+        if current is None:
+            self.conn.create_crawler(**wanted)
+            self.log.info("Created Glue crawler %s", wanted["Name"])
+            return "created"
+        changes = crawler_changes(current, wanted)
+        if not changes:
+            return "unchanged"
+        self.log.info("Updating Glue crawler %s: %s", wanted["Name"], sorted(changes))
+        self.conn.update_crawler(Name=wanted["Name"], **changes)
+        return "updated"
+
+    def start_crawler(self, name: str) -> bool:
+        """StartCrawler; False (not an error) when a crawl is already running."""
+        client = self.conn
+        try:
+            client.start_crawler(Name=name)
+        except client.exceptions.CrawlerRunningException:
+            self.log.info("Glue crawler %s is already running", name)
+            return False
+        self.log.info("Started Glue crawler %s", name)
+        return True
+
+    def crawl_report(self, name: str) -> dict[str, Any]:
+        crawler = self.get_crawler(name)
+        if crawler is None:
+            raise AirflowException(f"Glue crawler {name} does not exist")
+        return last_crawl_report(crawler)
+
+    def wait_for_crawler(self, name: str, *, poll_interval: float = 5.0, timeout: float = 3600.0) -> dict[str, Any]:
+        """Poll until the crawler is READY; return its LastCrawl report (raise if the crawl failed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            report = self.crawl_report(name)
+            if report["state"] == "READY":
+                return check_crawl(report)
+            if time.monotonic() > deadline:
+                raise AirflowException(f"Glue crawler {name} still {report['state']} after {timeout:.0f}s")
+            time.sleep(poll_interval)
+
+
+def check_crawl(report: dict[str, Any]) -> dict[str, Any]:
+    """Raise :class:`GlueCrawlFailed` (with the error and the log group) unless the last crawl succeeded."""
+    if report["status"] in ("FAILED", "CANCELLED"):
+        raise GlueCrawlFailed(
+            f"Glue crawler {report['crawler_name']} ended {report['status']}: {report['error_message']}; logs in "
+            f"CloudWatch group {report['log_group']}, stream {report['log_stream']}"
+        )
+    return report
+
+
+def contains(actual: Any, wanted: Any) -> bool:
+    """True when every key ddb-lake sets in ``wanted`` has that value in ``actual`` (Glue adds keys of its own)."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(contains(actual.get(key, _MISSING_BY_DEFAULT.get(key)), value) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(actual, list) and len(actual) == len(wanted) and all(map(contains, actual, wanted))
+    return actual == wanted
+
+
+_MISSING_BY_DEFAULT: dict[str, Any] = {"Description": "", "PartitionKeys": [], "Compressed": False, "Comment": ""}
+
+
+def _location(table_input: dict[str, Any]) -> str:
+    return table_input["StorageDescriptor"]["Location"]
