@@ -1,0 +1,176 @@
+"""Pure parts: the exact load job request sent to BigQuery, its id, and the row count report."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ddb_lake.core.bigquery_load_job import (
+    BigQueryDestination,
+    configuration_fingerprint,
+    load_job_configuration,
+    load_job_id,
+)
+from ddb_lake.core.row_counts import (
+    CountSource,
+    compare_counts,
+    key_checksum_of_batches,
+    key_hash,
+    key_text,
+    parquet_metadata_from_tail,
+)
+
+DAY = date(2026, 11, 22)
+FIELDS = [{"name": "pk", "type": "STRING", "mode": "NULLABLE"}]
+URIS = ["gs://lake/orders/snapshot=20261122T000000Z/part-00000.parquet"]
+
+
+def test_partitioned_load_job_is_a_decorator_truncate_with_explicit_schema():
+    dest = BigQueryDestination("proj", "lake", "orders")
+    config = load_job_configuration(dest, DAY, URIS, FIELDS, add_fields=True, labels={"ddb_lake_table": "orders"})
+    # Field names and values as documented for Job.configuration.load in the BigQuery v2 REST reference.
+    assert config == {
+        "load": {
+            "sourceUris": URIS,
+            "sourceFormat": "PARQUET",
+            "destinationTable": {"projectId": "proj", "datasetId": "lake", "tableId": "orders$20261122"},
+            "schema": {"fields": FIELDS},
+            "autodetect": False,
+            "writeDisposition": "WRITE_TRUNCATE",
+            "createDisposition": "CREATE_IF_NEEDED",
+            "parquetOptions": {"enableListInference": True, "enumAsString": True},
+            "decimalTargetTypes": ["NUMERIC", "BIGNUMERIC", "STRING"],
+            "timePartitioning": {"type": "DAY"},
+            "schemaUpdateOptions": ["ALLOW_FIELD_ADDITION"],
+        },
+        "labels": {"ddb_lake_table": "orders"},
+    }
+
+
+def test_the_google_client_accepts_the_configuration_unchanged():
+    from google.cloud.bigquery import LoadJobConfig
+
+    config = load_job_configuration(BigQueryDestination("proj", "lake", "orders"), DAY, URIS, FIELDS, add_fields=True)
+    parsed = LoadJobConfig.from_api_repr(config)
+    assert parsed.write_disposition == "WRITE_TRUNCATE"
+    assert parsed.source_format == "PARQUET"
+    assert parsed.schema_update_options == ["ALLOW_FIELD_ADDITION"]
+    assert parsed.decimal_target_types == frozenset({"NUMERIC", "BIGNUMERIC", "STRING"})
+    assert parsed.parquet_options.enable_list_inference is True
+    assert parsed.time_partitioning.type_ == "DAY" and parsed.time_partitioning.field is None
+    assert parsed.autodetect is False
+    assert [s.name for s in parsed.schema] == ["pk"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "table_id", "where"),
+    [
+        ("partitioned", "orders$20261122", "_PARTITIONDATE = DATE '2026-11-22'"),
+        ("sharded", "orders_20261122", ""),
+        ("latest", "orders", ""),
+    ],
+)
+def test_layouts(layout, table_id, where):
+    dest = BigQueryDestination("p", "d", "orders", layout)
+    config = load_job_configuration(dest, DAY, URIS, FIELDS, add_fields=True)
+    assert config["load"]["destinationTable"]["tableId"] == table_id
+    assert dest.partition_filter(DAY) == where
+    assert dest.base_table_id(DAY) == table_id.split("$")[0]
+    # schemaUpdateOptions is valid only for a partition WRITE_TRUNCATE; other truncates replace the schema anyway.
+    assert ("schemaUpdateOptions" in config["load"]) == (layout == "partitioned")
+
+
+def test_bad_layout_and_no_files_are_refused():
+    with pytest.raises(ValueError, match="unknown BigQuery layout 'daily'"):
+        BigQueryDestination("p", "d", "t", "daily")
+    with pytest.raises(ValueError, match=r"no source files to load into d.t\$20261122"):
+        load_job_configuration(BigQueryDestination("p", "d", "t"), DAY, [], FIELDS)
+
+
+def test_job_id_is_deterministic_and_safe():
+    config = load_job_configuration(BigQueryDestination("p", "d", "orders"), DAY, URIS, FIELDS)
+    fp = configuration_fingerprint(config, ["crc-a", "crc-b"])
+    assert fp == configuration_fingerprint(config, ["crc-b", "crc-a"])
+    assert fp != configuration_fingerprint(config, ["crc-a", "crc-c"])  # other file contents, other job
+    end = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    job_id = load_job_id("ddb.lake-daily", "orders", end, fp, 0)
+    assert job_id == f"ddb_lake_ddb_lake-daily_orders_20261122T000000_{fp}_g0"
+    assert load_job_id("ddb.lake-daily", "orders", end, fp, 1).endswith("_g1")
+
+
+def test_count_report_passes_when_exact_counts_agree_and_ignores_the_approximate_one():
+    report = compare_counts(
+        [
+            CountSource("dynamodb_export", 1000),
+            CountSource("dynamodb_table_approx", 990, exact=False),
+            CountSource("bigquery", 1000),
+        ],
+        table="orders",
+        snapshot="20261122T000000Z",
+    )
+    assert report.ok
+    assert [r.status for r in report.rows] == ["ok", "info", "ok"]
+    assert report.rows[1].delta == -10
+    assert report.render().splitlines()[-1] == "RESULT: all exact counts agree"
+
+
+def test_count_report_names_the_short_copy():
+    report = compare_counts(
+        [
+            CountSource("dynamodb_export", 1000),
+            CountSource("parquet_footers", 1000),
+            CountSource("bigquery", 999),
+            CountSource("athena", None),
+        ],
+        table="orders",
+        snapshot="20261122T000000Z",
+    )
+    assert not report.ok
+    assert report.problems == (
+        "bigquery has 999 (-1) vs dynamodb_export 1,000",
+        "athena has no count vs dynamodb_export 1,000",
+    )
+    lines = report.render().splitlines()
+    assert lines[0] == "Row counts of orders snapshot 20261122T000000Z (tolerance 0):"
+    assert lines[5].split() == ["bigquery", "999", "-1", "MISMATCH"]
+    assert report.to_xcom()["ok"] is False and report.to_xcom()["rows"][2]["delta"] == -1
+
+
+def test_tolerance_and_reference():
+    sources = [CountSource("parquet_footers", 100), CountSource("bigquery", 98)]
+    assert compare_counts(sources, table="t", snapshot="s", tolerance=2).ok
+    assert not compare_counts(sources, table="t", snapshot="s", tolerance=1).ok
+    assert compare_counts(sources, table="t", snapshot="s", reference="bigquery").reference == "bigquery"
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        compare_counts(sources, table="t", snapshot="s", tolerance=-1)
+
+
+def test_key_hash_matches_the_bigquery_expression_by_hand():
+    # BigQuery: CAST(CONCAT('0x', SUBSTR(TO_HEX(MD5('a|7')), 1, 8)) AS INT64); md5('a|7') starts with these 8 digits.
+    import hashlib
+
+    assert key_text(["a", 7]) == "a|7"
+    assert key_text([b"\x01\xff", None, True]) == "01ff||true"
+    assert key_hash(["a", 7]) == int(hashlib.md5(b"a|7").hexdigest()[:8], 16)
+
+
+def test_key_checksum_of_batches():
+    table = pa.table({"pk": ["a", "b"], "sk": [1, 2], "other": [0.5, 1.5]})
+    rows, total = key_checksum_of_batches(table.to_batches(), ["pk", "sk"])
+    assert rows == 2 and total == key_hash(["a", 1]) + key_hash(["b", 2])
+
+
+def test_parquet_rows_from_the_tail_alone():
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"a": list(range(12345))}), buf, row_group_size=1000)
+    data = buf.getvalue()
+    meta = parquet_metadata_from_tail(data[-4096:])
+    assert meta.num_rows == 12345 and meta.num_row_groups == 13
+    with pytest.raises(ValueError, match="need the last"):
+        parquet_metadata_from_tail(data[-20:])
+    with pytest.raises(ValueError, match="not a Parquet file"):
+        parquet_metadata_from_tail(b"hello world, not parquet")
