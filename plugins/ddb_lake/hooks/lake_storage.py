@@ -1,0 +1,42 @@
+"""The lake's S3 side: fsspec ``storage_options`` from an AWS connection, and folder listings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+
+class LakeStorageHook(AwsBaseHook):
+    """Client-type S3 hook that also hands the connection's credentials and endpoint to fsspec/s3fs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "s3"
+        super().__init__(*args, **kwargs)
+
+    def storage_options(self) -> dict[str, Any]:
+        """``{"key", "secret", "token", "client_kwargs": {"endpoint_url", "region_name"}}`` for s3fs.
+
+        Keys whose value is unknown are left out, so s3fs falls back to its own defaults for them.
+        """
+        credentials = self.get_credentials(region_name=self.conn_region_name)
+        client_kwargs = {
+            "endpoint_url": self.conn_config.get_service_endpoint_url(service_name="s3"),
+            "region_name": self.conn_region_name,
+        }
+        options: dict[str, Any] = {
+            "key": credentials.access_key,
+            "secret": credentials.secret_key,
+            "token": credentials.token,
+            "client_kwargs": {name: value for name, value in client_kwargs.items() if value},
+        }
+        return {name: value for name, value in options.items() if value}
+
+    def list_folders(self, bucket: str, prefix: str) -> list[str]:
+        """Keys of the immediate sub-folders of ``prefix`` (each ending in ``/``), over all pages."""
+        prefix = prefix.strip("/") + "/"
+        folders: list[str] = []
+        paginator = self.conn.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            folders.extend(entry["Prefix"] for entry in page.get("CommonPrefixes", []))
+        return folders

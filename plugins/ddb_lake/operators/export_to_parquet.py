@@ -1,0 +1,148 @@
+"""Convert a finished DynamoDB export to typed Parquet in the lake with the core converter."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from ddb_lake.compat import BaseOperator, Context
+from ddb_lake.core.errors import ExportFormatError
+from ddb_lake.core.lake_layout import TableLayout, utc_stamp
+from ddb_lake.hooks.dynamodb_export import INCREMENTAL_EXPORT, as_utc
+from ddb_lake.hooks.lake_storage import LakeStorageHook
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # pragma: no cover - Airflow 2
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+
+# The trailing parts of an export prefix below the lake prefix: exports/<table>/<full|incremental>/<stamp>.
+_EXPORT_PREFIX_DEPTH = 4
+
+
+def parse_export(export: dict[str, Any] | str) -> dict[str, Any]:
+    """The export task's XCom value, whether it arrives as a dict, JSON, or a rendered Python literal."""
+    if isinstance(export, dict):
+        return export
+    text = str(export).strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = ast.literal_eval(text)
+    if not isinstance(parsed, dict):
+        raise ValueError(f"export must be the export task's result (a dict), got {text[:200]!r}")
+    return parsed
+
+
+def lake_prefix_of(export: dict[str, Any]) -> str:
+    """The lake prefix the export was laid out under (``lake_prefix`` if given, else derived from ``s3_prefix``)."""
+    if export.get("lake_prefix") is not None:
+        return export["lake_prefix"]
+    parts = [p for p in str(export["s3_prefix"]).split("/") if p]
+    return "/".join(parts[:-_EXPORT_PREFIX_DEPTH])
+
+
+def destination_of(export: dict[str, Any], bucket: str, prefix: str) -> tuple[str, str]:
+    """(destination key, snapshot stamp): ``snapshot_prefix`` for a full export, ``changes_prefix`` otherwise."""
+    layout = TableLayout(bucket, prefix, export["table_name"])
+    export_time = as_utc(datetime.fromisoformat(export["export_time"]))
+    if export.get("export_type") == INCREMENTAL_EXPORT:
+        window_start = as_utc(datetime.fromisoformat(export["window_start"]))
+        return layout.changes_prefix(window_start, export_time), f"{utc_stamp(window_start)}-{utc_stamp(export_time)}"
+    return layout.snapshot_prefix(export_time), utc_stamp(export_time)
+
+
+class ExportToParquetOperator(BaseOperator):
+    """Convert the export to Parquet under the table's snapshot (or changes) prefix; return the converter summary.
+
+    Reads the export and writes the Parquet through the AWS connection's credentials and endpoint. The summary's
+    ``schema`` (LakeSchema JSON) is what the catalog tasks build the Glue and BigQuery tables from. The destination
+    is deterministic per export interval, so a rerun rewrites the same snapshot rather than adding one.
+
+    :param export: the export task's result, e.g. ``export_task.output`` (dict) or a template rendering to it.
+    :param dest_url: ``s3://`` (or local) destination; default: the TableLayout prefix of the export's interval.
+    :param converter_options: extra keyword arguments for ``convert_export`` (e.g. ``row_group_size``).
+    """
+
+    template_fields: Sequence[str] = ("export", "dest_url", "lake_bucket", "lake_prefix", "numbers")
+    ui_color = "#f4a259"
+
+    def __init__(
+        self,
+        *,
+        export: dict[str, Any] | str,
+        dest_url: str | None = None,
+        lake_bucket: str | None = None,
+        lake_prefix: str | None = None,
+        numbers: str = "exact",
+        converter_options: dict[str, Any] | None = None,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.export = export
+        self.dest_url = dest_url
+        self.lake_bucket = lake_bucket
+        self.lake_prefix = lake_prefix
+        self.numbers = numbers
+        self.converter_options = converter_options or {}
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    @cached_property
+    def storage_hook(self) -> LakeStorageHook:
+        return LakeStorageHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from ddb_lake.core.converter import convert_export
+
+        export = parse_export(self.export)
+        if not export.get("export_folder"):
+            raise AirflowFailException(
+                f"Export {export.get('export_arn')} of table {export.get('table_name')} has no export_folder: "
+                "it has not completed. Run the export task with wait_for_completion=True first."
+            )
+        bucket = self.lake_bucket or export["s3_bucket"]
+        prefix = self.lake_prefix if self.lake_prefix is not None else lake_prefix_of(export)
+        dest_key, stamp = destination_of(export, bucket, prefix)
+        dest_url = self.dest_url or f"s3://{bucket}/{dest_key}"
+        self.log.info(
+            "Converting export %s of table %s (%s items expected) from %s to %s",
+            export.get("export_arn"), export["table_name"], export.get("item_count"), export["export_folder"], dest_url,
+        )
+        try:
+            summary = convert_export(
+                export["export_folder"],
+                dest_url,
+                expected_items=export.get("item_count"),
+                numbers=self.numbers,
+                storage_options=self.storage_hook.storage_options(),
+                progress=self.log_progress,
+                **self.converter_options,
+            )
+        except ExportFormatError as error:
+            raise AirflowFailException(
+                f"Export {export.get('export_arn')} of table {export['table_name']} cannot be converted: {error}. "
+                "Retrying will not help; inspect the file named above."
+            ) from error
+        self.log.info(
+            "Converted %s items of table %s into %d Parquet files (%s bytes) at %s",
+            summary.get("items"), export["table_name"], len(summary.get("files", [])), summary.get("bytes_out"),
+            dest_url,
+        )
+        return {**summary, "snapshot_prefix": dest_url, "snapshot": stamp, "table_name": export["table_name"]}
+
+    def log_progress(self, *args: Any, **kwargs: Any) -> None:
+        """Progress callback for the converter: log whatever it reports."""
+        self.log.info("convert progress: %s", ", ".join([*map(str, args), *(f"{k}={v}" for k, v in kwargs.items())]))

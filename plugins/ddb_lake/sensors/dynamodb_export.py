@@ -1,0 +1,94 @@
+"""Wait for a DynamoDB export started elsewhere (poke, reschedule or deferrable)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ddb_lake.compat import BaseSensorOperator, Context
+from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, error_code, is_transient
+from ddb_lake.operators.dynamodb_export import export_failure, raise_for_export_event
+from ddb_lake.triggers.dynamodb_export import COMPLETED, FAILED, DynamoDBExportTrigger
+
+DEFAULT_TIMEOUT_SECONDS = 6 * 60 * 60
+
+
+class DynamoDBExportSensor(BaseSensorOperator):
+    """Succeed when the export is COMPLETED; fail with its FailureCode/FailureMessage when it is FAILED."""
+
+    template_fields: Sequence[str] = ("export_arn",)
+    ui_color = "#4d9de0"
+
+    def __init__(
+        self,
+        *,
+        export_arn: str,
+        deferrable: bool = False,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("timeout", DEFAULT_TIMEOUT_SECONDS)
+        kwargs.setdefault("poke_interval", 30)
+        super().__init__(**kwargs)
+        self.export_arn = export_arn
+        self.deferrable = deferrable
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    @cached_property
+    def hook(self) -> DynamoDBExportHook:
+        return DynamoDBExportHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
+
+    def poke(self, context: Context) -> bool:
+        try:
+            description = self.hook.describe_export(self.export_arn)
+        except ClientError as error:
+            if is_transient(error):
+                self.log.warning("Export %s: transient %s, poking again later", self.export_arn, error_code(error))
+                return False
+            raise
+        status = description.get("ExportStatus")
+        self.log.info("Export %s is %s", self.export_arn, status)
+        if status == FAILED:
+            table = (description.get("TableArn") or "").rsplit("/", 1)[-1] or None
+            raise export_failure(
+                self.export_arn, table, description.get("FailureCode"), description.get("FailureMessage"),
+                restartable=False,
+            )
+        return status == COMPLETED
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        if self.poke(context):
+            return None
+        self.defer(
+            trigger=DynamoDBExportTrigger(
+                self.export_arn,
+                waiter_delay=int(self.poke_interval),
+                waiter_max_attempts=max(1, math.ceil(self.timeout / self.poke_interval)),
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+        return None
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        raise_for_export_event(event, restartable=False)
+        self.log.info("Export %s completed", self.export_arn)
