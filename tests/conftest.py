@@ -20,11 +20,22 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 
+def _stack_services() -> list[str]:
+    """Services the session stack starts: all of them (~1.7 s together), or ``DDB_LAKE_STACK_SERVICES=aws,gcs``."""
+    chosen = os.environ.get("DDB_LAKE_STACK_SERVICES", "")
+    names = [name for name in chosen.split(",") if name] or list(local_stack.STARTERS)
+    unknown = sorted(set(names) - set(local_stack.STARTERS))
+    if unknown:
+        known = list(local_stack.STARTERS)
+        raise pytest.UsageError(f"DDB_LAKE_STACK_SERVICES names unknown service(s) {unknown}; known: {known}")
+    return names
+
+
 @pytest.fixture(scope="session")
 def local_stack_state(tmp_path_factory: pytest.TempPathFactory):
-    """Start moto (and the emulators) on free loopback ports once per session; stop exactly those processes after."""
+    """Start moto and the GCS/BigQuery emulators on free loopback ports once per session; stop exactly those after."""
     state_dir = tmp_path_factory.mktemp("stack")
-    state = local_stack.up(state_dir, list(local_stack.STARTERS))
+    state = local_stack.up(state_dir, _stack_services())
     saved = {k: os.environ.get(k) for k in state.env}
     os.environ.update(state.env)
     try:
@@ -38,9 +49,39 @@ def local_stack_state(tmp_path_factory: pytest.TempPathFactory):
         local_stack.down(state_dir)
 
 
+def _service_url(state: local_stack.StackState, name: str) -> str:
+    if name not in state.services:
+        pytest.fail(f"the session stack has no {name!r} service: DDB_LAKE_STACK_SERVICES left it out")
+    return state.services[name]["url"]
+
+
 @pytest.fixture(scope="session")
 def moto_url(local_stack_state) -> str:
-    return local_stack_state.services["moto"]["url"]
+    return _service_url(local_stack_state, "moto")
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator_host(local_stack_state) -> str:
+    """``http://127.0.0.1:<port>`` of the GCS emulator (also exported as ``STORAGE_EMULATOR_HOST``)."""
+    return _service_url(local_stack_state, "gcs")
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator_host(local_stack_state) -> str:
+    """``http://127.0.0.1:<port>`` of bqemulator (also exported as ``BIGQUERY_EMULATOR_HOST``)."""
+    return _service_url(local_stack_state, "bigquery")
+
+
+@pytest.fixture(scope="session")
+def gcp_project(local_stack_state) -> str:
+    """The project id the ``google_cloud_default`` connection and both emulators use."""
+    return local_stack.GCP_PROJECT
+
+
+@pytest.fixture(scope="session")
+def gcs_object_root(gcs_emulator_host: str, local_stack_state) -> Path:
+    """The GCS emulator's folder: ``<root>/<bucket>/<object>`` (bqemulator reads ``gs://`` URIs from here too)."""
+    return Path(local_stack_state.env["DDB_LAKE_GCS_OBJECT_ROOT"])
 
 
 @pytest.fixture
