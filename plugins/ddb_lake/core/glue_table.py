@@ -262,3 +262,47 @@ def _widen_struct(table: str, column: str, old: HiveType, new: HiveType) -> Hive
             members.append((name, old_type))
     members.extend((name, t) for name, t in new.args if name in new_members)
     return HiveType("struct", tuple(members))
+
+
+# ----------------------------------------------------------------------------------------------- snapshot locations
+def snapshot_location(summary: dict[str, Any], bucket: str | None = None) -> tuple[str, str]:
+    """``(stamp, s3://bucket/.../snapshot=<stamp>/)`` of a convert task's summary.
+
+    ``snapshot_prefix`` may be a full ``s3://`` URL or a key (then ``bucket`` is needed).
+    """
+    missing = [key for key in ("snapshot", "snapshot_prefix") if not summary.get(key)]
+    if missing:
+        raise ValueError(f"the convert summary lacks {', '.join(missing)}; got keys {sorted(summary)}")
+    prefix = summary["snapshot_prefix"]
+    if not prefix.startswith("s3://"):
+        if not bucket:
+            raise ValueError(f"snapshot_prefix {prefix!r} is a key; pass the lake bucket to build its s3:// URL")
+        prefix = f"s3://{bucket}/{prefix.strip('/')}"
+    location = folder_url(prefix)
+    if stamp_of_location(location) != summary["snapshot"]:
+        raise ValueError(f"snapshot_prefix {location} does not end in {SNAPSHOT_PARTITION}={summary['snapshot']}/")
+    return summary["snapshot"], location
+
+
+def stamp_of_location(location: str) -> str | None:
+    """``s3://b/p/snapshots/t/snapshot=20261122T000000Z/`` -> ``20261122T000000Z`` (None for other locations)."""
+    last = location.rstrip("/").rsplit("/", 1)[-1]
+    key, _, value = last.partition("=")
+    return value if key == SNAPSHOT_PARTITION and value else None
+
+
+def parent_location(location: str) -> str:
+    """The folder holding a snapshot folder: the ``<table>_snapshots`` table's location."""
+    return location.rstrip("/").rsplit("/", 1)[0] + "/"
+
+
+def injected_projection_parameters(snapshots_location: str) -> dict[str, str]:
+    """Table parameters for Athena partition projection on ``snapshot`` (type injected): no partitions to add.
+
+    Queries must then filter ``snapshot = '<stamp>'``; Athena computes the location from the template.
+    """
+    return {
+        "projection.enabled": "true",
+        f"projection.{SNAPSHOT_PARTITION}.type": "injected",
+        "storage.location.template": f"{folder_url(snapshots_location)}{SNAPSHOT_PARTITION}=${{{SNAPSHOT_PARTITION}}}/",
+    }

@@ -1,0 +1,1 @@
+ALTER TABLE {{ task.database | athena_ddl_identifier }}.{{ task.table | athena_ddl_identifier }} ADD IF NOT EXISTS PARTITION ({{ "snapshot" | athena_ddl_identifier }} = {{ task.snapshot | athena_ddl_string }}) LOCATION {{ (task.location.rstrip("/") ~ "/") | athena_ddl_string }}

@@ -1,0 +1,1 @@
+SELECT COUNT(*) AS row_count FROM {{ task.database | athena_dml_identifier }}.{{ task.table | athena_dml_identifier }} WHERE {{ "snapshot" | athena_dml_identifier }} = {{ task.snapshot | athena_dml_string }}

@@ -1,0 +1,1 @@
+MSCK REPAIR TABLE {{ task.database | athena_ddl_identifier }}.{{ task.table | athena_ddl_identifier }}

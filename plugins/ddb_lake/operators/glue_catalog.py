@@ -1,0 +1,190 @@
+"""Register converted snapshots in the Glue Data Catalog, and run a Glue crawler for those who want one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from ddb_lake.compat import AirflowException, BaseOperator, Context
+from ddb_lake.core.glue_table import (
+    glue_columns,
+    injected_projection_parameters,
+    parent_location,
+    partition_input,
+    snapshot_location,
+    table_input,
+)
+from ddb_lake.core.lake_schema import LakeSchema
+from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
+
+
+class GlueSnapshotCatalogOperator(BaseOperator):
+    """Create or evolve the ``<table>_snapshots`` Glue table and add the new snapshot's partition (idempotent).
+
+    :param convert_summary: the convert task's return value (``schema``, ``snapshot``, ``snapshot_prefix``)
+    :param bucket: the lake bucket, needed when ``snapshot_prefix`` is a key rather than an ``s3://`` URL
+    :param partition_projection: declare an injected partition projection instead of adding partitions
+    """
+
+    template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "snapshots_table")
+
+    def __init__(
+        self,
+        *,
+        convert_summary: dict[str, Any] | str,
+        database: str,
+        table_name: str,
+        bucket: str | None = None,
+        snapshots_table: str | None = None,
+        partition_projection: bool = False,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.convert_summary = convert_summary
+        self.database = database
+        self.table_name = table_name
+        self.bucket = bucket
+        self.snapshots_table = snapshots_table
+        self.partition_projection = partition_projection
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    @cached_property
+    def hook(self) -> LakeCatalogHook:
+        return LakeCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        summary = require_summary(self.convert_summary, self.task_id)
+        stamp, location = snapshot_location(summary, self.bucket)
+        table = (self.snapshots_table or f"{self.table_name}_snapshots").lower()
+        columns = glue_columns(LakeSchema.from_json(summary["schema"]))
+        table_location = parent_location(location)
+        parameters = injected_projection_parameters(table_location) if self.partition_projection else {}
+        description = f"Every published snapshot of DynamoDB table {self.table_name}, one partition per snapshot"
+        wanted = table_input(table, columns, table_location, partitioned=True, description=description,
+                             parameters=parameters)
+        self.hook.ensure_database(self.database, "ddb-lake: DynamoDB tables mirrored as Parquet")
+        table_action, in_catalog = self.hook.upsert_table(self.database, wanted)
+        outcome: dict[str, list] = {"created": [], "existing": [], "moved": []}
+        if not self.partition_projection:
+            partition = partition_input(stamp, in_catalog["StorageDescriptor"]["Columns"], location)
+            outcome = self.hook.add_partitions(self.database, table, [partition])
+        self.log.info("Glue %s.%s %s; partition %s: %s", self.database, table, table_action, stamp, outcome)
+        return {
+            "database": self.database,
+            "table": table,
+            "table_action": table_action,
+            "snapshot": stamp,
+            "location": location,
+            "partition_action": next((k for k, v in outcome.items() if v), "projected"),
+            "columns": len(in_catalog["StorageDescriptor"]["Columns"]),
+        }
+
+
+def require_summary(summary: Any, task_id: str) -> dict[str, Any]:
+    if not isinstance(summary, dict):
+        raise AirflowException(
+            f"{task_id}: convert_summary must be the convert task's dict (pass the XComArg, or render templates "
+            f"as native objects); got {type(summary).__name__} {str(summary)[:80]!r}"
+        )
+    return summary
+
+
+class LakeGlueCrawlerOperator(BaseOperator):
+    """Create or update a Glue crawler over S3 paths, start it, wait for it, and return its LastCrawl report.
+
+    A crawl already running is waited for, then (``start_after_running``) a new crawl is started so that files
+    written after that crawl began are crawled too. UpdateCrawler is only called for keys whose value differs.
+    """
+
+    template_fields: Sequence[str] = ("crawler_name", "s3_paths", "database", "role", "table_prefix")
+
+    def __init__(
+        self,
+        *,
+        crawler_name: str,
+        s3_paths: list[str],
+        database: str,
+        role: str,
+        table_prefix: str = "",
+        crawler_config: dict[str, Any] | None = None,
+        start_after_running: bool = True,
+        deferrable: bool = False,
+        poll_interval: float = 5.0,
+        timeout: float = 3600.0,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.crawler_name = crawler_name
+        self.s3_paths = s3_paths
+        self.database = database
+        self.role = role
+        self.table_prefix = table_prefix
+        self.crawler_config = crawler_config or {}
+        self.start_after_running = start_after_running
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    @cached_property
+    def hook(self) -> LakeCatalogHook:
+        return LakeCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+
+    def crawler_request(self) -> dict[str, Any]:
+        request = {
+            "Name": self.crawler_name,
+            "Role": self.role,
+            "DatabaseName": self.database,
+            "Targets": {"S3Targets": [{"Path": path} for path in self.s3_paths]},
+            **self.crawler_config,
+        }
+        if self.table_prefix:
+            request["TablePrefix"] = self.table_prefix
+        return request
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        action = self.hook.create_or_update_crawler(self.crawler_request())
+        self.log.info("Glue crawler %s: %s", self.crawler_name, action)
+        return self._start(context)
+
+    def _start(self, context: Context) -> dict[str, Any] | None:
+        if self.hook.start_crawler(self.crawler_name):
+            return self._wait(context, "execute_complete")
+        if not self.start_after_running:
+            return self._wait(context, "execute_complete")
+        self.log.info("Waiting for the running crawl of %s, then starting a new one", self.crawler_name)
+        if self.deferrable:
+            return self._wait(context, "resume_after_running")
+        self.hook.wait_for_crawler(self.crawler_name, poll_interval=self.poll_interval, timeout=self.timeout)
+        return self._start(context)
+
+    def _wait(self, context: Context, method_name: str) -> dict[str, Any] | None:
+        if self.deferrable:
+            from ddb_lake.triggers.glue_crawler import GlueCrawlerReadyTrigger
+
+            trigger = GlueCrawlerReadyTrigger(
+                self.crawler_name, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                poll_interval=self.poll_interval, timeout=self.timeout,
+            )
+            self.defer(trigger=trigger, method_name=method_name)
+        return self.hook.wait_for_crawler(self.crawler_name, poll_interval=self.poll_interval, timeout=self.timeout)
+
+    def resume_after_running(self, context: Context, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The crawl that was running has ended (whatever its outcome): start ours."""
+        self._report_of(event)
+        return self._start(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        return check_crawl(self._report_of(event))
+
+    def _report_of(self, event: dict[str, Any]) -> dict[str, Any]:
+        if event.get("status") != "success":
+            raise AirflowException(f"Waiting for Glue crawler {self.crawler_name} failed: {event.get('message')}")
+        return event["report"]
