@@ -1,0 +1,474 @@
+"""Convert a native DynamoDB export (full or incremental, local or ``s3://``) into typed Parquet + ``_manifest.json``.
+
+Two passes, each spread over a process pool:
+
+1. *parse*: each data file is streamed (MD5 + gzip checked), cut into line-aligned JSON chunks, parsed by pyarrow's
+   JSON reader into raw tag structs, profiled, and kept as Arrow IPC in a private work folder;
+2. *write*: the profiles merge into one :class:`LakeSchema`; raw chunks are unwrapped column by column into it and
+   written as zstd Parquet parts of about ``target_file_bytes``.
+
+Everything is staged; the destination is replaced only once all of it succeeded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+from ddb_lake.core.arrow_unwrap import convert_values
+from ddb_lake.core.ddb_profile import RawShapeError, merge_attribute_maps, profile_attributes
+from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError
+from ddb_lake.core.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, DataFile, read_manifest
+from ddb_lake.core.export_reader import MAX_ITEM_BYTES, JsonChunk, iter_json_chunks
+from ddb_lake.core.item_validation import find_bad_line
+from ddb_lake.core.lake_schema import LakeSchema
+from ddb_lake.core.schema_inference import (
+    OPERATION_ATTRIBUTE,
+    WRITE_TS_ATTRIBUTE,
+    build_schema,
+    evolve,
+)
+from ddb_lake.core.storage import Storage, is_s3, join_url, local_path, replace_local_dir
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "_manifest.json"
+INCREMENTAL_COLUMNS = frozenset(("Metadata", "Keys", "NewImage", "OldImage"))
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs of one conversion (all have sensible defaults)."""
+
+    workers: int | None = None
+    chunk_bytes: int = 32 << 20
+    target_file_bytes: int = 256 << 20
+    row_group_rows: int = 256 * 1024
+    compression: str = "zstd"
+    max_depth: int = 8
+    max_struct_fields: int = 1000
+    max_item_bytes: int = MAX_ITEM_BYTES
+    inline_below_bytes: int = 8 << 20
+    work_dir: str | None = None
+
+
+@dataclass
+class _ParseTask:
+    index: int
+    data_file: DataFile
+    export_id: str
+    raw_dir: str
+    storage_options: dict | None
+    tuning: Tuning
+
+
+@dataclass
+class _ParsedFile:
+    index: int
+    name: str
+    rows: int
+    bytes_in: int
+    bytes_uncompressed: int
+    shape: str | None
+    attributes: dict
+    old_images: int
+    chunks: list[tuple[str, int, int]] = field(default_factory=list)  # (ipc path, rows, json bytes)
+
+
+# ---- pass 1: parse + profile ------------------------------------------------------------------------------------
+
+def _raise_located(chunk: JsonChunk, file: str, message: str, row: int | None) -> None:
+    exact = find_bad_line(chunk.data, chunk.first_line)
+    if exact is not None:
+        raise exact.located(file=file)
+    line = chunk.first_line + row if row is not None else None
+    raise MalformedLineError(message, file=file, line=line)
+
+
+def _read_chunk(chunk: JsonChunk, file: str) -> pa.Table:
+    block = 8 << 20
+    while block < 2 * chunk.max_line + 2:
+        block *= 2
+    try:
+        return pj.read_json(io.BytesIO(chunk.data), read_options=pj.ReadOptions(block_size=block))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        _raise_located(chunk, file, f"JSON could not be parsed: {err}", None)
+        raise  # unreachable
+
+
+def _shape_of(table: pa.Table) -> str:
+    names = set(table.column_names)
+    if names == {"Item"}:
+        return "full"
+    if names and names <= INCREMENTAL_COLUMNS and "Keys" in names:
+        return "incremental"
+    raise RawShapeError(f"lines have keys {sorted(names)}; expected Item, or Keys/NewImage/OldImage/Metadata", 0)
+
+
+def _profile_chunk(table: pa.Table, shape: str) -> tuple[dict, int]:
+    if shape == "full":
+        items = table.column("Item").combine_chunks()
+        if items.null_count:
+            raise RawShapeError("Item is null", int(np.flatnonzero(items.is_null().to_numpy(zero_copy_only=False))[0]))
+        return profile_attributes(items), 0
+    attributes: dict = {}
+    for part in ("Keys", "NewImage"):
+        if part in table.column_names:
+            attributes = merge_attribute_maps(attributes, profile_attributes(table.column(part).combine_chunks()))
+    if "Metadata" in table.column_names:
+        meta = table.column("Metadata").combine_chunks()
+        profile_attributes(meta)
+    old = table.column("OldImage").combine_chunks() if "OldImage" in table.column_names else None
+    return attributes, (len(old) - old.null_count) if old is not None else 0
+
+
+def parse_file(task: _ParseTask) -> _ParsedFile:
+    """Pass 1 for one data file: verify, parse, profile, and keep the raw Arrow chunks as IPC files."""
+    storage = Storage(task.storage_options)
+    data_file = task.data_file
+    result = _ParsedFile(task.index, data_file.name, 0, 0, 0, None, {}, 0)
+    stats: dict[str, int] = {}
+    try:
+        with storage.open_read(data_file.url) as stream:
+            chunks = iter_json_chunks(stream, file=data_file.name, md5_hex=data_file.md5_hex,
+                                      chunk_bytes=task.tuning.chunk_bytes, max_item_bytes=task.tuning.max_item_bytes,
+                                      stats=stats)
+            for number, chunk in enumerate(chunks):
+                _parse_chunk(task, chunk, number, result)
+    except ExportFormatError as err:
+        raise err.located(export_id=task.export_id, file=data_file.name) from None
+    result.bytes_in = stats.get("bytes_in", 0)
+    result.bytes_uncompressed = stats.get("bytes_uncompressed", 0)
+    if data_file.item_count is not None and data_file.item_count != result.rows:
+        raise ItemCountMismatchError(
+            f"file holds {result.rows} items but manifest-files.json says {data_file.item_count}",
+            export_id=task.export_id, file=data_file.name)
+    return result
+
+
+def _parse_chunk(task: _ParseTask, chunk: JsonChunk, number: int, result: _ParsedFile) -> None:
+    name = task.data_file.name
+    table = _read_chunk(chunk, name)
+    try:
+        shape = _shape_of(table)
+        if result.shape not in (None, shape):
+            raise RawShapeError(f"file mixes {result.shape} and {shape} export lines", 0)
+        attributes, old_images = _profile_chunk(table, shape)
+    except RawShapeError as err:
+        _raise_located(chunk, name, str(err), err.row)
+    result.shape = shape
+    result.attributes = merge_attribute_maps(result.attributes, attributes)
+    result.old_images += old_images
+    result.rows += table.num_rows
+    path = os.path.join(task.raw_dir, f"{task.index:06d}-{number:05d}.arrow")
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    result.chunks.append((path, table.num_rows, len(chunk.data)))
+
+
+# ---- pass 2: unwrap + write -------------------------------------------------------------------------------------
+
+@dataclass
+class _WriteTask:
+    group: int
+    raw_paths: list[str]
+    out_dir: str
+    schema_json: dict
+    incremental: bool
+    old_images_seen: bool
+    tuning: Tuning
+
+
+def _attribute_arrays(batch: pa.RecordBatch, column: str) -> dict[str, pa.Array]:
+    if column not in batch.schema.names:
+        return {}
+    arr = batch.column(column)
+    if not pa.types.is_struct(arr.type):
+        return {}
+    return {arr.type.field(i).name: part for i, part in enumerate(arr.flatten())}
+
+
+def _operation(batch: pa.RecordBatch, old_images_seen: bool) -> pa.Array:
+    n = batch.num_rows
+    new_valid = batch.column("NewImage").is_valid() if "NewImage" in batch.schema.names else pa.array([False] * n)
+    if old_images_seen and "OldImage" in batch.schema.names:
+        upsert = pc.if_else(batch.column("OldImage").is_valid(), "MODIFY", "INSERT")
+    else:
+        upsert = pa.array(["INSERT" if old_images_seen else "MODIFY"] * n, pa.string())
+    return pc.if_else(new_valid, upsert, "REMOVE")
+
+
+def convert_batch(batch: pa.RecordBatch, schema: LakeSchema, *, incremental: bool,
+                  old_images_seen: bool = False) -> pa.Table:
+    """Unwrap one raw batch into the lake schema's Arrow table."""
+    arrow_schema = schema.to_arrow()
+    n = batch.num_rows
+    if incremental:
+        images = _attribute_arrays(batch, "NewImage")
+        keys = _attribute_arrays(batch, "Keys")
+        meta = _attribute_arrays(batch, "Metadata")
+    else:
+        images, keys, meta = _attribute_arrays(batch, "Item"), {}, {}
+    columns = []
+    for lake_field in schema.fields:
+        if lake_field.attribute == OPERATION_ATTRIBUTE and incremental:
+            columns.append(_operation(batch, old_images_seen))
+            continue
+        if lake_field.attribute == WRITE_TS_ATTRIBUTE and incremental:
+            stamp = meta.get("WriteTimestampMicros")
+            columns.append(convert_values(stamp, lake_field.type) if stamp is not None
+                           else pa.nulls(n, lake_field.type.to_arrow()))
+            continue
+        parts = [convert_values(source[lake_field.attribute], lake_field.type)
+                 for source in (images, keys) if lake_field.attribute in source]
+        value = parts[0] if parts else pa.nulls(n, lake_field.type.to_arrow())
+        if len(parts) > 1:
+            value = pc.if_else(value.is_valid(), value, parts[1])
+        columns.append(value)
+    return pa.Table.from_arrays(columns, schema=arrow_schema)
+
+
+class _PartWriter:
+    """Writes Parquet parts of about ``target_file_bytes``, flushing row groups of ``row_group_rows``."""
+
+    def __init__(self, task: _WriteTask, schema: pa.Schema):
+        self.task = task
+        self.schema = schema
+        self.parts: list[dict[str, Any]] = []
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.sink: pa.OSFile | None = None
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        if self.pending_rows >= self.task.tuning.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending_rows:
+            return
+        if self.writer is None:
+            path = os.path.join(self.task.out_dir, f"part-{self.task.group:05d}-{len(self.parts):04d}.parquet")
+            self.sink = pa.OSFile(path, "wb")
+            self.writer = pq.ParquetWriter(self.sink, self.schema, compression=self.task.tuning.compression)
+            self.parts.append({"path": path, "rows": 0})
+        self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self.task.tuning.row_group_rows)
+        self.parts[-1]["rows"] += self.pending_rows
+        self.pending, self.pending_rows = [], 0
+        if self.sink.tell() >= self.task.tuning.target_file_bytes:  # type: ignore[union-attr]
+            self._close()
+
+    def _close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.sink.close()  # type: ignore[union-attr]
+            self.parts[-1]["bytes"] = os.path.getsize(self.parts[-1]["path"])
+            self.writer = self.sink = None
+
+    def finish(self) -> list[dict[str, Any]]:
+        self._flush()
+        self._close()
+        return self.parts
+
+
+def write_group(task: _WriteTask) -> list[dict[str, Any]]:
+    """Pass 2 for a run of raw chunks: unwrap into the lake schema and write Parquet parts."""
+    schema = LakeSchema.from_json(task.schema_json)
+    arrow_schema = schema.to_arrow().with_metadata({**schema.to_arrow().metadata,
+                                                    b"ddb_lake.schema": schema.dumps().encode()})
+    writer = _PartWriter(task, arrow_schema)
+    for path in task.raw_paths:
+        with pa.memory_map(path) as source:
+            for batch in _batches(source):
+                writer.add(convert_batch(batch, schema, incremental=task.incremental,
+                                         old_images_seen=task.old_images_seen))
+        os.unlink(path)
+    return writer.finish()
+
+
+def _batches(source: pa.MemoryMappedFile):
+    reader = pa.ipc.open_file(source)
+    for i in range(reader.num_record_batches):
+        yield reader.get_batch(i)
+
+
+# ---- orchestration ----------------------------------------------------------------------------------------------
+
+def _run(fn: Callable, tasks: list, workers: int, pool: ProcessPoolExecutor | None) -> list:
+    if pool is None or workers <= 1 or len(tasks) <= 1:
+        return [fn(t) for t in tasks]
+    return list(pool.map(fn, tasks))
+
+
+def _groups(parsed: list[_ParsedFile], tuning: Tuning, workers: int) -> list[list[str]]:
+    chunks = [(path, json_bytes) for f in sorted(parsed, key=lambda f: f.index) for path, _, json_bytes in f.chunks]
+    total = sum(b for _, b in chunks)
+    per_group = max(min(tuning.target_file_bytes * 6, total // max(workers, 1) + 1), 1)
+    groups: list[list[str]] = [[]]
+    size = 0
+    for path, json_bytes in chunks:
+        if groups[-1] and size + json_bytes > per_group:
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += json_bytes
+    return [g for g in groups if g]
+
+
+def _check_total(rows: int, manifest, expected_items: int | None, note: Callable[[str], None]) -> None:
+    if manifest.item_count is not None and manifest.item_count != rows:
+        raise ItemCountMismatchError(f"export holds {rows} items but manifest-summary.json says {manifest.item_count}",
+                                     export_id=manifest.export_id, file="manifest-summary.json")
+    if expected_items is not None and expected_items != rows:
+        source = "manifest-summary.json and " if manifest.has_manifest else ""
+        raise ItemCountMismatchError(f"export holds {rows} items but the caller expected {expected_items}",
+                                     export_id=manifest.export_id, file=f"{source}expected_items")
+    if not manifest.has_manifest:
+        if expected_items is None:
+            note("no manifest and no expected item count: item count NOT verified")
+        else:
+            note(f"no manifest: verified {rows} items against the caller's expected count")
+
+
+def convert_export(source: str, dest: str, *, expected_items: int | None = None, numbers: str = "exact",
+                   storage_options: dict | None = None, previous_schema: LakeSchema | None = None,
+                   progress: Callable[[str], None] | None = None, **tuning: Any) -> dict:
+    """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary."""
+    if numbers not in ("exact", "float"):
+        raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
+    knobs = Tuning(**tuning)
+    started = time.monotonic()
+
+    def note(message: str) -> None:
+        log.info("%s", message)
+        if progress is not None:
+            progress(message)
+
+    storage = Storage(storage_options)
+    manifest = read_manifest(source, storage)
+    if manifest.output_format != "DYNAMODB_JSON":
+        from ddb_lake.core.ion_export import require_ion_reader
+
+        require_ion_reader(manifest.export_id)
+    note(f"export {manifest.export_id}: {len(manifest.files)} data files"
+         f"{'' if manifest.has_manifest else ' (no manifest: moto-style layout)'}")
+    work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
+    try:
+        summary = _convert(manifest, dest, work, storage, storage_options, expected_items, numbers,
+                           previous_schema, knobs, note)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _pool_size(manifest, storage: Storage, knobs: Tuning) -> int:
+    if knobs.workers is not None:
+        return max(1, knobs.workers)
+    if len(manifest.files) <= 1:
+        return 1
+    sizes = sum(storage.size(f.url) for f in manifest.files[:64])
+    return 1 if sizes < knobs.inline_below_bytes else min(os.cpu_count() or 1, len(manifest.files))
+
+
+def _convert(manifest, dest: str, work: Path, storage: Storage, storage_options: dict | None,
+             expected_items: int | None, numbers: str, previous_schema: LakeSchema | None, knobs: Tuning,
+             note: Callable[[str], None]) -> dict:
+    raw_dir, out_dir = work / "raw", work / "out"
+    raw_dir.mkdir()
+    out_dir.mkdir()
+    workers = _pool_size(manifest, storage, knobs)
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) if workers > 1 else None
+    try:
+        parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage_options, knobs)
+                       for i, f in enumerate(manifest.files)]
+        parsed = _run(parse_file, parse_tasks, workers, pool)
+        rows = sum(p.rows for p in parsed)
+        note(f"parsed {rows} items from {len(parsed)} files with {workers} worker(s)")
+        _check_total(rows, manifest, expected_items, note)
+        shapes = {p.shape for p in parsed if p.shape}
+        if len(shapes) > 1:
+            raise MalformedLineError("export mixes full ({\"Item\"}) and incremental (Keys/NewImage) files",
+                                     export_id=manifest.export_id)
+        incremental = shapes == {"incremental"}
+        attributes: dict = {}
+        for p in parsed:
+            attributes = merge_attribute_maps(attributes, p.attributes)
+        current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
+                               max_struct_fields=knobs.max_struct_fields)
+        schema, drift = evolve(previous_schema, current)
+        old_images = sum(p.old_images for p in parsed) > 0 or manifest.output_view == "NEW_AND_OLD_IMAGES"
+        write_tasks = [_WriteTask(g, paths, str(out_dir), schema.to_json(), incremental, old_images, knobs)
+                       for g, paths in enumerate(_groups(parsed, knobs, workers))]
+        parts = [part for group in _run(write_group, write_tasks, workers, pool) for part in group]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if not parts:  # an empty export still gets one (empty) file carrying the schema
+        empty = out_dir / "part-00000-0000.parquet"
+        pq.write_table(schema.to_arrow().empty_table(), empty, compression=knobs.compression)
+        parts = [{"path": str(empty), "rows": 0, "bytes": empty.stat().st_size}]
+    export_type = manifest.export_type or (INCREMENTAL_EXPORT if incremental else FULL_EXPORT)
+    summary = {
+        "export_id": manifest.export_id,
+        "export_type": export_type,
+        "output_view": manifest.output_view,
+        "source": manifest.folder,
+        "dest": dest.rstrip("/"),
+        "items": rows,
+        "source_files": len(parsed),
+        "bytes_in": sum(p.bytes_in for p in parsed),
+        "bytes_uncompressed": sum(p.bytes_uncompressed for p in parsed),
+        "numbers": numbers,
+        "schema": schema.to_json(),
+        "drift": drift,
+        "verified": {"manifest": manifest.has_manifest, "expected_items": expected_items},
+    }
+    return _commit(summary, parts, out_dir, dest, storage, note)
+
+
+def _commit(summary: dict, parts: list[dict], out_dir: Path, dest: str, storage: Storage,
+            note: Callable[[str], None]) -> dict:
+    """Name the parts, write ``_manifest.json`` and publish: local swap, or S3 upload with the manifest last."""
+    dest = dest.rstrip("/")
+    final = []
+    for number, part in enumerate(sorted(parts, key=lambda p: p["path"])):
+        name = f"part-{number:05d}.parquet"
+        os.replace(part["path"], out_dir / name)
+        final.append({"path": join_url(dest, name), "rows": part["rows"], "bytes": part["bytes"], "_local": name})
+    summary["files"] = [{k: v for k, v in f.items() if k != "_local"} for f in final]
+    summary["bytes_out"] = sum(f["bytes"] for f in final)
+    (out_dir / MANIFEST_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True))
+    if is_s3(dest):
+        before = set(storage.list_files(dest))
+        for f in final:
+            storage.upload(out_dir / f["_local"], f["path"])
+        manifest_url = join_url(dest, MANIFEST_NAME)
+        storage.upload(out_dir / MANIFEST_NAME, manifest_url)
+        storage.delete(sorted(before - {f["path"] for f in final} - {manifest_url}))
+    else:
+        staged = local_path(dest).with_name(f".{local_path(dest).name}.staging-{uuid.uuid4().hex[:8]}")
+        shutil.move(str(out_dir), staged)
+        replace_local_dir(staged, local_path(dest))
+    note(f"wrote {len(final)} Parquet file(s), {summary['bytes_out']} bytes, to {dest}")
+    return summary

@@ -1,0 +1,133 @@
+"""Stream one gzipped export data file as line-aligned chunks of JSON, checking MD5, gzip integrity and item size.
+
+Nothing here holds a whole file: the compressed stream is read in blocks, hashed as it goes, and decompressed into
+chunks of about ``chunk_bytes`` that always end at a line boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+
+from ddb_lake.core.errors import ChecksumMismatchError, ItemTooLargeError, TruncatedGzipError
+from ddb_lake.core.item_validation import dynamodb_item_size
+
+MAX_ITEM_BYTES = 400 * 1024
+READ_BLOCK = 1 << 20
+
+
+@dataclass
+class JsonChunk:
+    """Complete JSON lines; ``first_line`` is the 1-based number of the first line in the data file."""
+
+    data: bytes
+    first_line: int
+    lines: int
+    max_line: int = 0
+
+
+class _HashingReader:
+    """Reads a binary stream in blocks and keeps an MD5 of everything read."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.md5 = hashlib.md5()
+        self.bytes_read = 0
+
+    def read(self, size: int) -> bytes:
+        block = self.stream.read(size)
+        self.md5.update(block)
+        self.bytes_read += len(block)
+        return block
+
+
+def _gunzip_blocks(reader: _HashingReader, file: str) -> Iterator[bytes]:
+    """Decompress a (possibly multi-member) gzip stream block by block; raise on truncation or corruption."""
+    inflater = zlib.decompressobj(wbits=31)
+    saw_input = False
+    while True:
+        block = reader.read(READ_BLOCK)
+        if not block:
+            break
+        saw_input = True
+        while block:
+            try:
+                out = inflater.decompress(block)
+            except zlib.error as err:
+                raise TruncatedGzipError(f"gzip data is corrupt: {err}", file=file) from err
+            if out:
+                yield out
+            if inflater.eof:
+                block = inflater.unused_data
+                inflater = zlib.decompressobj(wbits=31)
+                if not block:
+                    saw_input = False  # a clean member end; more members may follow
+            else:
+                block = b""
+    if saw_input and not inflater.eof:
+        raise TruncatedGzipError("gzip stream ends before its end-of-stream marker (file truncated?)", file=file)
+
+
+def iter_json_chunks(stream: IO[bytes], *, file: str, md5_hex: str | None = None, chunk_bytes: int = 32 << 20,
+                     max_item_bytes: int = MAX_ITEM_BYTES, stats: dict | None = None) -> Iterator[JsonChunk]:
+    """Yield line-aligned chunks of the decompressed file; verify MD5 at the end (before the last chunk is yielded).
+
+    ``stats`` (if given) receives ``bytes_in`` and ``bytes_uncompressed``.
+    """
+    reader = _HashingReader(stream)
+    pending = bytearray()
+    line_no = 1
+    uncompressed = 0
+    held: JsonChunk | None = None
+    for block in _gunzip_blocks(reader, file):
+        uncompressed += len(block)
+        pending += block
+        if len(pending) < chunk_bytes:
+            continue
+        cut = pending.rfind(b"\n") + 1
+        if cut == 0:
+            _check_sizes(bytes(pending), line_no, file, max_item_bytes)  # one line longer than a chunk
+            continue
+        data = bytes(pending[:cut])
+        del pending[:cut]
+        if held is not None:
+            yield held
+        held = _make_chunk(data, line_no, file, max_item_bytes)
+        line_no += held.lines
+    if pending.strip():
+        data = bytes(pending) if pending.endswith(b"\n") else bytes(pending) + b"\n"
+        if held is not None:
+            yield held
+        held = _make_chunk(data, line_no, file, max_item_bytes)
+    if md5_hex is not None and reader.md5.hexdigest() != md5_hex.lower():
+        raise ChecksumMismatchError(
+            f"MD5 of the file is {reader.md5.hexdigest()} but manifest-files.json says {md5_hex}", file=file)
+    if stats is not None:
+        stats["bytes_in"] = reader.bytes_read
+        stats["bytes_uncompressed"] = uncompressed
+    if held is not None:
+        yield held
+
+
+def _make_chunk(data: bytes, first_line: int, file: str, max_item_bytes: int) -> JsonChunk:
+    lines, max_line = _check_sizes(data, first_line, file, max_item_bytes)
+    return JsonChunk(data=data, first_line=first_line, lines=lines, max_line=max_line)
+
+
+def _check_sizes(data: bytes, first_line: int, file: str, max_item_bytes: int) -> tuple[int, int]:
+    """Count lines; any line whose JSON is over the limit gets an exact DynamoDB size check (JSON >= item size)."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.array([0])
+    lengths = (ends if len(ends) else np.array([len(data)])) - starts
+    for index in np.flatnonzero(lengths > max_item_bytes):
+        line = data[starts[index]:starts[index] + lengths[index]]
+        size = dynamodb_item_size(line, file=file, line=first_line + int(index))
+        if size > max_item_bytes:
+            raise ItemTooLargeError(f"item is {size} bytes, over DynamoDB's {max_item_bytes}-byte item limit",
+                                    file=file, line=first_line + int(index))
+    return len(ends), int(lengths.max()) if len(lengths) else 0
