@@ -344,8 +344,9 @@ class DynamoDBExportOperator(BaseOperator):
             **request,
             "export_arn": description["ExportArn"],
             "export_folder": self.export_folder(description) if finished else None,
-            "item_count": description.get("ItemCount"),
+            "item_count": description.get("ItemCount") if finished else None,
             "manifest_key": description.get("ExportManifest"),
+            "billed_size_bytes": description.get("BilledSizeBytes"),
         }
         self.log.info(
             "Export %s of table %s: %s, %s items, folder %s",
