@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from ddb_reference import lake_to_plain, plain, strip_null_members
 
 from ddb_lake.core.converter import convert_export
 from ddb_lake.core.export_writer import item_line, write_export
 from ddb_lake.core.lake_schema import LakeSchema
-
-from ddb_reference import lake_to_plain, plain, strip_null_members
 
 ITEMS = [
     {"pk": {"S": "order#1"}, "qty": {"N": "3"}, "price": {"N": "19.99"}, "flag": {"BOOL": True},
