@@ -12,6 +12,7 @@ from typing import Any
 from ddb_lake.compat import BaseOperator, Context
 from ddb_lake.core.errors import ExportFormatError
 from ddb_lake.core.lake_layout import TableLayout, utc_stamp
+from ddb_lake.core.lake_schema import LakeSchema
 from ddb_lake.hooks.dynamodb_export import INCREMENTAL_EXPORT, as_utc
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 
@@ -65,10 +66,11 @@ class ExportToParquetOperator(BaseOperator):
 
     :param export: the export task's result, e.g. ``export_task.output`` (dict) or a template rendering to it.
     :param dest_url: ``s3://`` (or local) destination; default: the TableLayout prefix of the export's interval.
+    :param previous_schema: the table's current LakeSchema (JSON dict or string), so columns evolve additively.
     :param converter_options: extra keyword arguments for ``convert_export`` (e.g. ``row_group_size``).
     """
 
-    template_fields: Sequence[str] = ("export", "dest_url", "lake_bucket", "lake_prefix", "numbers")
+    template_fields: Sequence[str] = ("export", "dest_url", "lake_bucket", "lake_prefix", "numbers", "previous_schema")
     ui_color = "#f4a259"
 
     def __init__(
@@ -79,6 +81,7 @@ class ExportToParquetOperator(BaseOperator):
         lake_bucket: str | None = None,
         lake_prefix: str | None = None,
         numbers: str = "exact",
+        previous_schema: dict[str, Any] | str | None = None,
         converter_options: dict[str, Any] | None = None,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
@@ -92,6 +95,7 @@ class ExportToParquetOperator(BaseOperator):
         self.lake_bucket = lake_bucket
         self.lake_prefix = lake_prefix
         self.numbers = numbers
+        self.previous_schema = previous_schema
         self.converter_options = converter_options or {}
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
@@ -128,6 +132,7 @@ class ExportToParquetOperator(BaseOperator):
                 expected_items=export.get("item_count"),
                 numbers=self.numbers,
                 storage_options=self.storage_hook.storage_options(),
+                previous_schema=self.parsed_previous_schema(),
                 progress=self.log_progress,
                 **self.converter_options,
             )
@@ -143,6 +148,12 @@ class ExportToParquetOperator(BaseOperator):
         )
         return {**summary, "snapshot_prefix": dest_url, "snapshot": stamp, "table_name": export["table_name"]}
 
-    def log_progress(self, *args: Any, **kwargs: Any) -> None:
-        """Progress callback for the converter: log whatever it reports."""
-        self.log.info("convert progress: %s", ", ".join([*map(str, args), *(f"{k}={v}" for k, v in kwargs.items())]))
+    def parsed_previous_schema(self) -> LakeSchema | None:
+        if self.previous_schema in (None, "", "None"):
+            return None
+        data = self.previous_schema
+        return LakeSchema.from_json(json.loads(data) if isinstance(data, str) else data)
+
+    def log_progress(self, message: str) -> None:
+        """Progress callback for the converter."""
+        self.log.info("convert progress: %s", message)

@@ -1,0 +1,128 @@
+"""ExportToParquetOperator end to end on moto server: export a table, convert it, read the Parquet back from S3."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pyarrow.parquet as pq
+import pytest
+import s3fs
+from airflow.sdk.exceptions import AirflowFailException
+
+from ddb_lake.core.lake_layout import TableLayout, utc_stamp
+from ddb_lake.hooks.lake_storage import LakeStorageHook
+from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
+from ddb_lake.operators.export_to_parquet import ExportToParquetOperator, lake_prefix_of
+
+pytestmark = pytest.mark.integration
+
+BIG_NUMBER = "12345678901234567890.123456789012"  # 32 significant digits: float64 would lose them
+
+
+def item(i: int) -> dict:
+    return {
+        "pk": {"S": f"order-{i}"},
+        "amount": {"N": BIG_NUMBER if i == 0 else f"{i}.5"},
+        "paid": {"BOOL": i % 2 == 0},
+        "lines": {"L": [{"M": {"sku": {"S": f"sku-{i}"}, "qty": {"N": str(i + 1)}}}]},
+        "blob": {"B": f"bytes-{i}".encode()},  # boto3 base64-encodes it on the wire
+    }
+
+
+def export_then_convert(aws, dag, context_for, **convert_kwargs):
+    pitr_time = aws.create_table("orders", items=[item(i) for i in range(4)])
+    export = DynamoDBExportOperator(
+        task_id="export", table_name="orders", s3_bucket="lake", s3_prefix="mirror", waiter_delay=1
+    )
+    context = context_for(dag, export, pitr_time - timedelta(days=1), pitr_time)
+    export_result = export.execute(context)
+    convert = ExportToParquetOperator(task_id="convert", export=export_result, **convert_kwargs)
+    return pitr_time, export_result, convert.execute(context)
+
+
+def read_snapshot(snapshot_url: str) -> list[dict]:
+    fs = s3fs.S3FileSystem(**LakeStorageHook().storage_options())
+    keys = sorted(k for k in fs.find(snapshot_url.removeprefix("s3://")) if k.endswith(".parquet"))
+    assert keys, f"no Parquet under {snapshot_url}"
+    rows = []
+    for key in keys:
+        with fs.open(key, "rb") as handle:
+            rows.extend(pq.read_table(handle).to_pylist())
+    return sorted(rows, key=lambda row: row["pk"])
+
+
+def test_export_converts_to_parquet_in_the_snapshot_prefix(aws, dag, context_for, caplog, capsys):
+    pitr_time, export_result, summary = export_then_convert(aws, dag, context_for)
+
+    expected_key = TableLayout("lake", "mirror", "orders").snapshot_prefix(pitr_time)
+    assert summary["snapshot_prefix"] == f"s3://lake/{expected_key}"
+    assert summary["snapshot"] == utc_stamp(pitr_time)
+    assert summary["items"] == 4 == export_result["item_count"]
+    assert sum(f["rows"] for f in summary["files"]) == 4
+    schema_fields = {f["name"] for f in summary["schema"]["fields"]}
+    assert {"pk", "amount", "paid", "lines", "blob"} <= schema_fields
+
+    rows = read_snapshot(summary["snapshot_prefix"])
+    assert [row["pk"] for row in rows] == ["order-0", "order-1", "order-2", "order-3"]
+    assert Decimal(str(rows[0]["amount"])) == Decimal(BIG_NUMBER)  # exact, not via float
+    assert [row["paid"] for row in rows] == [True, False, True, False]
+    assert rows[2]["blob"] == b"bytes-2"
+    assert rows[3]["lines"][0]["sku"] == "sku-3"
+
+    manifest = json.loads(aws.s3.get_object(Bucket="lake", Key=f"{expected_key}/_manifest.json")["Body"].read())
+    assert manifest["items"] == 4
+    logged = caplog.text + capsys.readouterr().out
+    assert "convert progress: parsed 4 items" in logged  # the converter's progress reaches the task log
+
+
+def test_rerun_rewrites_the_same_snapshot(aws, dag, context_for):
+    _, export_result, first = export_then_convert(aws, dag, context_for)
+    again = ExportToParquetOperator(task_id="convert", export=json.dumps(export_result)).execute({})
+    assert again["snapshot_prefix"] == first["snapshot_prefix"]
+    assert len(read_snapshot(again["snapshot_prefix"])) == 4
+
+
+def test_unfinished_export_is_refused(aws):
+    operator = ExportToParquetOperator(
+        task_id="convert",
+        export={"export_arn": "arn:x", "table_name": "orders", "export_folder": None, "s3_bucket": "lake"},
+    )
+    with pytest.raises(AirflowFailException, match="Export arn:x of table orders has no export_folder"):
+        operator.execute({})
+
+
+def test_bad_export_content_fails_terminally_naming_the_file(aws):
+    aws.s3.put_object(Bucket="lake", Key="mirror/exports/orders/full/20261121T000000Z/AWSDynamoDB/x/data/a.gz",
+                      Body=b"this is not gzip")
+    export = {
+        "export_arn": "arn:x", "table_name": "orders", "export_type": "FULL_EXPORT",
+        "export_time": "2026-11-21T00:00:00+00:00", "window_start": None, "s3_bucket": "lake",
+        "s3_prefix": "mirror/exports/orders/full/20261121T000000Z",
+        "export_folder": "s3://lake/mirror/exports/orders/full/20261121T000000Z/AWSDynamoDB/x/", "item_count": 1,
+    }
+    with pytest.raises(AirflowFailException) as failure:
+        ExportToParquetOperator(task_id="convert", export=export).execute({})
+    assert "cannot be converted" in str(failure.value) and "a.gz" in str(failure.value)
+    assert aws.keys("lake", "mirror/snapshots/") == []  # nothing half-published
+
+
+def test_lake_prefix_is_recovered_from_the_export_prefix():
+    assert lake_prefix_of({"s3_prefix": "a/b/exports/orders/full/20261121T000000Z"}) == "a/b"
+    assert lake_prefix_of({"s3_prefix": "exports/orders/full/20261121T000000Z"}) == ""
+    assert lake_prefix_of({"s3_prefix": "ignored", "lake_prefix": "mirror"}) == "mirror"
+
+
+def test_templated_fields_render(dag, context_for):
+    operator = ExportToParquetOperator(
+        task_id="convert", dag=dag, export="{{ params.export }}", dest_url="s3://lake/custom/{{ ds }}",
+        params={"export": {"table_name": "orders"}},
+    )
+    from datetime import datetime, timezone
+
+    end = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    operator.render_template_fields(context_for(dag, operator, end - timedelta(days=1), end))
+    assert operator.dest_url == "s3://lake/custom/2026-11-20"
+    assert "orders" in operator.export
+    assert set(ExportToParquetOperator.template_fields) >= {"export", "dest_url", "lake_bucket", "lake_prefix"}
