@@ -1,0 +1,95 @@
+"""Helpers for the catalog tests: a clean moto account, boto3 clients for checking, snapshots written with pyarrow."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ddb_lake.core.lake_layout import TableLayout, parse_stamp
+from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+
+BUCKET = "lake"
+DATABASE = "ddb_lake"
+TABLE = "orders"
+
+SCHEMA_V1 = LakeSchema(
+    (
+        LakeField("pk", "PK", LakeType("string")),
+        LakeField("qty", "qty", LakeType("int64")),
+        LakeField("amount", "amount", LakeType("decimal", precision=10, scale=2)),
+    )
+)
+SCHEMA_V2 = LakeSchema((*SCHEMA_V1.fields, LakeField("note", "note", LakeType("string"))))
+
+
+@dataclass
+class Lake:
+    """The moto account of one test: clients to check state with, and a writer of converted snapshots."""
+
+    url: str
+    s3: Any
+    glue: Any
+    athena: Any
+    layout: TableLayout
+
+    def write_snapshot(self, stamp: str, rows: list[dict[str, Any]], schema: LakeSchema = SCHEMA_V1) -> dict[str, Any]:
+        """Write ``part-00000.parquet`` and ``_manifest.json`` as the converter would; return the convert summary."""
+        prefix = self.layout.snapshot_prefix(parse_stamp(stamp))
+        arrow_schema = schema.to_arrow()
+        table = pa.Table.from_pylist(rows, schema=arrow_schema)
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        body = buffer.getvalue()
+        self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/part-00000.parquet", Body=body)
+        summary = {
+            "export_id": f"export-{stamp}",
+            "items": len(rows),
+            "files": [{"path": "part-00000.parquet", "rows": len(rows), "bytes": len(body)}],
+            "schema": schema.to_json(),
+        }
+        self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/_manifest.json", Body=json.dumps(summary).encode())
+        return {**summary, "snapshot_prefix": prefix, "snapshot": stamp}
+
+    def keys(self, prefix: str) -> list[str]:
+        answer = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+        return sorted(o["Key"] for o in answer.get("Contents", []))
+
+    def moto_api(self, path: str, payload: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{self.url}{path}", data=json.dumps(payload).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10)
+
+    def finish_crawls_after(self, seconds: int) -> None:
+        """moto's crawler stays RUNNING until a time transition is set for it."""
+        transition = {"progression": "time", "seconds": seconds}
+        self.moto_api("/moto-api/state-manager/set-transition", {"model_name": "glue::crawl", "transition": transition})
+
+
+def new_lake(moto_reset: str) -> Lake:
+    """Create the lake bucket in a freshly reset moto account."""
+    options = {"endpoint_url": moto_reset, "region_name": "us-east-1", "aws_access_key_id": "testing",
+               "aws_secret_access_key": "testing"}
+    s3 = boto3.client("s3", **options)
+    s3.create_bucket(Bucket=BUCKET)
+    return Lake(moto_reset, s3, boto3.client("glue", **options), boto3.client("athena", **options),
+                TableLayout(BUCKET, "mirror", TABLE))
+
+
+def rows(count: int, start: int = 0) -> list[dict[str, Any]]:
+    from decimal import Decimal
+
+    return [{"pk": f"order-{i}", "qty": i, "amount": Decimal(f"{i}.25")} for i in range(start, start + count)]
+
+
+def stamp_of(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%SZ")

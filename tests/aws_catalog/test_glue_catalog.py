@@ -1,0 +1,104 @@
+"""Glue catalog registration against moto server: create, rerun, schema evolution, partitions."""
+
+from __future__ import annotations
+
+import pytest
+from catalog_lake import DATABASE, SCHEMA_V1, SCHEMA_V2, TABLE, rows
+
+from ddb_lake.core.glue_table import SchemaEvolutionError
+from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
+
+pytestmark = pytest.mark.integration
+S1, S2 = "20261121T000000Z", "20261122T000000Z"
+
+
+def register(summary, **kwargs) -> dict:
+    operator = GlueSnapshotCatalogOperator(
+        task_id="catalog", convert_summary=summary, database=DATABASE, table_name=TABLE, bucket="lake", **kwargs
+    )
+    return operator.execute({})
+
+
+def test_first_snapshot_creates_database_table_and_partition(lake):
+    result = register(lake.write_snapshot(S1, rows(3)))
+    assert result["table_action"] == "created" and result["partition_action"] == "created"
+    table = lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]
+    assert table["PartitionKeys"] == [{"Name": "snapshot", "Type": "string"}]
+    descriptor = table["StorageDescriptor"]
+    assert descriptor["Location"] == "s3://lake/mirror/snapshots/orders/"
+    assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == [
+        ("pk", "string"), ("qty", "bigint"), ("amount", "decimal(10,2)"),
+    ]
+    assert descriptor["Columns"][0]["Comment"] == "DynamoDB attribute 'PK'"
+    partition = lake.glue.get_partition(DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValues=[S1])
+    assert partition["Partition"]["StorageDescriptor"]["Location"] == f"s3://lake/mirror/snapshots/orders/snapshot={S1}/"
+
+
+def test_rerun_is_idempotent(lake):
+    summary = lake.write_snapshot(S1, rows(3))
+    register(summary)
+    version = lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]["VersionId"]
+    again = register(summary)
+    assert (again["table_action"], again["partition_action"]) == ("unchanged", "existing")
+    assert lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]["VersionId"] == version
+    partitions = lake.glue.get_partitions(DatabaseName=DATABASE, TableName="orders_snapshots")["Partitions"]
+    assert [p["Values"] for p in partitions] == [[S1]]
+
+
+def test_new_columns_are_appended_and_types_widened(lake):
+    register(lake.write_snapshot(S1, rows(2)))
+    widened = LakeSchema(
+        (SCHEMA_V2.fields[0], SCHEMA_V2.fields[1],
+         LakeField("amount", "amount", LakeType("decimal", precision=14, scale=2)), SCHEMA_V2.fields[3])
+    )
+    rows_v2 = [{**r, "note": "n"} for r in rows(2, start=10)]
+    result = register(lake.write_snapshot(S2, rows_v2, widened))
+    assert (result["table_action"], result["partition_action"], result["columns"]) == ("updated", "created", 4)
+    columns = snapshots_columns(lake)
+    assert [(c["Name"], c["Type"]) for c in columns] == [
+        ("pk", "string"), ("qty", "bigint"), ("amount", "decimal(14,2)"), ("note", "string"),
+    ]
+    partitions = lake.glue.get_partitions(DatabaseName=DATABASE, TableName="orders_snapshots")["Partitions"]
+    assert sorted(p["Values"][0] for p in partitions) == [S1, S2]
+
+
+def test_incompatible_change_fails_and_leaves_the_table_alone(lake):
+    register(lake.write_snapshot(S1, rows(2)))
+    as_text = LakeSchema((SCHEMA_V1.fields[0], LakeField("qty", "qty", LakeType("string")), SCHEMA_V1.fields[2]))
+    summary = lake.write_snapshot(S2, [{"pk": "a", "qty": "many", "amount": None}], as_text)
+    with pytest.raises(SchemaEvolutionError, match=r"Glue table 'ddb_lake\.orders_snapshots', column 'qty'"):
+        register(summary)
+    columns = snapshots_columns(lake)
+    assert columns[1]["Type"] == "bigint"
+    partitions = lake.glue.get_partitions(DatabaseName=DATABASE, TableName="orders_snapshots")["Partitions"]
+    assert [p["Values"] for p in partitions] == [[S1]]
+
+
+def test_partition_at_another_location_is_moved(lake):
+    summary = lake.write_snapshot(S1, rows(2))
+    register(summary)
+    lake.glue.update_partition(
+        DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValueList=[S1],
+        PartitionInput={"Values": [S1], "StorageDescriptor": {"Location": "s3://elsewhere/"}},
+    )
+    assert register(summary)["partition_action"] == "moved"
+    partition = lake.glue.get_partition(DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValues=[S1])
+    assert partition["Partition"]["StorageDescriptor"]["Location"].endswith(f"snapshot={S1}/")
+
+
+def test_partition_projection_adds_no_partitions(lake):
+    result = register(lake.write_snapshot(S1, rows(2)), partition_projection=True)
+    assert result["partition_action"] == "projected"
+    table = lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]
+    assert table["Parameters"]["projection.snapshot.type"] == "injected"
+    assert lake.glue.get_partitions(DatabaseName=DATABASE, TableName="orders_snapshots")["Partitions"] == []
+
+
+def test_summary_that_is_not_a_dict_is_refused(lake):
+    with pytest.raises(Exception, match="convert_summary must be the convert task's dict"):
+        register("{'snapshot': 'x'}")
+
+
+def snapshots_columns(lake) -> list[dict]:
+    return lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]["StorageDescriptor"]["Columns"]
