@@ -26,7 +26,7 @@ ORDERS_SCHEMA = LakeSchema(
     (
         _f("pk", LakeType("string"), "PK"),
         _f("sk", LakeType("int64"), "SK"),
-        _f("amount", LakeType("decimal", precision=38, scale=0)),
+        _f("amount", LakeType("decimal", precision=38, scale=9)),  # 38 significant digits: NUMERIC
         _f("price", LakeType("decimal", precision=12, scale=2)),
         _f("exact_text", LakeType("decimal_text")),
         _f("ratio", LakeType("float64")),
@@ -46,7 +46,7 @@ ORDERS_SCHEMA = LakeSchema(
         ),
     )
 )
-BIG = Decimal("12345678901234567890123456789012345678")  # 38 digits
+BIG = Decimal("12345678901234567890123456789.123456789")  # 38 significant digits, NUMERIC's widest
 
 
 def order_rows(start: int, count: int) -> list[dict]:
@@ -58,7 +58,7 @@ def order_rows(start: int, count: int) -> list[dict]:
                 "sk": i,
                 "amount": BIG - i,
                 "price": Decimal(f"{i}.25"),
-                "exact_text": f"0.{i:040d}1",
+                "exact_text": f"{10**37 + i}",  # a 38-digit integer kept as exact text
                 "ratio": i / 8,
                 "active": i % 2 == 0,
                 "blob": bytes([i % 256, 255]),
@@ -126,5 +126,3 @@ def put_snapshot(
     }
     s3.put_object(Bucket=LAKE_BUCKET, Key=f"{prefix}/_manifest.json", Body=json.dumps(summary).encode())
     return Snapshot(summary, all_rows)
-
-

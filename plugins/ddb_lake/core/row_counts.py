@@ -166,3 +166,35 @@ def _fmt(count: int | None) -> str:
 
 def _fmt_delta(delta: int | None) -> str:
     return "-" if delta is None else f"{delta:+,d}"
+
+
+_KEY_TEXT_SQL = {
+    "STRING": "{col}",
+    "INT64": "CAST({col} AS STRING)",
+    "INTEGER": "CAST({col} AS STRING)",
+    "BYTES": "TO_HEX({col})",
+    "BOOL": "CAST({col} AS STRING)",
+    "BOOLEAN": "CAST({col} AS STRING)",
+}
+
+
+def bigquery_count_sql(qualified_table: str, where: str = "") -> str:
+    """``SELECT COUNT(*)`` of one snapshot: exact, and answered from metadata (no bytes billed) on BigQuery."""
+    return f"SELECT COUNT(*) AS row_count FROM {qualified_table}" + (f" WHERE {where}" if where else "")
+
+
+def bigquery_key_checksum_sql(qualified_table: str, key_columns: Sequence[tuple[str, str]], where: str = "") -> str:
+    """Rows and the sum of key hashes, the same numbers :func:`key_checksum_of_batches` computes from Parquet.
+
+    ``key_columns`` are (column, BigQuery type); keys are STRING, INT64, BYTES or BOOL (DynamoDB keys are S, N, B).
+    """
+    parts = []
+    for column, bq_type in key_columns:
+        template = _KEY_TEXT_SQL.get(bq_type.upper())
+        if template is None:
+            raise ValueError(f"key column {column!r} is {bq_type}; key checksums take STRING, INT64, BYTES, BOOL")
+        parts.append(f"COALESCE({template.format(col=f'`{column}`')}, '')")
+    text = parts[0] if len(parts) == 1 else "CONCAT(" + f", '{KEY_SEPARATOR}', ".join(parts) + ")"
+    hashed = f"CAST(CONCAT('0x', SUBSTR(TO_HEX(MD5({text})), 1, {KEY_HASH_HEX_DIGITS})) AS INT64)"
+    sql = f"SELECT COUNT(*) AS row_count, COALESCE(SUM({hashed}), 0) AS key_sum FROM {qualified_table}"
+    return sql + (f" WHERE {where}" if where else "")

@@ -1,0 +1,219 @@
+"""BigQuery calls of the snapshot load: tables, one load job per snapshot (submitted once, reattached after), counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from ddb_lake.compat import AirflowException, BaseHook
+from ddb_lake.core.bigquery_load_job import BigQueryDestination
+from ddb_lake.core.row_counts import bigquery_count_sql, bigquery_key_checksum_sql
+
+RUNNING_STATES = ("PENDING", "RUNNING")
+DEFAULT_API_DEADLINE = 120.0
+"""Seconds the google clients keep retrying one call on a transient error (their own default is 600)."""
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    """A load job as found or submitted: ``how`` is ``submitted``, ``reattached`` (running) or ``finished`` (done)."""
+
+    job_id: str
+    state: str
+    how: str
+    generation: int
+
+
+class BigQueryLoadHook(BaseHook):
+    """Wraps the google provider's BigQueryHook client for ddb-lake's load jobs and count queries."""
+
+    def __init__(
+        self,
+        gcp_conn_id: str = "google_cloud_default",
+        location: str | None = None,
+        api_deadline: float = DEFAULT_API_DEADLINE,
+        impersonation_chain: str | Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.gcp_conn_id = gcp_conn_id
+        self.location = location
+        self.api_deadline = api_deadline
+        self.impersonation_chain = impersonation_chain
+
+    @cached_property
+    def provider_hook(self) -> Any:
+        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+        return BigQueryHook(
+            gcp_conn_id=self.gcp_conn_id,
+            location=self.location,
+            use_legacy_sql=False,
+            impersonation_chain=self.impersonation_chain,
+        )
+
+    @cached_property
+    def retry(self) -> Any:
+        from google.api_core.retry import Retry
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+        return DEFAULT_RETRY.with_deadline(self.api_deadline) if self.api_deadline else Retry()
+
+    def client(self, project: str) -> Any:
+        return self.provider_hook.get_client(project_id=project, location=self.location)
+
+    def table_fields(self, project: str, dataset: str, table: str) -> list[dict[str, Any]] | None:
+        """The table's schema fields (API form), or None when the table does not exist."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            found = self.client(project).get_table(f"{project}.{dataset}.{table}", retry=self.retry)
+        except NotFound:
+            return None
+        return [f.to_api_repr() for f in found.schema]
+
+    def ensure_table(
+        self,
+        destination: BigQueryDestination,
+        day: date,
+        fields: list[dict[str, Any]],
+        *,
+        partition_expiration_days: int | None = None,
+        description: str = "",
+    ) -> bool:
+        """Create the dataset and destination table when missing (ingestion-time DAY partitions for ``partitioned``).
+
+        Returns True when the table was created. Creating it before the first load keeps the partitioning and the
+        column descriptions under ddb-lake's control instead of a load job's defaults.
+        """
+        from google.cloud import bigquery
+
+        client = self.client(destination.project)
+        client.create_dataset(f"{destination.project}.{destination.dataset}", exists_ok=True, retry=self.retry)
+        table_id = destination.base_table_id(day)
+        table = bigquery.Table(
+            f"{destination.project}.{destination.dataset}.{table_id}",
+            schema=[bigquery.SchemaField.from_api_repr(f) for f in fields],
+        )
+        table.description = description or None
+        if destination.layout == "partitioned":
+            expiration_ms = partition_expiration_days * 86_400_000 if partition_expiration_days else None
+            table.time_partitioning = bigquery.TimePartitioning(type_="DAY", expiration_ms=expiration_ms)
+        before = self.table_fields(destination.project, destination.dataset, table_id)
+        if before is not None:
+            return False
+        client.create_table(table, exists_ok=True, retry=self.retry)
+        self.log.info("Created BigQuery table %s.%s.%s", destination.project, destination.dataset, table_id)
+        return True
+
+    def find_job(self, project: str, job_id: str) -> Any | None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self.client(project).get_job(job_id, project=project, location=self.location, retry=self.retry)
+        except NotFound:
+            return None
+
+    def submit_or_reattach(
+        self,
+        project: str,
+        configuration: dict[str, Any],
+        job_id_for: Callable[[int], str],
+        *,
+        force_rerun: bool = False,
+        max_generations: int = 20,
+    ) -> SubmittedJob:
+        """Submit the job under the first free deterministic id, or reattach to the one an earlier try submitted.
+
+        Generation 0 is tried first. A job of that id that is running is reattached to; one that finished well is
+        reused (the same configuration and source files, so loading again would write the same rows) unless
+        ``force_rerun``; one that failed moves on to the next generation's id. A 409 on insert (another worker was
+        faster) is handled the same way as finding the job first.
+        """
+        from google.api_core.exceptions import Conflict
+
+        for generation in range(max_generations):
+            job_id = job_id_for(generation)
+            job = self.find_job(project, job_id)
+            if job is None:
+                try:
+                    self.provider_hook.insert_job(
+                        configuration=configuration,
+                        job_id=job_id,
+                        project_id=project,
+                        location=self.location,
+                        nowait=True,
+                        retry=self.retry,
+                    )
+                    self.log.info("Submitted BigQuery job %s", job_id)
+                    return SubmittedJob(job_id, "PENDING", "submitted", generation)
+                except Conflict:
+                    job = self.find_job(project, job_id)
+                    if job is None:
+                        raise
+            verdict = _verdict(job, force_rerun)
+            if verdict is not None:
+                self.log.info("BigQuery job %s is %s: %s, not submitting another", job_id, job.state, verdict)
+                return SubmittedJob(job_id, job.state, verdict, generation)
+            self.log.info("BigQuery job %s is %s (%s); trying the next id", job_id, job.state, job.error_result)
+        raise AirflowException(f"{max_generations} BigQuery job ids already used ({job_id_for(0)}...): giving up")
+
+    def job_status(self, project: str, job_id: str) -> dict[str, Any]:
+        """``{"state", "error"}`` of a job (error is the error result's message when it failed)."""
+        job = self.find_job(project, job_id)
+        if job is None:
+            raise AirflowException(f"BigQuery job {job_id} not found in project {project}")
+        error = job.error_result.get("message", str(job.error_result)) if job.error_result else None
+        return {"state": job.state, "error": error, "errors": job.errors or []}
+
+    def wait_for_job(self, project: str, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the job is done; raise with BigQuery's errors when it failed."""
+        job = self.find_job(project, job_id)
+        if job is None:
+            raise AirflowException(f"BigQuery job {job_id} not found in project {project}")
+        try:
+            job.result(timeout=timeout, retry=self.retry)
+        except Exception as exc:
+            raise AirflowException(f"BigQuery job {job_id} failed: {exc}") from exc
+        return self.job_status(project, job_id)
+
+    def scalar_row(self, project: str, sql: str) -> dict[str, Any]:
+        """Run a standard SQL query that returns one row; return it as a dict."""
+        from google.cloud import bigquery
+
+        self.log.info("BigQuery: %s", sql)
+        job = self.client(project).query(
+            sql,
+            job_config=bigquery.QueryJobConfig(use_legacy_sql=False),
+            project=project,
+            location=self.location,
+            retry=self.retry,
+            job_retry=None,
+        )
+        rows = list(job.result(retry=self.retry))
+        if len(rows) != 1:
+            raise AirflowException(f"expected one row from {sql!r}, got {len(rows)}")
+        return dict(rows[0].items())
+
+    def count_rows(self, destination: BigQueryDestination, day: date) -> int:
+        sql = bigquery_count_sql(destination.qualified(day), destination.partition_filter(day))
+        return int(self.scalar_row(destination.project, sql)["row_count"])
+
+    def key_checksum(
+        self, destination: BigQueryDestination, day: date, key_columns: Sequence[tuple[str, str]]
+    ) -> tuple[int, int]:
+        """(rows, sum of key hashes) of one snapshot in BigQuery."""
+        sql = bigquery_key_checksum_sql(destination.qualified(day), key_columns, destination.partition_filter(day))
+        row = self.scalar_row(destination.project, sql)
+        return int(row["row_count"]), int(row["key_sum"])
+
+
+def _verdict(job: Any, force_rerun: bool) -> str | None:
+    """``reattached`` / ``finished`` when the found job stands, None when a new generation must be submitted."""
+    if job.state in RUNNING_STATES:
+        return "reattached"
+    if job.state == "DONE" and not job.error_result and not force_rerun:
+        return "finished"
+    return None

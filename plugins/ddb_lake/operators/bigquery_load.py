@@ -1,0 +1,152 @@
+"""Load one snapshot from GCS into BigQuery with one load job: explicit schema, WRITE_TRUNCATE of its day."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from ddb_lake.compat import AirflowException, BaseOperator, Context, data_interval_of
+from ddb_lake.core.bigquery_load_job import (
+    BigQueryDestination,
+    configuration_fingerprint,
+    load_job_configuration,
+    load_job_id,
+)
+from ddb_lake.core.bigquery_schema import bigquery_fields, evolve_schema
+from ddb_lake.core.lake_layout import parse_stamp
+from ddb_lake.core.lake_schema import LakeSchema
+from ddb_lake.hooks.bigquery_load import DEFAULT_API_DEADLINE, BigQueryLoadHook
+from ddb_lake.operators.snapshot_transfer import snapshot_of
+from ddb_lake.triggers.bigquery_job import BigQueryJobTrigger
+
+_LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]")
+
+
+def label_value(text: str) -> str:
+    """A BigQuery label value: lowercase letters, digits, ``_`` and ``-``, at most 63 characters."""
+    return _LABEL_UNSAFE.sub("_", text.lower())[:63]
+
+
+class BigQueryLoadSnapshotOperator(BaseOperator):
+    """Load the snapshot the transfer task copied to GCS into ``dataset.table`` (see ``BigQueryDestination``).
+
+    The table is created when missing (ingestion-time DAY partitions for the ``partitioned`` layout), the schema comes
+    from the converter's lake schema (never autodetected), new columns are added, any narrowing change fails. The job
+    id is deterministic, so a retry reattaches to the job an earlier try submitted instead of loading twice.
+    """
+
+    template_fields = ("project_id", "dataset", "table", "layout", "convert_task_id", "transfer_task_id")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        dataset: str,
+        table: str,
+        layout: str = "partitioned",
+        convert_task_id: str = "convert",
+        transfer_task_id: str = "transfer_to_gcs",
+        gcp_conn_id: str = "google_cloud_default",
+        location: str | None = None,
+        partition_expiration_days: int | None = None,
+        force_rerun: bool = False,
+        deferrable: bool = False,
+        poll_interval: float = 10.0,
+        api_deadline: float = DEFAULT_API_DEADLINE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id
+        self.dataset = dataset
+        self.table = table
+        self.layout = layout
+        self.convert_task_id = convert_task_id
+        self.transfer_task_id = transfer_task_id
+        self.gcp_conn_id = gcp_conn_id
+        self.location = location
+        self.partition_expiration_days = partition_expiration_days
+        self.force_rerun = force_rerun
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.api_deadline = api_deadline
+
+    @cached_property
+    def hook(self) -> BigQueryLoadHook:
+        return BigQueryLoadHook(self.gcp_conn_id, self.location, self.api_deadline)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        summary = snapshot_of(context, self.convert_task_id)
+        transfer = context["ti"].xcom_pull(task_ids=self.transfer_task_id) or {}
+        if not transfer.get("uris"):
+            raise AirflowException(f"task {self.transfer_task_id!r} returned no gs:// URIs to load")
+        day = parse_stamp(summary["snapshot"]).date()
+        destination = BigQueryDestination(self.project_id, self.dataset, self.table, self.layout)
+        configuration, evolution = self.plan(destination, day, summary, transfer["uris"])
+        fingerprint = configuration_fingerprint(configuration, [f.get("crc32c", "") for f in transfer.get("files", [])])
+        interval_end = data_interval_of(context)[1] or parse_stamp(summary["snapshot"])
+        dag_id = context["ti"].dag_id
+
+        def job_id_for(generation: int) -> str:
+            return load_job_id(dag_id, self.table, interval_end, fingerprint, generation)
+
+        job = self.hook.submit_or_reattach(self.project_id, configuration, job_id_for, force_rerun=self.force_rerun)
+        result = {
+            "job_id": job.job_id,
+            "how": job.how,
+            "project_id": self.project_id,
+            "dataset": self.dataset,
+            "table": self.table,
+            "table_id": destination.table_id(day),
+            "layout": self.layout,
+            "day": day.isoformat(),
+            "snapshot": summary["snapshot"],
+            "uris": list(transfer["uris"]),
+            "added_columns": list(evolution.added),
+            "columns_not_in_snapshot": list(evolution.kept_missing),
+        }
+        if job.how == "finished":
+            return result
+        if self.deferrable:
+            self.defer(
+                trigger=BigQueryJobTrigger(
+                    job.job_id, self.project_id, self.location, self.gcp_conn_id, self.poll_interval, self.api_deadline
+                ),
+                method_name="execute_complete",
+                kwargs={"result": result},
+            )
+        self.hook.wait_for_job(self.project_id, job.job_id)
+        return result
+
+    def plan(
+        self, destination: BigQueryDestination, day: date, summary: dict[str, Any], uris: list[str]
+    ) -> tuple[dict[str, Any], Any]:
+        """Create the table if missing, check schema evolution, and build the load job configuration."""
+        fields = bigquery_fields(LakeSchema.from_json(summary["schema"]), table=self.table)
+        description = f"DynamoDB table {self.table} mirrored by ddb-lake; one snapshot per day."
+        self.hook.ensure_table(
+            destination, day, fields, partition_expiration_days=self.partition_expiration_days, description=description
+        )
+        existing = self.hook.table_fields(destination.project, destination.dataset, destination.base_table_id(day))
+        evolution = evolve_schema(existing, fields, table=f"{destination.dataset}.{destination.base_table_id(day)}")
+        if evolution.added:
+            self.log.info("Adding column(s) %s to %s", ", ".join(evolution.added), destination.base_table_id(day))
+        if evolution.kept_missing:
+            self.log.warning(
+                "Column(s) %s are not in snapshot %s; they load as NULL",
+                ", ".join(evolution.kept_missing),
+                summary["snapshot"],
+            )
+        labels = {"ddb_lake_table": label_value(self.table), "ddb_lake_snapshot": label_value(summary["snapshot"])}
+        configuration = load_job_configuration(
+            destination, day, uris, evolution.fields, add_fields=evolution.needs_field_addition, labels=labels
+        )
+        return configuration, evolution
+
+    def execute_complete(self, context: Context, event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        if event.get("status") != "success":
+            raise AirflowException(event.get("message") or f"BigQuery job {event.get('job_id')} failed")
+        self.log.info("BigQuery job %s done: %s loaded", event["job_id"], result["table_id"])
+        return result
