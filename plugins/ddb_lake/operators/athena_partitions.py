@@ -67,12 +67,10 @@ class AthenaPartitionRepairOperator(BaseOperator):
 
         return AthenaHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
-    def get_template_env(self, dag: Any = None) -> Any:
-        env = super().get_template_env(dag)
-        env.filters.update(athena_sql.SQL_FILTERS)
-        return env
-
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render with the ``athena_*`` quoting filters added, then generate ``sql`` when none was given."""
+        jinja_env = jinja_env or self.get_template_env()
+        jinja_env.filters.update(athena_sql.SQL_FILTERS)
         super().render_template_fields(context, jinja_env)
         if self.sql is None:
             self.sql = self.build_sql()
