@@ -181,3 +181,14 @@ def test_drift_evolves_additively(tmp_path: Path):
     assert three["drift"]["missing"] == ["n", "new"]
     assert [f["name"] for f in three["schema"]["fields"]] == ["n", "pk", "new"]
     assert pq.read_table(tmp_path / "out3").to_pylist() == [{"n": None, "pk": "c", "new": None}]
+
+
+def test_date_like_strings_stay_exact_text(tmp_path: Path):
+    stamps = ["2026-11-01T10:00:00Z", "2026-11-01T10:00:00.000Z", "2026-11-01", "2026-11-01 10:00:00"]
+    files = [[item_line({"pk": {"S": s}, "l": {"L": [{"S": s}]}}) for s in stamps[:2]],
+             [item_line({"pk": {"S": s}, "l": {"L": []}}) for s in stamps[2:]]]
+    src = write_export(tmp_path / "AWSDynamoDB" / "dates", files)
+    convert_export(str(src), str(tmp_path / "out"), chunk_bytes=64)
+    table = pq.read_table(tmp_path / "out")
+    assert sorted(table.column("pk").to_pylist()) == sorted(stamps)
+    assert table.schema.field("pk").type == "string"

@@ -91,6 +91,7 @@ class _ParsedFile:
     attributes: dict
     old_images: int
     chunks: list[tuple[str, int, int]] = field(default_factory=list)  # (ipc path, rows, json bytes)
+    hint: pa.Schema | None = None
 
 
 # ---- pass 1: parse + profile ------------------------------------------------------------------------------------
@@ -103,15 +104,52 @@ def _raise_located(chunk: JsonChunk, file: str, message: str, row: int | None) -
     raise MalformedLineError(message, file=file, line=line)
 
 
-def _read_chunk(chunk: JsonChunk, file: str) -> pa.Table:
+def _string_hint(kind: pa.DataType) -> pa.DataType | None:
+    """``kind`` with every inferred timestamp back to string and null-typed parts dropped (None: nothing left)."""
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return pa.string()
+    if pa.types.is_null(kind):
+        return None
+    if pa.types.is_list(kind):
+        item = _string_hint(kind.value_type)
+        return pa.list_(item) if item is not None else None
+    if pa.types.is_struct(kind):
+        fields = [pa.field(f.name, h) for f in kind if (h := _string_hint(f.type)) is not None]
+        return pa.struct(fields) if fields else None
+    return kind
+
+
+def _has_timestamps(kind: pa.DataType) -> bool:
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return True
+    if pa.types.is_list(kind):
+        return _has_timestamps(kind.value_type)
+    if pa.types.is_struct(kind):
+        return any(_has_timestamps(f.type) for f in kind)
+    return False
+
+
+def _read_chunk(chunk: JsonChunk, file: str, hint: pa.Schema | None) -> tuple[pa.Table, pa.Schema | None]:
+    """Parse a chunk with pyarrow's JSON reader, keeping every JSON string a string (no timestamp inference).
+
+    ``hint`` is the string-only schema learnt from earlier chunks; a chunk that still infers a timestamp somewhere
+    is parsed again with the corrected schema. Returns the table and the hint for the next chunk.
+    """
     block = 8 << 20
     while block < 2 * chunk.max_line + 2:
         block *= 2
+    read_options = pj.ReadOptions(block_size=block)
     try:
-        return pj.read_json(io.BytesIO(chunk.data), read_options=pj.ReadOptions(block_size=block))
+        for _ in range(4):
+            parse = pj.ParseOptions(explicit_schema=hint, unexpected_field_behavior="infer") if hint else None
+            table = pj.read_json(io.BytesIO(chunk.data), read_options=read_options, parse_options=parse)
+            fixed = _string_hint(pa.struct(list(table.schema)))
+            hint = pa.schema(list(fixed)) if fixed is not None else None
+            if not _has_timestamps(pa.struct(list(table.schema))):
+                return table, hint
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         _raise_located(chunk, file, f"JSON could not be parsed: {err}", None)
-        raise  # unreachable
+    raise MalformedLineError("JSON strings kept being read as timestamps", file=file, line=chunk.first_line)
 
 
 def _shape_of(table: pa.Table) -> str:
@@ -155,6 +193,7 @@ def parse_file(task: _ParseTask) -> _ParsedFile:
                 _parse_chunk(task, chunk, number, result)
     except ExportFormatError as err:
         raise err.located(export_id=task.export_id, file=data_file.name) from None
+    result.hint = None  # not needed by the parent
     result.bytes_in = stats.get("bytes_in", 0)
     result.bytes_uncompressed = stats.get("bytes_uncompressed", 0)
     if data_file.item_count is not None and data_file.item_count != result.rows:
@@ -166,7 +205,7 @@ def parse_file(task: _ParseTask) -> _ParsedFile:
 
 def _parse_chunk(task: _ParseTask, chunk: JsonChunk, number: int, result: _ParsedFile) -> None:
     name = task.data_file.name
-    table = _read_chunk(chunk, name)
+    table, result.hint = _read_chunk(chunk, name, result.hint)
     try:
         shape = _shape_of(table)
         if result.shape not in (None, shape):

@@ -1,0 +1,203 @@
+"""Benchmark: ddb-lake convert vs the naive per-item path and the pyarrow JSON floor, on a generated export.
+
+    .venv/bin/python bench/convert.py [--items 1000000] [--files 8] [--naive-items N] [--keep DIR]
+
+Each path runs in its own subprocess; peak RSS is the sum over that process tree, sampled every 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve()
+
+
+def order_item(i: int, rng: random.Random) -> dict:
+    """An orders-like item using every type, sparse attributes and edge cases."""
+    item = {
+        "pk": {"S": f"CUSTOMER#{i % 50_000:06d}"}, "sk": {"S": f"ORDER#{i:09d}"},
+        "orderId": {"N": str(i)}, "total": {"N": f"{rng.randint(0, 10**7)}.{rng.randint(0, 99):02d}"},
+        "status": {"S": rng.choice(("NEW", "PAID", "SHIPPED", "CANCELLED"))},
+        "paid": {"BOOL": rng.random() < 0.7}, "createdAt": {"S": f"2026-11-{1 + i % 28:02d}T10:00:00Z"},
+        "lines": {"L": [{"M": {"sku": {"S": f"SKU-{rng.randint(1, 9999)}"}, "qty": {"N": str(rng.randint(1, 5))},
+                                "price": {"N": f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}"}}}
+                        for _ in range(rng.randint(1, 4))]},
+        "address": {"M": {"city": {"S": rng.choice(("Berlin", "Köln", "東京", "São Paulo"))},
+                          "zip": {"S": f"{rng.randint(10000, 99999)}"}}},
+        "tags": {"SS": sorted({rng.choice(("gift", "prime", "b2b", "promo")) for _ in range(2)})},
+    }
+    if i % 3 == 0:
+        item["couponCodes"] = {"NS": [str(rng.randint(1, 10**6)) for _ in range(2)]}
+    if i % 5 == 0:
+        item["signature"] = {"B": base64.b64encode(rng.randbytes(rng.randint(1, 40))).decode()}
+        item["attachments"] = {"BS": [base64.b64encode(rng.randbytes(8)).decode()]}
+    if i % 7 == 0:
+        item["note"] = {"NULL": True}
+    if i % 11 == 0:
+        item["ledgerBalance"] = {"N": "1234567890123456789012345678.0123456789"}  # needs 38 digits
+    if i % 13 == 0:
+        item["legacyRef"] = {"S": "R-1"} if i % 2 else {"N": "17"}  # mixed type tag
+    if i % 1000 == 0:
+        item["physicsConst"] = {"N": "6.02214076E+123"}  # beyond decimal128: exact text
+        item["userId"], item["userid"] = {"S": "camel"}, {"S": "lower"}  # colliding names
+    return item
+
+
+def make_export(folder: Path, items: int, files: int) -> Path:
+    sys.path.insert(0, str(HERE.parent.parent / "plugins"))
+    from ddb_lake.core.export_writer import write_export
+
+    rng = random.Random(7)
+    per_file = -(-items // files)
+
+    def lines(f: int):
+        for i in range(f * per_file, min(items, (f + 1) * per_file)):
+            yield (json.dumps({"Item": order_item(i, rng)}, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+    return write_export(folder / "AWSDynamoDB" / "01700000000000-bench000", (lines(f) for f in range(files)),
+                        compresslevel=1)
+
+
+# ---- the three paths, each run as `python bench/convert.py --run <path> SRC DEST` --------------------------------
+
+def run_naive(src: Path, dest: Path, limit: int | None) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from boto3.dynamodb.types import TypeDeserializer
+
+    class ExportDeserializer(TypeDeserializer):
+        """Export JSON carries binary as base64 text; the SDK's deserializer wants bytes."""
+
+        def _deserialize_b(self, value):
+            return super()._deserialize_b(base64.b64decode(value))
+
+    deserializer = ExportDeserializer()
+    rows = []
+    for path in sorted((src / "data").glob("*.json.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                item = json.loads(line)["Item"]
+                rows.append({k: _plain(deserializer.deserialize(v)) for k, v in item.items()})
+                if limit and len(rows) >= limit:
+                    break
+        if limit and len(rows) >= limit:
+            break
+    table = pa.Table.from_pylist(rows)
+    dest.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, dest / "naive.parquet", compression="zstd")
+    return len(rows)
+
+
+def _plain(value):
+    """What blog posts do next: sets to lists, Decimal to str (pyarrow cannot infer mixed Decimals)."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "value") and isinstance(value.value, bytes):
+        return value.value
+    if type(value).__name__ == "Decimal":
+        return str(value)
+    return value
+
+
+def run_floor(src: Path) -> int:
+    import io
+
+    import pyarrow.json as pj
+
+    rows = 0
+    for path in sorted((src / "data").glob("*.json.gz")):
+        with gzip.open(path, "rb") as handle:
+            rows += pj.read_json(io.BytesIO(handle.read())).num_rows
+    return rows
+
+
+def run_ddb_lake(src: Path, dest: Path) -> int:
+    from ddb_lake.core.converter import convert_export
+
+    return convert_export(str(src), str(dest))["items"]
+
+
+def timed(kind: str, src: Path, dest: Path, extra: list[str]) -> dict:
+    started = time.monotonic()
+    proc = psutil.Popen([sys.executable, str(HERE), "--run", kind, str(src), str(dest), *extra],
+                        stdout=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            tree = [proc, *proc.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    out = proc.stdout.read()
+    if proc.returncode:
+        raise SystemExit(f"{kind} failed with {proc.returncode}")
+    return {"items": int(out.strip().splitlines()[-1]), "seconds": time.monotonic() - started, "peak_rss": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--naive-items", type=int, help="time the naive path on this many items (default: all)")
+    parser.add_argument("--keep", help="reuse/keep the export in this folder")
+    parser.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        kind, src, dest, *rest = args.run
+        n = {"naive": lambda: run_naive(Path(src), Path(dest), int(rest[0]) if rest else None),
+             "floor": lambda: run_floor(Path(src)),
+             "ddb-lake": lambda: run_ddb_lake(Path(src), Path(dest))}[kind]()
+        print(n)
+        return
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ddb-lake-bench-"))
+    try:
+        src = work / "export" / "AWSDynamoDB" / "01700000000000-bench000"
+        if not (src / "manifest-summary.json").exists():
+            t0 = time.monotonic()
+            make_export(work / "export", args.items, args.files)
+            print(f"generated {args.items} items in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+        summary = json.loads((src / "manifest-summary.json").read_text())
+        items = summary["itemCount"]
+        raw = sum(len(gzip.open(p).read()) for p in (src / "data").glob("*.json.gz"))
+        results = {}
+        for kind, extra in (("floor", []), ("ddb-lake", []),
+                            ("naive", [str(args.naive_items)] if args.naive_items else [])):
+            shutil.rmtree(work / f"out-{kind}", ignore_errors=True)
+            r = timed(kind, src, work / f"out-{kind}", extra)
+            share = r["items"] / items
+            r["items_per_s"] = r["items"] / r["seconds"]
+            r["mb_per_s"] = raw * share / r["seconds"] / 1e6
+            r["peak_rss_mib"] = r.pop("peak_rss") / 2**20
+            results[kind] = r
+            print(f"{kind:9s} {r['items']:>9d} items {r['seconds']:7.1f}s {r['items_per_s']:>10.0f} items/s "
+                  f"{r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
+        lake, naive, floor = results["ddb-lake"], results["naive"], results["floor"]
+        report = {"items": items, "uncompressed_json_mb": raw / 1e6, "cores": os.cpu_count(), **results,
+                  "speedup_vs_naive": lake["items_per_s"] / naive["items_per_s"],
+                  "time_vs_floor": lake["seconds"] / floor["seconds"]}
+        print(json.dumps(report, indent=2))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
