@@ -1,0 +1,152 @@
+"""Waiting for an export: DynamoDBExportSensor in poke, reschedule and deferrable modes, and the trigger itself."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from datetime import timedelta
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from ddb_lake.sensors.dynamodb_export import DynamoDBExportSensor
+from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
+
+# moto answers DescribeExport for an unknown ARN with a 500 (real DynamoDB: ExportNotFoundException); one try only.
+NO_RETRIES = {"retries": {"max_attempts": 1, "mode": "standard"}}
+UNKNOWN_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/export/01700000000000-deadbeef"
+
+
+def start_export(aws, bucket: str = "lake") -> str:
+    aws.create_table("orders", items=[{"pk": {"S": "a"}}])
+    started = aws.dynamodb.export_table_to_point_in_time(
+        TableArn=aws.table_arn("orders"), S3Bucket=bucket, S3Prefix="mirror/manual"
+    )
+    export_arn = started["ExportDescription"]["ExportArn"]
+    deadline = time.monotonic() + 10
+    while aws.dynamodb.describe_export(ExportArn=export_arn)["ExportDescription"]["ExportStatus"] == "IN_PROGRESS":
+        assert time.monotonic() < deadline, "moto export did not finish"
+        time.sleep(0.05)
+    return export_arn
+
+
+def test_trigger_serialize_round_trip():
+    trigger = DynamoDBExportTrigger(
+        UNKNOWN_ARN, waiter_delay=7, waiter_max_attempts=9, aws_conn_id="aws_lake", region_name="eu-west-1",
+        verify=False, botocore_config=NO_RETRIES,
+    )
+    classpath, kwargs = trigger.serialize()
+    module_name, class_name = classpath.rsplit(".", 1)
+    assert classpath == "ddb_lake.triggers.dynamodb_export.DynamoDBExportTrigger"
+    rebuilt = getattr(importlib.import_module(module_name), class_name)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs == {
+        "export_arn": UNKNOWN_ARN, "waiter_delay": 7, "waiter_max_attempts": 9, "aws_conn_id": "aws_lake",
+        "region_name": "eu-west-1", "verify": False, "botocore_config": NO_RETRIES,
+    }
+
+
+@pytest.mark.integration
+def test_trigger_reports_completed_export(aws, trigger_event):
+    export_arn = start_export(aws)
+    event = trigger_event(DynamoDBExportTrigger(export_arn, waiter_delay=0, waiter_max_attempts=3))
+    assert event.payload == {"status": "success", "export_arn": export_arn}
+
+
+@pytest.mark.integration
+def test_trigger_keeps_polling_through_server_errors_then_times_out(aws, trigger_event):
+    trigger = DynamoDBExportTrigger(UNKNOWN_ARN, waiter_delay=0, waiter_max_attempts=2, botocore_config=NO_RETRIES)
+    event = trigger_event(trigger)
+    assert event.payload["status"] == "timeout"
+    assert event.payload["message"] == "still not finished after 2 polls 0s apart"
+
+
+@pytest.mark.integration
+def test_sensor_poke_mode_succeeds_on_completed_export(aws, dag, context_for):
+    export_arn = start_export(aws)
+    sensor = DynamoDBExportSensor(task_id="wait", export_arn=export_arn, poke_interval=1, timeout=30)
+    assert sensor.mode == "poke"
+    assert sensor.poke({}) is True
+    assert sensor.execute({}) is None  # returns at the first successful poke, no sleep
+
+
+@pytest.mark.integration
+def test_sensor_reschedule_mode_pokes_the_same_way(aws):
+    export_arn = start_export(aws)
+    sensor = DynamoDBExportSensor(task_id="wait", export_arn=export_arn, mode="reschedule", poke_interval=60)
+    assert sensor.reschedule is True and sensor.poke_interval == 60
+    assert sensor.poke({}) is True
+    unknown = DynamoDBExportSensor(task_id="wait2", export_arn=UNKNOWN_ARN, mode="reschedule",
+                                   botocore_config=NO_RETRIES)
+    assert unknown.poke({}) is False  # a 5xx is transient: poke again at the next reschedule
+
+
+@pytest.mark.integration
+def test_sensor_fails_with_failure_code_of_a_failed_export(aws):
+    export_arn = start_export(aws, bucket="bucket-that-does-not-exist")
+    sensor = DynamoDBExportSensor(task_id="wait", export_arn=export_arn, poke_interval=1, timeout=30)
+    with pytest.raises(AirflowFailException) as failure:
+        sensor.execute({})
+    assert f"DynamoDB export {export_arn} of table orders FAILED: S3NoSuchBucket" in str(failure.value)
+    assert "The specified bucket does not exist" in str(failure.value)
+
+
+@pytest.mark.integration
+def test_sensor_times_out(aws):
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    sensor = DynamoDBExportSensor(
+        task_id="wait", export_arn=UNKNOWN_ARN, poke_interval=0.1, timeout=0.3, botocore_config=NO_RETRIES
+    )
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.execute({})
+
+
+@pytest.mark.integration
+def test_sensor_deferrable_returns_at_once_when_already_done(aws):
+    export_arn = start_export(aws)
+    sensor = DynamoDBExportSensor(task_id="wait", export_arn=export_arn, deferrable=True)
+    assert sensor.execute({}) is None
+
+
+@pytest.mark.integration
+def test_sensor_deferrable_defers_then_handles_the_trigger_event(aws, trigger_event):
+    sensor = DynamoDBExportSensor(
+        task_id="wait", export_arn=UNKNOWN_ARN, deferrable=True, poke_interval=5, timeout=60,
+        botocore_config=NO_RETRIES,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DynamoDBExportTrigger)
+    assert (trigger.waiter_delay, trigger.waiter_max_attempts) == (5, 12)
+    assert deferred.value.timeout == timedelta(seconds=60)
+    assert trigger.botocore_config == NO_RETRIES
+
+    export_arn = start_export(aws, bucket="bucket-that-does-not-exist")
+    failed_event = trigger_event(DynamoDBExportTrigger(export_arn, waiter_delay=0, waiter_max_attempts=3))
+    with pytest.raises(AirflowFailException, match="S3NoSuchBucket: The specified bucket does not exist"):
+        sensor.execute_complete({}, failed_event.payload)
+    done = start_export_again(aws)
+    success = trigger_event(DynamoDBExportTrigger(done, waiter_delay=1, waiter_max_attempts=10))
+    assert success.payload == {"status": "success", "export_arn": done}
+    assert sensor.execute_complete({}, success.payload) is None
+
+
+def start_export_again(aws) -> str:
+    started = aws.dynamodb.export_table_to_point_in_time(
+        TableArn=aws.table_arn("orders"), S3Bucket="lake", S3Prefix="mirror/again"
+    )
+    return started["ExportDescription"]["ExportArn"]
+
+
+def test_templated_export_arn_renders(dag, context_for):
+    sensor = DynamoDBExportSensor(
+        task_id="wait", dag=dag, export_arn="{{ params.arn }}", params={"arn": UNKNOWN_ARN}
+    )
+    from datetime import datetime, timezone
+
+    end = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    sensor.render_template_fields(context_for(dag, sensor, end - timedelta(days=1), end))
+    assert sensor.export_arn == UNKNOWN_ARN
+    assert DynamoDBExportSensor.template_fields == ("export_arn",)
