@@ -53,9 +53,21 @@ def data_interval_of(context: Any) -> tuple[Any, Any]:
         return start, end
     dag = context.get("dag")
     anchor = end or context.get("logical_date")
-    timetable = getattr(dag, "timetable", None)
+    timetable = _core_timetable(getattr(dag, "timetable", None))
     if timetable is not None and anchor is not None:
         inferred = timetable.infer_manual_data_interval(run_after=anchor)
         if inferred.start != inferred.end:
             return inferred.start, inferred.end
     return start, end
+
+
+def _core_timetable(timetable: Any) -> Any:
+    """The timetable with scheduling logic: in a task, Airflow 3 hands the SDK definition, which has none."""
+    if timetable is None or hasattr(timetable, "infer_manual_data_interval"):
+        return timetable
+    try:
+        from airflow.serialization.encoders import coerce_to_core_timetable
+    except ImportError:  # pragma: no cover - no core timetables importable
+        return None
+    core = coerce_to_core_timetable(timetable)
+    return core if hasattr(core, "infer_manual_data_interval") else None
