@@ -1,0 +1,225 @@
+"""Row count validation across every copy, against moto (DynamoDB, S3, Athena) and bqemulator.
+
+moto's Athena runs no SQL: the test computes the snapshot's count with DuckDB (a real SQL engine) over the same
+Parquet files on moto S3, queues that number as Athena's answer, and so tests the query we send and how we parse
+the answer. Every other count is read for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+
+import duckdb
+import pytest
+import s3fs
+from bq_context import run_context
+from bq_snapshots import LAKE_BUCKET, put_snapshot
+
+from ddb_lake.compat import AirflowException
+from ddb_lake.hooks.bigquery_load import BigQueryLoadHook
+from ddb_lake.hooks.snapshot_counts import SnapshotCountsHook, athena_scalar
+from ddb_lake.operators.bigquery_load import BigQueryLoadSnapshotOperator
+from ddb_lake.operators.row_count_validation import RowCountValidationOperator
+from ddb_lake.operators.snapshot_transfer import SnapshotToGCSOperator
+
+pytestmark = pytest.mark.integration
+
+
+class MotoS3(s3fs.S3FileSystem):
+    """s3fs 0.4 lacks ``modified()``, which DuckDB's fsspec bridge calls."""
+
+    def modified(self, path: str):
+        return self.info(path)["LastModified"]
+
+
+def duckdb_count(files: list[str]) -> int:
+    """COUNT(*) over the Parquet files on moto S3, run by DuckDB through an fsspec filesystem."""
+    fs = MotoS3(
+        key="testing",
+        secret="testing",
+        client_kwargs={"endpoint_url": os.environ["DDB_LAKE_MOTO_URL"], "region_name": "us-east-1"},
+    )
+    con = duckdb.connect()
+    con.register_filesystem(fs)
+    listed = ", ".join(f"'{f}'" for f in files)
+    return con.execute(f"SELECT COUNT(*) FROM read_parquet([{listed}])").fetchone()[0]
+
+
+def queue_athena_count(moto_url: str, count: int) -> None:
+    body = {
+        "region": "us-east-1",
+        "results": [
+            {
+                "rows": [{"Data": [{"VarCharValue": "row_count"}]}, {"Data": [{"VarCharValue": str(count)}]}],
+                "column_info": [{"Name": "row_count", "Type": "bigint"}],
+            }
+        ],
+    }
+    request = urllib.request.Request(
+        f"{moto_url}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10)
+
+
+def dynamodb_table_with(items: int) -> None:
+    import boto3
+
+    ddb = boto3.resource(
+        "dynamodb",
+        endpoint_url=os.environ["DDB_LAKE_MOTO_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    table = ddb.create_table(
+        TableName="orders",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "N"},
+        ],
+    )
+    with table.batch_writer() as batch:
+        for i in range(items):
+            batch.put_item(Item={"PK": f"order#{i:05d}", "SK": i})
+
+
+@pytest.fixture
+def loaded(moto_reset, gcs_bucket, gcp_project, bigquery_emulator_host) -> dict:
+    """A 75-row snapshot: on S3, in a DynamoDB table's export result, copied to GCS and loaded into BigQuery."""
+    snap = put_snapshot()
+    dynamodb_table_with(75)
+    xcoms = {
+        "export": {
+            "item_count": 75,
+            "table_name": "orders",
+            "export_arn": "arn:aws:dynamodb:us-east-1:1:table/orders/export/x",
+        },
+        "convert": snap.summary,
+    }
+    xcoms["transfer_to_gcs"] = SnapshotToGCSOperator(task_id="transfer_to_gcs", gcs_bucket=gcs_bucket).execute(
+        run_context(xcoms)
+    )
+    dataset = f"lake_{uuid.uuid4().hex[:8]}"
+    xcoms["load_bigquery"] = BigQueryLoadSnapshotOperator(
+        task_id="load_bigquery",
+        project_id=gcp_project,
+        dataset=dataset,
+        table="orders",
+        layout="sharded",
+        api_deadline=5.0,
+    ).execute(run_context(xcoms))
+    return xcoms
+
+
+def validator(**kwargs) -> RowCountValidationOperator:
+    kwargs.setdefault("key_columns", ["pk", "sk"])
+    return RowCountValidationOperator(
+        task_id="validate_counts",
+        athena_database="lake",
+        athena_output_location=f"s3://{LAKE_BUCKET}/athena/",
+        api_deadline=5.0,
+        **kwargs,
+    )
+
+
+def test_every_copy_agrees_on_a_good_snapshot(loaded, moto_url):
+    expected = duckdb_count([f["path"] for f in loaded["convert"]["files"]])
+    assert expected == 75
+    queue_athena_count(moto_url, expected)
+    result = validator().execute(run_context(loaded))
+    assert result["ok"] is True and result["problems"] == []
+    counts = {r["source"]: (r["count"], r["status"]) for r in result["rows"]}
+    assert counts == {
+        "dynamodb_export": (75, "ok"),
+        "dynamodb_table_approx": (75, "info"),
+        "parquet_footers": (75, "ok"),
+        "athena": (75, "ok"),
+        "bigquery": (75, "ok"),
+    }
+    assert result["key_checksum"]["ok"] and result["key_checksum"]["parquet"] == result["key_checksum"]["bigquery"]
+    # The Athena query sent: the snapshot partition of the <table>_snapshots table.
+    import boto3
+
+    athena = boto3.client(
+        "athena",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    query_id = athena.list_query_executions()["QueryExecutionIds"][0]
+    sent = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+    assert (
+        sent["Query"]
+        == 'SELECT COUNT(*) AS row_count FROM "lake"."orders_snapshots" WHERE "snapshot" = \'20261122T000000Z\''
+    )
+    assert sent["QueryExecutionContext"]["Database"] == "lake"
+
+
+def test_a_copy_short_by_one_row_fails_with_a_readable_report(loaded, moto_url, gcp_project):
+    queue_athena_count(moto_url, 75)
+    load = loaded["load_bigquery"]
+    hook = BigQueryLoadHook(api_deadline=5.0)
+    hook.client(gcp_project).query(
+        f"DELETE FROM `{load['dataset']}.{load['table_id']}` WHERE pk = 'order#00007'", retry=hook.retry, job_retry=None
+    ).result()
+    with pytest.raises(AirflowException) as failed:
+        validator().execute(run_context(loaded))
+    text = str(failed.value)
+    assert "orders snapshot 20261122T000000Z is not published" in text
+    lines = text.splitlines()
+    bigquery_line = next(line for line in lines if line.strip().startswith("bigquery"))
+    assert bigquery_line.split()[:4] == ["bigquery", "74", "-1", "MISMATCH"]
+    assert next(line for line in lines if line.strip().startswith("athena")).split()[:4] == ["athena", "75", "+0", "ok"]
+    assert "RESULT: bigquery has 74 (-1) vs dynamodb_export 75" in text
+    assert "DIFFER" in text  # the key checksum names the missing key's effect too
+
+
+def test_tolerance_lets_a_known_gap_through(loaded, moto_url):
+    queue_athena_count(moto_url, 74)
+    with pytest.raises(AirflowException, match=r"athena has 74 \(-1\)"):
+        validator(key_columns=None).execute(run_context(loaded))
+    queue_athena_count(moto_url, 74)
+    result = validator(key_columns=None, tolerance=1).execute(run_context(loaded))
+    assert result["ok"] and result["tolerance"] == 1
+
+
+def test_footer_rows_with_a_footer_bigger_than_the_first_range(moto_reset):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from bq_snapshots import s3_client
+
+    wide = pa.table({f"column_{i:04d}_with_a_long_name": [i] for i in range(1500)})
+    buf = io.BytesIO()
+    pq.write_table(wide, buf)
+    s3 = s3_client()
+    s3.create_bucket(Bucket=LAKE_BUCKET)
+    s3.put_object(Bucket=LAKE_BUCKET, Key="wide.parquet", Body=buf.getvalue())
+    assert pq.read_metadata(io.BytesIO(buf.getvalue())).serialized_size > 64 * 1024
+    assert SnapshotCountsHook().parquet_footer_rows(f"s3://{LAKE_BUCKET}/wide.parquet") == 1
+
+
+def test_athena_answer_parsing():
+    assert athena_scalar([{"Data": [{"VarCharValue": "row_count"}]}, {"Data": [{"VarCharValue": "12"}]}], "q") == 12
+    with pytest.raises(AirflowException, match="expected a header and one number"):
+        athena_scalar([{"Data": [{"VarCharValue": "row_count"}]}], "q")
+    with pytest.raises(AirflowException, match="not a row count"):
+        athena_scalar([{"Data": [{"VarCharValue": "c"}]}, {"Data": [{"VarCharValue": "x"}]}], "q")
+
+
+def test_validation_templated_fields_render():
+    from jinja2 import Environment
+
+    op = RowCountValidationOperator(task_id="v", athena_database="{{ params.db }}", tolerance="{{ params.tol }}")
+    op.render_template_fields({"params": {"db": "lake_prod", "tol": 0}}, jinja_env=Environment())
+    assert op.athena_database == "lake_prod"
