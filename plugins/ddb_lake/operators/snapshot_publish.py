@@ -97,6 +97,7 @@ class SnapshotPublishOperator(BaseOperator):
             description=f"Current snapshot of DynamoDB table {self.table_name} (switched by ddb-lake on publish)",
             parameters={SNAPSHOT_PARAMETER: stamp, PUBLISHED_AT_PARAMETER: published_at},
         )
+        self.catalog.ensure_database(self.database, "ddb-lake: DynamoDB tables mirrored as Parquet")
         self.catalog.switch_table(self.database, wanted)
         return {**result, "action": "published", "published_at": published_at}
 
