@@ -244,3 +244,9 @@ def test_staging_prefix_has_no_hive_folder():
     from ddb_lake.operators.snapshot_transfer import staging_prefix
 
     assert staging_prefix("s3://lake/p/snapshots/orders/snapshot=20261122T000000Z/") == "orders/20261122T000000Z"
+
+
+def test_trigger_reports_an_unknown_job_as_an_error(gcp_project, bigquery_emulator_host):
+    event = first_event(BigQueryJobTrigger("no_such_job_xyz", gcp_project, poll_interval=0.1, api_deadline=DEADLINE))
+    assert event.payload["status"] == "error" and event.payload["job_id"] == "no_such_job_xyz"
+    assert "BigQuery job no_such_job_xyz not found" in event.payload["message"]

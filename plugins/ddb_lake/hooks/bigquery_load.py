@@ -56,10 +56,9 @@ class BigQueryLoadHook(BaseHook):
 
     @cached_property
     def retry(self) -> Any:
-        from google.api_core.retry import Retry
         from google.cloud.bigquery.retry import DEFAULT_RETRY
 
-        return DEFAULT_RETRY.with_deadline(self.api_deadline) if self.api_deadline else Retry()
+        return DEFAULT_RETRY.with_deadline(self.api_deadline) if self.api_deadline else DEFAULT_RETRY
 
     def client(self, project: str) -> Any:
         return self.provider_hook.get_client(project_id=project, location=self.location)
