@@ -99,6 +99,8 @@ def test_full_export_deferrable_defers_to_trigger_and_completes(aws, dag, contex
     assert event.payload == {"status": "success", "export_arn": trigger.export_arn}
     result = operator.execute_complete(context, event.payload, **deferred.kwargs)
     assert result["export_arn"] == trigger.export_arn
+    # `airflow dags test` resumes with the event alone: the request is recomputed from the run context
+    assert operator.execute_complete(context, event.payload) == result
     assert result["item_count"] == 5
     assert len(exported_items(aws, result)) == 5
 

@@ -87,16 +87,16 @@ class DynamoDBExportHook(AwsBaseHook):
             latest=as_utc(latest) if latest else None,
         )
 
-    def list_export_arns(self, table_arn: str) -> list[str]:
-        """ARNs of every export DynamoDB still lists for the table (all pages)."""
-        arns: list[str] = []
+    def list_exports(self, table_arn: str) -> list[dict[str, Any]]:
+        """Summaries (ExportArn, ExportStatus, ExportType) of every export DynamoDB lists for the table."""
+        summaries: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableArn": table_arn}
         while True:
             page = self.conn.list_exports(**kwargs)
-            arns.extend(summary["ExportArn"] for summary in page.get("ExportSummaries", []))
+            summaries.extend(page.get("ExportSummaries", []))
             token = page.get("NextToken")
             if not token:
-                return arns
+                return summaries
             kwargs["NextToken"] = token
 
     def describe_export(self, export_arn: str) -> dict[str, Any]:
@@ -109,8 +109,10 @@ class DynamoDBExportHook(AwsBaseHook):
         earlier try started; it works on AWS and on moto (which ignores ``ClientToken``).
         """
         found = []
-        for arn in self.list_export_arns(table_arn):
-            description = self.describe_export(arn)
+        for summary in self.list_exports(table_arn):
+            if summary.get("ExportType", export_type) != export_type:
+                continue
+            description = self.describe_export(summary["ExportArn"])
             if (
                 description.get("S3Bucket") == s3_bucket
                 and (description.get("S3Prefix") or "").strip("/") == s3_prefix.strip("/")

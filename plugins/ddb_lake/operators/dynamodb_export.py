@@ -176,26 +176,13 @@ class DynamoDBExportOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
-        export_type = normalize_export_type(self.export_type)
-        window_start, export_time = self.requested_interval(context, export_type)
-        layout = TableLayout(self.s3_bucket, self.s3_prefix, self.table_name)
-        s3_prefix = layout.export_prefix(export_type, export_time, window_start)
+        request = self.request_for(context)
         table = self.hook.describe_table(self.table_name)
         if table is None:
             raise AirflowFailException(
                 f"DynamoDB table {self.table_name} does not exist (connection {self.aws_conn_id}, region "
                 f"{self.hook.conn_region_name}). Check table_name and the connection's region."
             )
-        request = {
-            "export_arn": None,
-            "table_name": self.table_name,
-            "export_type": export_type,
-            "export_time": export_time.isoformat(),
-            "window_start": window_start.isoformat() if window_start else None,
-            "s3_bucket": self.s3_bucket,
-            "s3_prefix": s3_prefix,
-            "lake_prefix": self.s3_prefix,
-        }
         description = self.reattach_or_start(table["TableArn"], request, context)
         request["export_arn"] = description["ExportArn"]
         if description.get("ExportStatus") == FAILED:
@@ -223,14 +210,38 @@ class DynamoDBExportOperator(BaseOperator):
         self.wait(description["ExportArn"])
         return self.export_result(request, self.hook.describe_export(description["ExportArn"]))
 
-    def execute_complete(self, context: Context, event: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], request: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired; ``request`` is recomputed (deterministically) when not handed back.
+
+        ``airflow dags test`` resumes with the event only, dropping the defer kwargs.
+        """
         export_arn = raise_for_export_event(event, self.table_name)
-        return self.export_result(request, self.hook.describe_export(export_arn))
+        return self.export_result(request or self.request_for(context), self.hook.describe_export(export_arn))
+
+    def request_for(self, context: Context) -> dict[str, Any]:
+        """What this run exports, and where: the same for every try of the same run (no AWS call)."""
+        export_type = normalize_export_type(self.export_type)
+        window_start, export_time = self.requested_interval(context, export_type)
+        layout = TableLayout(self.s3_bucket, self.s3_prefix, self.table_name)
+        return {
+            "export_arn": None,
+            "table_name": self.table_name,
+            "export_type": export_type,
+            "export_time": export_time.isoformat(),
+            "window_start": window_start.isoformat() if window_start else None,
+            "s3_bucket": self.s3_bucket,
+            "s3_prefix": layout.export_prefix(export_type, export_time, window_start),
+            "lake_prefix": self.s3_prefix,
+        }
 
     def requested_interval(self, context: Context, export_type: str) -> tuple[datetime | None, datetime]:
         """(window start or None for a full export, export time), from the overrides or the data interval."""
-        interval_start, interval_end = data_interval_of(context)
-        raw_end = self.export_time if self.export_time not in (None, "") else interval_end
+        explicit_end = self.export_time not in (None, "")
+        explicit_start = self.window_start not in (None, "") or export_type == FULL_EXPORT
+        interval_start, interval_end = (None, None) if explicit_end and explicit_start else data_interval_of(context)
+        raw_end = self.export_time if explicit_end else interval_end
         if raw_end is None:
             raise AirflowFailException(f"Export of table {self.table_name}: no export_time and no data interval end")
         export_time = to_datetime(raw_end)
