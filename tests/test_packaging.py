@@ -40,7 +40,7 @@ def test_wheel_installs_into_clean_venv_and_dags_import(tmp_path):
 
     probe = (
         "import json, ddb_lake, sys; from airflow.models import DagBag;"
-        f" bag = DagBag(dag_folder={str(dist / 'composer' / 'dags')!r}, include_examples=False);"
+        f" bag = DagBag(dag_folder={str(dist / 'composer' / 'dags')!r});"
         " print(json.dumps({'file': ddb_lake.__file__, 'dags': sorted(bag.dags),"
         " 'errors': {k: str(v) for k, v in bag.import_errors.items()}}))"
     )

@@ -84,6 +84,7 @@ class RetentionSettings:
 @dataclass(frozen=True)
 class ValidationSettings:
     tolerance: int = 0
+    key_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
