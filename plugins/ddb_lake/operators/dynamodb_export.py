@@ -57,8 +57,9 @@ def normalize_export_type(export_type: str) -> str:
 
 
 def to_datetime(value: datetime | str) -> datetime:
-    """Aware UTC datetime from a datetime or an ISO-8601 string (what a rendered template gives)."""
-    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip()))
+    """Plain aware UTC datetime from a (pendulum) datetime or an ISO-8601 string (what a rendered template gives)."""
+    moment = as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip()))
+    return datetime.fromisoformat(moment.isoformat())  # pendulum -> stdlib, so differences are plain timedeltas
 
 
 def client_token(*parts: Any) -> str:
