@@ -120,12 +120,12 @@ def test_expected_items_mismatch_without_manifest(tmp_path, dest):
     assert "expected 10" in str(err)
 
 
-def test_ion_export_is_refused_clearly(tmp_path, dest):
+def test_unknown_output_format_is_refused_clearly(tmp_path, dest):
     src = _export(tmp_path, [item_line({"pk": {"S": "a"}})])
     summary = json.loads((src / "manifest-summary.json").read_text())
-    (src / "manifest-summary.json").write_text(json.dumps({**summary, "outputFormat": "ION"}))
+    (src / "manifest-summary.json").write_text(json.dumps({**summary, "outputFormat": "PARQUET"}))
     err = _fails(src, dest, errors.UnsupportedFormatError)
-    assert "ION" in str(err)
+    assert "'PARQUET'" in str(err) and err.file == "manifest-summary.json"
 
 
 def test_error_survives_a_process_pool(tmp_path, dest):

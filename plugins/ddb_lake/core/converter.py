@@ -37,7 +37,8 @@ from ddb_lake.core.arrow_unwrap import convert_values
 from ddb_lake.core.ddb_profile import RawShapeError, merge_attribute_maps, profile_attributes
 from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError
 from ddb_lake.core.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, DataFile, read_manifest
-from ddb_lake.core.export_reader import MAX_ITEM_BYTES, JsonChunk, iter_json_chunks
+from ddb_lake.core.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, JsonChunk, iter_json_chunks, make_chunk
+from ddb_lake.core.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
 from ddb_lake.core.item_validation import find_bad_line
 from ddb_lake.core.lake_schema import LakeSchema
 from ddb_lake.core.schema_inference import (
@@ -78,6 +79,7 @@ class _ParseTask:
     raw_dir: str
     storage_options: dict | None
     tuning: Tuning
+    output_format: str = JSON_FORMAT
 
 
 @dataclass
@@ -129,17 +131,34 @@ def _has_timestamps(kind: pa.DataType) -> bool:
     return False
 
 
+SAMPLE_BYTES = 1 << 20
+
+
+def _sample_of(data: bytes) -> bytes:
+    """The first whole lines of ``data``, about ``SAMPLE_BYTES`` of them (all of it when it is small)."""
+    if len(data) <= 2 * SAMPLE_BYTES:
+        return data
+    cut = data.find(b"\n", SAMPLE_BYTES) + 1
+    return data[:cut] if cut else data
+
+
 def _read_chunk(chunk: JsonChunk, file: str, hint: pa.Schema | None) -> tuple[pa.Table, pa.Schema | None]:
     """Parse a chunk with pyarrow's JSON reader, keeping every JSON string a string (no timestamp inference).
 
-    ``hint`` is the string-only schema learnt from earlier chunks; a chunk that still infers a timestamp somewhere
-    is parsed again with the corrected schema. Returns the table and the hint for the next chunk.
+    pyarrow has no switch for timestamp inference, so an explicit schema with those fields as strings is given:
+    ``hint``, learnt from earlier chunks or, for a file's first chunk, from a ~1 MB sample of its first lines.
+    Only a chunk that still infers a timestamp in a field the hint does not cover is parsed again.
+    Returns the table and the hint for the next chunk.
     """
     block = 8 << 20
     while block < 2 * chunk.max_line + 2:
         block *= 2
     read_options = pj.ReadOptions(block_size=block)
     try:
+        if hint is None and len(chunk.data) > 2 * SAMPLE_BYTES:
+            sample = pj.read_json(io.BytesIO(_sample_of(chunk.data)), read_options=read_options)
+            fixed = _string_hint(pa.struct(list(sample.schema)))
+            hint = pa.schema(list(fixed)) if fixed is not None else None
         for _ in range(4):
             parse = pj.ParseOptions(explicit_schema=hint, unexpected_field_behavior="infer") if hint else None
             table = pj.read_json(io.BytesIO(chunk.data), read_options=read_options, parse_options=parse)
@@ -184,12 +203,16 @@ def parse_file(task: _ParseTask) -> _ParsedFile:
     data_file = task.data_file
     result = _ParsedFile(task.index, data_file.name, 0, 0, 0, None, {}, 0)
     stats: dict[str, int] = {}
+    ion = task.output_format == ION_FORMAT
     try:
         with storage.open_read(data_file.url) as stream:
             chunks = iter_json_chunks(stream, file=data_file.name, md5_hex=data_file.md5_hex,
-                                      chunk_bytes=task.tuning.chunk_bytes, max_item_bytes=task.tuning.max_item_bytes,
+                                      chunk_bytes=task.tuning.chunk_bytes,
+                                      max_item_bytes=NO_SIZE_CHECK if ion else task.tuning.max_item_bytes,
                                       stats=stats)
             for number, chunk in enumerate(chunks):
+                if ion:
+                    chunk = _ion_to_json(chunk, data_file.name, task.tuning.max_item_bytes)
                 _parse_chunk(task, chunk, number, result)
     except ExportFormatError as err:
         raise err.located(export_id=task.export_id, file=data_file.name) from None
@@ -201,6 +224,14 @@ def parse_file(task: _ParseTask) -> _ParsedFile:
             f"file holds {result.rows} items but manifest-files.json says {data_file.item_count}",
             export_id=task.export_id, file=data_file.name)
     return result
+
+
+def _ion_to_json(chunk: JsonChunk, file: str, max_item_bytes: int) -> JsonChunk:
+    """An Ion chunk as the equivalent DynamoDB JSON chunk (same line numbers); item sizes are checked on the JSON."""
+    from amazon.ion import simpleion
+
+    data = ion_lines_to_json(chunk.data, file=file, first_line=chunk.first_line, simpleion=simpleion)
+    return make_chunk(data, chunk.first_line, file, max_item_bytes)
 
 
 def _parse_chunk(task: _ParseTask, chunk: JsonChunk, number: int, result: _ParsedFile) -> None:
@@ -405,10 +436,7 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
 
     storage = Storage(storage_options)
     manifest = read_manifest(source, storage)
-    if manifest.output_format != "DYNAMODB_JSON":
-        from ddb_lake.core.ion_export import require_ion_reader
-
-        require_ion_reader(manifest.export_id)
+    require_supported_format(manifest.output_format, manifest.export_id)
     note(f"export {manifest.export_id}: {len(manifest.files)} data files"
          f"{'' if manifest.has_manifest else ' (no manifest: moto-style layout)'}")
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
@@ -439,8 +467,8 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, storage_options:
     workers = _pool_size(manifest, storage, knobs)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) if workers > 1 else None
     try:
-        parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage_options, knobs)
-                       for i, f in enumerate(manifest.files)]
+        parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage_options, knobs,
+                                  manifest.output_format) for i, f in enumerate(manifest.files)]
         parsed = _run(parse_file, parse_tasks, workers, pool)
         rows = sum(p.rows for p in parsed)
         note(f"parsed {rows} items from {len(parsed)} files with {workers} worker(s)")

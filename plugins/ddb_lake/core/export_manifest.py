@@ -105,7 +105,8 @@ def _without_manifest(folder: str, export_id: str, listing: list[str]) -> Export
         raise MissingDataFileError("export folder has no manifest-summary.json and no data/*.gz files",
                                    export_id=export_id, file=folder)
     files = tuple(DataFile(url=u, name=u[len(folder) + 1:]) for u in data)
-    return ExportManifest(export_id, folder, files, None, "DYNAMODB_JSON", None, None, False, {})
+    output_format = "ION" if all(u.endswith(".ion.gz") for u in data) else "DYNAMODB_JSON"
+    return ExportManifest(export_id, folder, files, None, output_format, None, None, False, {})
 
 
 def _load_json(storage: Storage, url: str, export_id: str) -> dict:

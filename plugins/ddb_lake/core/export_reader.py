@@ -18,6 +18,7 @@ from ddb_lake.core.errors import ChecksumMismatchError, ItemTooLargeError, Trunc
 from ddb_lake.core.item_validation import dynamodb_item_size
 
 MAX_ITEM_BYTES = 400 * 1024
+NO_SIZE_CHECK = 1 << 62  # max_item_bytes for lines that are not DynamoDB JSON (ION: checked after conversion)
 READ_BLOCK = 1 << 20
 
 
@@ -97,13 +98,13 @@ def iter_json_chunks(stream: IO[bytes], *, file: str, md5_hex: str | None = None
         del pending[:cut]
         if held is not None:
             yield held
-        held = _make_chunk(data, line_no, file, max_item_bytes)
+        held = make_chunk(data, line_no, file, max_item_bytes)
         line_no += held.lines
     if pending.strip():
         data = bytes(pending) if pending.endswith(b"\n") else bytes(pending) + b"\n"
         if held is not None:
             yield held
-        held = _make_chunk(data, line_no, file, max_item_bytes)
+        held = make_chunk(data, line_no, file, max_item_bytes)
     if md5_hex is not None and reader.md5.hexdigest() != md5_hex.lower():
         raise ChecksumMismatchError(
             f"MD5 of the file is {reader.md5.hexdigest()} but manifest-files.json says {md5_hex}", file=file)
@@ -114,7 +115,8 @@ def iter_json_chunks(stream: IO[bytes], *, file: str, md5_hex: str | None = None
         yield held
 
 
-def _make_chunk(data: bytes, first_line: int, file: str, max_item_bytes: int) -> JsonChunk:
+def make_chunk(data: bytes, first_line: int, file: str, max_item_bytes: int) -> JsonChunk:
+    """A chunk of complete lines, with every line over ``max_item_bytes`` given DynamoDB's exact item size check."""
     lines, max_line = _check_sizes(data, first_line, file, max_item_bytes)
     return JsonChunk(data=data, first_line=first_line, lines=lines, max_line=max_line)
 

@@ -17,7 +17,7 @@ def item_line(item: dict[str, Any]) -> bytes:
 
 def write_export(folder: Path, files: Iterable[Iterable[bytes]], *, export_type: str = "FULL_EXPORT",
                  manifest: bool = True, output_view: str | None = None, s3_prefix: str = "exports",
-                 suffix: str = ".json.gz", compresslevel: int = 6) -> Path:
+                 suffix: str = ".json.gz", compresslevel: int = 6, output_format: str = "DYNAMODB_JSON") -> Path:
     """Write ``folder/data/*`` from lines (one iterable per file) plus manifests; return the folder.
 
     ``folder`` is the export folder itself (``.../AWSDynamoDB/<ExportId>``).
@@ -42,7 +42,7 @@ def write_export(folder: Path, files: Iterable[Iterable[bytes]], *, export_type:
         (folder / "manifest-files.json").write_text("".join(json.dumps(e) + "\n" for e in entries))
         summary = {"version": "2023-08-01", "exportArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/t/export/"
                    f"{export_id}", "s3Bucket": "bucket", "s3Prefix": s3_prefix, "manifestFilesS3Key": files_key,
-                   "itemCount": total, "outputFormat": "DYNAMODB_JSON", "exportType": export_type}
+                   "itemCount": total, "outputFormat": output_format, "exportType": export_type}
         if output_view:
             summary["outputView"] = output_view
         (folder / "manifest-summary.json").write_text(json.dumps(summary))
