@@ -192,3 +192,18 @@ def test_date_like_strings_stay_exact_text(tmp_path: Path):
     table = pq.read_table(tmp_path / "out")
     assert sorted(table.column("pk").to_pylist()) == sorted(stamps)
     assert table.schema.field("pk").type == "string"
+
+
+def test_canonical_json_of_scalars_matches_json_dumps():
+    import pyarrow as pa
+
+    from ddb_lake.core.arrow_unwrap import canonical_json, canonical_json_text
+
+    values = [{"S": 'quote " and \\ backslash'}, {"N": "-1.5E+3"}, None, {"NULL": True}, {"BOOL": True},
+              {"BOOL": False}, {"S": "new\nline\ttab\x01"}, {"B": "AAE="}, {"S": "Köln ✓ \u2028"}, {"S": ""}]
+    kind = pa.struct([("S", pa.string()), ("N", pa.string()), ("NULL", pa.bool_()), ("BOOL", pa.bool_()),
+                      ("B", pa.string())])
+    expected = [None if v is None or v == {"NULL": True} else canonical_json_text(v) for v in values]
+    assert canonical_json(pa.array(values, kind)).to_pylist() == expected
+    assert canonical_json(pa.array(values, kind).slice(5, 4)).to_pylist() == expected[5:9]
+    assert json.loads(expected[0]) == values[0] and expected[6] == '{"S":"new\\nline\\ttab\\u0001"}'

@@ -177,12 +177,58 @@ def canonical_json_text(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_SCALAR_TEXT_TAGS = ("S", "N", "B")
+_NEEDS_PYTHON_ESCAPE = r"[\x00-\x1f]"  # control characters: json.dumps writes \n, \u0001, ...
+
+
 def canonical_json(arr: pa.Array) -> pa.Array:
     """Typed values → canonical DynamoDB JSON text (``{"N":"1"}``); a NULL-tagged value is a null."""
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), pa.string())
+    vectorised = _canonical_scalars(arr)
+    if vectorised is not None:
+        return vectorised
+    return _canonical_json_per_value(arr)
+
+
+def _canonical_json_per_value(arr: pa.Array) -> pa.Array:
     out = []
     for value in arr.to_pylist():
         value = _strip_nulls(value) if value is not None else None
         out.append(None if not value or value == {"NULL": True} else canonical_json_text(value))
     return pa.array(out, pa.string())
+
+
+def _canonical_scalars(arr: pa.Array) -> pa.Array | None:
+    """Canonical JSON built with Arrow string kernels when every tag is a scalar (S/N/B/BOOL/NULL); else None.
+
+    Values holding control characters (rare) are written by ``json.dumps`` so the escaping is exactly its own.
+    """
+    if not pa.types.is_struct(arr.type):
+        return None
+    children = tag_children(arr)
+    parts = []
+    for tag, child in children.items():
+        if tag in _SCALAR_TEXT_TAGS and pa.types.is_string(child.type):
+            escaped = pc.replace_substring(pc.replace_substring(child, "\\", "\\\\"), '"', '\\"')
+            parts.append(pc.binary_join_element_wise(f'{{"{tag}":"', escaped, '"}', ""))
+        elif tag == "BOOL" and pa.types.is_boolean(child.type):
+            parts.append(pc.if_else(child, '{"BOOL":true}', '{"BOOL":false}'))
+        elif tag == "NULL" or pa.types.is_null(child.type):
+            continue  # NULL → null
+        else:
+            return None
+    if not parts:
+        return pa.nulls(len(arr), pa.string())
+    text = pc.coalesce(*parts) if len(parts) > 1 else parts[0]
+    if arr.null_count:
+        text = pc.if_else(arr.is_valid(), text, pa.scalar(None, pa.string()))
+    special = pc.fill_null(pc.match_substring_regex(text, _NEEDS_PYTHON_ESCAPE), False)
+    if pc.any(special).as_py():
+        rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+        exact = _canonical_json_per_value(arr.take(pa.array(rows))).to_pylist()
+        values = text.to_pylist()
+        for row, value in zip(rows, exact):
+            values[row] = value
+        text = pa.array(values, pa.string())
+    return text

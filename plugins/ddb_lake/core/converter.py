@@ -60,7 +60,7 @@ class Tuning:
     """Knobs of one conversion (all have sensible defaults)."""
 
     workers: int | None = None
-    chunk_bytes: int = 32 << 20
+    chunk_bytes: int = 16 << 20
     target_file_bytes: int = 256 << 20
     row_group_rows: int = 256 * 1024
     compression: str = "zstd"
@@ -80,6 +80,7 @@ class _ParseTask:
     storage_options: dict | None
     tuning: Tuning
     output_format: str = JSON_FORMAT
+    json_threads: bool = True
 
 
 @dataclass
@@ -142,18 +143,20 @@ def _sample_of(data: bytes) -> bytes:
     return data[:cut] if cut else data
 
 
-def _read_chunk(chunk: JsonChunk, file: str, hint: pa.Schema | None) -> tuple[pa.Table, pa.Schema | None]:
+def _read_chunk(chunk: JsonChunk, file: str, hint: pa.Schema | None,
+                threads: bool = True) -> tuple[pa.Table, pa.Schema | None]:
     """Parse a chunk with pyarrow's JSON reader, keeping every JSON string a string (no timestamp inference).
 
     pyarrow has no switch for timestamp inference, so an explicit schema with those fields as strings is given:
     ``hint``, learnt from earlier chunks or, for a file's first chunk, from a ~1 MB sample of its first lines.
     Only a chunk that still infers a timestamp in a field the hint does not cover is parsed again.
-    Returns the table and the hint for the next chunk.
+    ``threads``: let the reader use Arrow's thread pool (when the converter runs in one process; with a process
+    per core, extra threads only add memory). Returns the table and the hint for the next chunk.
     """
     block = 8 << 20
     while block < 2 * chunk.max_line + 2:
         block *= 2
-    read_options = pj.ReadOptions(block_size=block)
+    read_options = pj.ReadOptions(block_size=block, use_threads=threads)
     try:
         if hint is None and len(chunk.data) > 2 * SAMPLE_BYTES:
             sample = pj.read_json(io.BytesIO(_sample_of(chunk.data)), read_options=read_options)
@@ -236,7 +239,7 @@ def _ion_to_json(chunk: JsonChunk, file: str, max_item_bytes: int) -> JsonChunk:
 
 def _parse_chunk(task: _ParseTask, chunk: JsonChunk, number: int, result: _ParsedFile) -> None:
     name = task.data_file.name
-    table, result.hint = _read_chunk(chunk, name, result.hint)
+    table, result.hint = _read_chunk(chunk, name, result.hint, threads=task.json_threads)
     try:
         shape = _shape_of(table)
         if result.shape not in (None, shape):
@@ -468,7 +471,8 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, storage_options:
     pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) if workers > 1 else None
     try:
         parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage_options, knobs,
-                                  manifest.output_format) for i, f in enumerate(manifest.files)]
+                                  manifest.output_format, json_threads=pool is None)
+                       for i, f in enumerate(manifest.files)]
         parsed = _run(parse_file, parse_tasks, workers, pool)
         rows = sum(p.rows for p in parsed)
         note(f"parsed {rows} items from {len(parsed)} files with {workers} worker(s)")

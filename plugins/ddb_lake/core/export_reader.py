@@ -81,27 +81,29 @@ def iter_json_chunks(stream: IO[bytes], *, file: str, md5_hex: str | None = None
     ``stats`` (if given) receives ``bytes_in`` and ``bytes_uncompressed``.
     """
     reader = _HashingReader(stream)
-    pending = bytearray()
+    pending: list[bytes] = []  # decompressed blocks not yet in a chunk (joined once per chunk: no regrowing buffer)
+    pending_bytes = 0
     line_no = 1
     uncompressed = 0
     held: JsonChunk | None = None
     for block in _gunzip_blocks(reader, file):
         uncompressed += len(block)
-        pending += block
-        if len(pending) < chunk_bytes:
+        pending.append(block)
+        pending_bytes += len(block)
+        if pending_bytes < chunk_bytes:
             continue
-        cut = pending.rfind(b"\n") + 1
-        if cut == 0:
-            _check_sizes(bytes(pending), line_no, file, max_item_bytes)  # one line longer than a chunk
+        data, rest = _cut_at_last_newline(pending)
+        if not data:
+            _check_sizes(b"".join(pending), line_no, file, max_item_bytes)  # one line longer than a chunk
             continue
-        data = bytes(pending[:cut])
-        del pending[:cut]
+        pending, pending_bytes = ([rest], len(rest)) if rest else ([], 0)
         if held is not None:
             yield held
         held = make_chunk(data, line_no, file, max_item_bytes)
         line_no += held.lines
-    if pending.strip():
-        data = bytes(pending) if pending.endswith(b"\n") else bytes(pending) + b"\n"
+    tail = b"".join(pending)
+    if tail and not tail.isspace():
+        data = tail if tail.endswith(b"\n") else tail + b"\n"
         if held is not None:
             yield held
         held = make_chunk(data, line_no, file, max_item_bytes)
@@ -113,6 +115,16 @@ def iter_json_chunks(stream: IO[bytes], *, file: str, md5_hex: str | None = None
         stats["bytes_uncompressed"] = uncompressed
     if held is not None:
         yield held
+
+
+def _cut_at_last_newline(blocks: list[bytes]) -> tuple[bytes, bytes]:
+    """``blocks`` joined up to and including the last newline, and what follows it."""
+    for index in range(len(blocks) - 1, -1, -1):
+        cut = blocks[index].rfind(b"\n") + 1
+        if cut:
+            head = [*blocks[:index], blocks[index][:cut]] if cut < len(blocks[index]) else blocks[:index + 1]
+            return b"".join(head), blocks[index][cut:] + b"".join(blocks[index + 1:])
+    return b"", b""
 
 
 def make_chunk(data: bytes, first_line: int, file: str, max_item_bytes: int) -> JsonChunk:
