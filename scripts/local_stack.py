@@ -219,7 +219,7 @@ def down(state_dir: Path) -> list[int]:
             kill_deadline = time.monotonic() + 5
             while time.monotonic() < kill_deadline and _group_alive(pid):
                 time.sleep(0.05)
-    pid_file.unlink()
+    pid_file.unlink(missing_ok=True)
     return stopped
 
 

@@ -44,7 +44,7 @@ def demo_item(number: int, rng: random.Random) -> dict:
                           "geo": {"M": {"lat": {"N": "38.7223"}, "lon": {"N": "-9.1393"}}}}},
     }
     if number % 10 == 0:
-        item["ledgerBalance"] = {"N": "12345678901234567890.123456789012345678"}  # 38 significant digits
+        item["ledgerBalance"] = {"N": "12345678901234567890123456789.123456789"}  # 38 digits: NUMERIC(38, 9)
     if number % 11 == 0:
         item["giftNote"] = {"NULL": True}
     if number % 13 == 0:

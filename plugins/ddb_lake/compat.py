@@ -16,12 +16,14 @@ AIRFLOW_V3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0.0")
 
 if AIRFLOW_V3:
     from airflow.sdk import DAG, Asset, BaseHook, BaseOperator, BaseSensorOperator, Context, TaskGroup
+    from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 else:  # pragma: no cover - exercised only on Airflow 2
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.models.dag import DAG  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
+    from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef]
     from airflow.utils.task_group import TaskGroup  # type: ignore[no-redef]
 
@@ -35,6 +37,7 @@ __all__ = [
     "BaseSensorOperator",
     "BaseTrigger",
     "Context",
+    "CronDataIntervalTimetable",
     "TaskGroup",
     "TriggerEvent",
     "data_interval_of",

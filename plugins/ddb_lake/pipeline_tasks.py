@@ -25,7 +25,10 @@ def add_tasks(config: TableConfig, mode: str, *, lake_asset: Asset, bigquery_ass
         s3_bucket=config.lake.bucket,
         s3_prefix=config.lake.prefix,
         export_type=EXPORT_TYPES[mode],
+        lake_table=config.glue_table,
+        waiter_delay=config.export.poll_seconds,
         export_view_type=config.export.view_type,
+        check_recovery_window=config.export.check_recovery_window,
         deferrable=True,
         **aws,
     )
@@ -129,6 +132,7 @@ def _bigquery_tasks(config: TableConfig, bigquery_asset: Asset | None) -> dict[s
         project_id=bq.project,
         dataset=bq.dataset,
         table=config.bigquery_table,
+        layout=bq.layout,
         convert_task_id="convert",
         transfer_task_id="bigquery.transfer_to_gcs",
         gcp_conn_id=config.connections.gcp,

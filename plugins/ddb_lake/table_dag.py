@@ -12,7 +12,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from ddb_lake.compat import DAG, Asset
+from ddb_lake.compat import DAG, Asset, CronDataIntervalTimetable
 from ddb_lake.core.table_config import TableConfig, load_table_configs
 
 DAG_ID_PREFIX = "ddb_lake"
@@ -76,10 +76,11 @@ Each run covers one data interval; reruns and backfills of the same interval pro
 
 def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
     """The DAG for one table and one export mode (``full`` or ``incremental``)."""
-    schedule = config.schedule if mode == "full" else config.export.incremental_schedule
+    cron = config.schedule if mode == "full" else config.export.incremental_schedule
     with DAG(
         dag_id=dag_id_for(config, mode),
-        schedule=schedule,
+        # Data intervals, not trigger times: each run covers [previous tick, this tick) and exports at its end.
+        schedule=CronDataIntervalTimetable(cron, timezone="UTC"),
         start_date=config.start_date,
         catchup=config.catchup,
         max_active_runs=1,

@@ -1,1 +1,4 @@
-"""Pure conversion core: DynamoDB export reading, schema inference, Parquet writing, SQL and schema builders. Imports no Airflow."""
+"""Pure conversion core: export reading, schema inference, Parquet writing, SQL and schema builders.
+
+Imports no Airflow.
+"""

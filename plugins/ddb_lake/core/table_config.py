@@ -21,6 +21,7 @@ VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
 CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
+BIGQUERY_LAYOUTS = ("partitioned", "sharded", "latest")
 
 
 class TableConfigError(ValueError):
@@ -43,6 +44,8 @@ class ExportSettings:
     mode: str = "full"
     view_type: str = "NEW_AND_OLD_IMAGES"
     incremental_schedule: str = "@hourly"
+    check_recovery_window: bool = True
+    poll_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class BigQuerySettings:
     gcs_bucket: str
     table: str = ""
     location: str = "US"
+    layout: str = "partitioned"
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "glue.catalog_mode": CATALOG_MODES,
     "athena.repair": REPAIR_MODES,
     "numbers": NUMBER_MODES,
+    "bigquery.layout": BIGQUERY_LAYOUTS,
 }
 
 
@@ -226,8 +231,8 @@ def _check(config: TableConfig, path: str) -> None:
     for dotted, choices in _CHOICES.items():
         value: Any = config
         for part in dotted.split("."):
-            value = getattr(value, part)
-        if value not in choices:
+            value = getattr(value, part, None)
+        if value is not None and value not in choices:
             raise TableConfigError(path, dotted, f"{value!r} is not one of {', '.join(choices)}")
     if not config.athena.output_location.startswith("s3://"):
         raise TableConfigError(path, "athena.output_location", "must be an s3:// URL")
@@ -235,5 +240,7 @@ def _check(config: TableConfig, path: str) -> None:
         raise TableConfigError(path, "glue.crawler_role", "catalog_mode crawler needs an IAM role for the crawler")
     if config.retention.keep_last < 1:
         raise TableConfigError(path, "retention.keep_last", "must keep at least the current snapshot (>= 1)")
+    if config.export.poll_seconds < 1:
+        raise TableConfigError(path, "export.poll_seconds", "must be at least 1 second")
     if config.validation.tolerance < 0:
         raise TableConfigError(path, "validation.tolerance", "must be >= 0")

@@ -110,6 +110,8 @@ class DynamoDBExportOperator(BaseOperator):
     [``window_start``, ``export_time``) (default: the data interval), 15 minutes to 24 hours long. The S3 prefix is
     ``TableLayout(s3_bucket, s3_prefix, table_name).export_prefix(...)``, one per (table, type, interval).
 
+    :param lake_table: the table's name in the lake's S3 keys and catalog (default: ``table_name``); the export
+        prefix and the converter's snapshot prefix use it, so a DynamoDB table can be renamed for the lake.
     :param check_recovery_window: compare the requested times with the table's PITR window before exporting (default).
         DynamoDB rejects out-of-window times itself; switching this off only moves that rejection to the export call.
         Meant for stand-ins such as moto, whose reported window never moves.
@@ -117,7 +119,7 @@ class DynamoDBExportOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start",
+        "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start", "lake_table",
     )
     ui_color = "#4d9de0"
 
@@ -132,6 +134,7 @@ class DynamoDBExportOperator(BaseOperator):
         window_start: datetime | str | None = None,
         export_view_type: str = "NEW_AND_OLD_IMAGES",
         export_format: str = "DYNAMODB_JSON",
+        lake_table: str | None = None,
         check_recovery_window: bool = True,
         wait_for_completion: bool = True,
         deferrable: bool = False,
@@ -154,6 +157,7 @@ class DynamoDBExportOperator(BaseOperator):
         self.window_start = window_start
         self.export_view_type = export_view_type
         self.export_format = export_format
+        self.lake_table = lake_table
         self.check_recovery_window = check_recovery_window
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -225,10 +229,11 @@ class DynamoDBExportOperator(BaseOperator):
         """What this run exports, and where: the same for every try of the same run (no AWS call)."""
         export_type = normalize_export_type(self.export_type)
         window_start, export_time = self.requested_interval(context, export_type)
-        layout = TableLayout(self.s3_bucket, self.s3_prefix, self.table_name)
+        layout = TableLayout(self.s3_bucket, self.s3_prefix, self.lake_table or self.table_name)
         return {
             "export_arn": None,
             "table_name": self.table_name,
+            "lake_table": self.lake_table or self.table_name,
             "export_type": export_type,
             "export_time": export_time.isoformat(),
             "window_start": window_start.isoformat() if window_start else None,

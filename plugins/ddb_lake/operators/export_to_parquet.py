@@ -49,7 +49,7 @@ def lake_prefix_of(export: dict[str, Any]) -> str:
 
 def destination_of(export: dict[str, Any], bucket: str, prefix: str) -> tuple[str, str]:
     """(destination key, snapshot stamp): ``snapshot_prefix`` for a full export, ``changes_prefix`` otherwise."""
-    layout = TableLayout(bucket, prefix, export["table_name"])
+    layout = TableLayout(bucket, prefix, export.get("lake_table") or export["table_name"])
     export_time = as_utc(datetime.fromisoformat(export["export_time"]))
     if export.get("export_type") == INCREMENTAL_EXPORT:
         window_start = as_utc(datetime.fromisoformat(export["window_start"]))
