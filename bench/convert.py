@@ -59,7 +59,31 @@ def order_item(i: int, rng: random.Random) -> dict:
     return item
 
 
-def make_export(folder: Path, items: int, files: int) -> Path:
+def ion_value(value: dict) -> str:
+    """A typed DynamoDB JSON value as DynamoDB's ION export writes it (numbers as Ion decimals, sets annotated)."""
+    ((tag, inner),) = value.items()
+    if tag in ("S", "BOOL"):
+        return json.dumps(inner, ensure_ascii=False)
+    if tag == "N":
+        return ion_decimal(inner)
+    if tag == "B":
+        return "{{" + inner + "}}"
+    if tag == "NULL":
+        return "null"
+    if tag in ("SS", "NS", "BS"):
+        members = [ion_value({tag[0]: member}) for member in inner]
+        return f"$dynamodb_{tag}::[{','.join(members)}]"
+    if tag == "L":
+        return "[" + ",".join(ion_value(v) for v in inner) + "]"
+    return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{ion_value(v)}" for k, v in inner.items()) + "}"
+
+
+def ion_decimal(text: str) -> str:
+    mantissa, _, exponent = text.upper().partition("E")
+    return f"{mantissa}d{exponent}" if exponent else (mantissa if "." in mantissa else mantissa + ".")
+
+
+def make_export(folder: Path, items: int, files: int, output_format: str = "DYNAMODB_JSON") -> Path:
     sys.path.insert(0, str(HERE.parent.parent / "plugins"))
     from ddb_lake.core.export_writer import write_export
 
@@ -68,10 +92,15 @@ def make_export(folder: Path, items: int, files: int) -> Path:
 
     def lines(f: int):
         for i in range(f * per_file, min(items, (f + 1) * per_file)):
-            yield (json.dumps({"Item": order_item(i, rng)}, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+            item = order_item(i, rng)
+            if output_format == "ION":
+                yield f"$ion_1_0 {{Item:{ion_value({'M': item})}}}\n".encode()
+            else:
+                yield (json.dumps({"Item": item}, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
     return write_export(folder / "AWSDynamoDB" / "01700000000000-bench000", (lines(f) for f in range(files)),
-                        compresslevel=1)
+                        compresslevel=1, output_format=output_format,
+                        suffix=".ion.gz" if output_format == "ION" else ".json.gz")
 
 
 # ---- the three paths, each run as `python bench/convert.py --run <path> SRC DEST` --------------------------------
@@ -162,6 +191,8 @@ def main() -> None:
     parser.add_argument("--naive-items", type=int, help="time the naive path on this many items (default: all)")
     parser.add_argument("--keep", help="reuse/keep the export in this folder")
     parser.add_argument("--paths", default="floor,ddb-lake,naive", help="which paths to time (comma-separated)")
+    parser.add_argument("--format", default="DYNAMODB_JSON", choices=("DYNAMODB_JSON", "ION"),
+                        help="export format to generate (ION: only the ddb-lake path applies)")
     parser.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -176,11 +207,11 @@ def main() -> None:
         src = work / "export" / "AWSDynamoDB" / "01700000000000-bench000"
         if not (src / "manifest-summary.json").exists():
             t0 = time.monotonic()
-            make_export(work / "export", args.items, args.files)
+            make_export(work / "export", args.items, args.files, args.format)
             print(f"generated {args.items} items in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         summary = json.loads((src / "manifest-summary.json").read_text())
         items = summary["itemCount"]
-        raw = sum(len(gzip.open(p).read()) for p in (src / "data").glob("*.json.gz"))
+        raw = sum(len(gzip.open(p).read()) for p in (src / "data").glob("*.gz"))
         results = {}
         wanted = args.paths.split(",")
         for kind, extra in (("floor", []), ("ddb-lake", []),

@@ -56,10 +56,29 @@ def number_text(value: Decimal | int) -> str:
 
 
 def _is_null(value: Any) -> bool:
-    """Any Ion null (``null``, ``null.decimal``, ...); amazon.ion gives them all one class."""
-    from amazon.ion.simple_types import IonPyNull
+    """Any Ion null (``null``, ``null.decimal``, ...); amazon.ion gives typed nulls one class."""
+    return value is None or type(value) is _ion().IonPyNull
 
-    return value is None or isinstance(value, IonPyNull)
+
+class _IonNames:
+    """amazon.ion names, imported on first use (the package is only needed for ION exports)."""
+
+    def __init__(self) -> None:
+        from amazon.ion.core import IonType, Timestamp
+        from amazon.ion.simple_types import IonPyDict, IonPyNull
+        from amazon.ion.symbols import SymbolToken
+
+        self.IonType, self.IonPyDict, self.IonPyNull = IonType, IonPyDict, IonPyNull
+        self.bare_names = {float: "float", Timestamp: "timestamp", SymbolToken: "symbol"}
+
+
+_NAMES: list[_IonNames] = []
+
+
+def _ion() -> _IonNames:
+    if not _NAMES:
+        _NAMES.append(_IonNames())
+    return _NAMES[0]
 
 
 def _annotation(value: Any) -> str | None:
@@ -74,9 +93,40 @@ def _annotation(value: Any) -> str | None:
     return SET_ANNOTATIONS[text]
 
 
-def typed_value(value: Any, ion_types: Any) -> dict[str, Any]:
-    """One Ion value → DynamoDB JSON's ``{"TAG": ...}``."""
-    kind = value.ion_type
+def typed_value(value: Any) -> dict[str, Any]:
+    """One Ion value → DynamoDB JSON's ``{"TAG": ...}``.
+
+    Plain Python values (what the C reader gives for unannotated values with ``MAY_BE_BARE``) take the fast path
+    by exact type; annotated lists, typed nulls and the pure-Python reader's ``IonPy*`` objects go by ``ion_type``.
+    """
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is Decimal:
+        return {"N": number_text(value)}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int:
+        return {"N": str(value)}
+    if kind is bytes:
+        return {"B": base64.b64encode(value).decode("ascii")}
+    if kind is list:
+        return {"L": [typed_value(element) for element in value]}
+    if value is None:
+        return {"NULL": True}
+    names = _ion()
+    if kind is names.IonPyDict and not value.ion_annotations:
+        return {"M": {name: typed_value(member) for name, member in value.items()}}
+    return _typed_ion_value(value, names)
+
+
+def _typed_ion_value(value: Any, names: _IonNames) -> dict[str, Any]:
+    ion_types = names.IonType
+    kind = getattr(value, "ion_type", None)
+    if kind is None:
+        bare = next((name for cls, name in names.bare_names.items() if isinstance(value, cls)), type(value).__name__)
+        raise ValueError(f"Ion {bare} is not a DynamoDB type (expected string, decimal, blob, bool, null, list or "
+                         "struct)")
     if _is_null(value):
         return {"NULL": True}
     tag = _annotation(value)
@@ -93,41 +143,47 @@ def typed_value(value: Any, ion_types: Any) -> dict[str, Any]:
     if kind == ion_types.BLOB:
         return {"B": base64.b64encode(bytes(value)).decode("ascii")}
     if kind == ion_types.LIST:
-        return {"L": [typed_value(element, ion_types) for element in value]}
+        return {"L": [typed_value(element) for element in value]}
     if kind == ion_types.STRUCT:
-        return {"M": {name: typed_value(member, ion_types) for name, member in value.items()}}
+        return {"M": {name: typed_value(member) for name, member in value.items()}}
     raise ValueError(f"Ion {kind.name.lower()} is not a DynamoDB type (expected string, decimal, blob, bool, "
                      "null, list or struct)")
 
 
 def _set_member(member: Any, tag: str, ion_types: Any) -> str:
-    kind = member.ion_type
     if _is_null(member):
         raise ValueError(f"{tag} member is null")
+    kind = getattr(member, "ion_type", None) or _bare_ion_type(member, ion_types)
     if tag == "SS" and kind == ion_types.STRING:
         return str(member)
     if tag == "NS" and kind in (ion_types.DECIMAL, ion_types.INT):
         return number_text(Decimal(member) if kind == ion_types.DECIMAL else int(member))
     if tag == "BS" and kind == ion_types.BLOB:
         return base64.b64encode(bytes(member)).decode("ascii")
-    raise ValueError(f"{tag} member is an Ion {kind.name.lower()}")
+    raise ValueError(f"{tag} member is an Ion {kind.name.lower() if kind else type(member).__name__}")
 
 
-def json_line(record: Any, ion_types: Any) -> bytes:
+def _bare_ion_type(value: Any, ion_types: Any) -> Any:
+    return {str: ion_types.STRING, Decimal: ion_types.DECIMAL, int: ion_types.INT, bytes: ion_types.BLOB,
+            bool: ion_types.BOOL, float: ion_types.FLOAT, list: ion_types.LIST}.get(type(value))
+
+
+def json_line(record: Any) -> bytes:
     """One Ion export record (``{Item:{...}}`` or ``{Keys, NewImage, OldImage, Metadata}``) → a DynamoDB JSON line."""
+    ion_types = _ion().IonType
     if getattr(record, "ion_type", None) != ion_types.STRUCT or _is_null(record):
         raise ValueError("line is not an Ion struct like {Item:{...}}")
     out: dict[str, Any] = {}
     for part, attributes in record.items():
         if getattr(attributes, "ion_type", None) != ion_types.STRUCT or _is_null(attributes):
             raise ValueError(f"{part} is not a struct of attributes")
-        out[part] = {name: typed_value(value, ion_types) for name, value in attributes.items()}
+        out[part] = {name: typed_value(value) for name, value in attributes.items()}
     return json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def ion_lines_to_json(data: bytes, *, file: str, first_line: int, simpleion: Any) -> bytes:
     """Convert newline-separated Ion export lines to DynamoDB JSON lines (blank lines stay blank)."""
-    from amazon.ion.core import IonType
+    from amazon.ion.simpleion import IonPyValueModel
 
     out = []
     for offset, line in enumerate(data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")):
@@ -137,10 +193,11 @@ def ion_lines_to_json(data: bytes, *, file: str, first_line: int, simpleion: Any
         try:
             # amazon.ion 0.15's pure-Python reader decodes bytes as Latin-1: give it text (the C reader takes bytes)
             text = line if simpleion.c_ext else line.decode("utf-8")
-            values = simpleion.loads(text, single_value=False, text_buffer_size_limit=len(line) + 1024)
+            values = simpleion.loads(text, single_value=False, text_buffer_size_limit=len(line) + 1024,
+                                     value_model=IonPyValueModel.MAY_BE_BARE)
             if len(values) != 1:
                 raise ValueError(f"line holds {len(values)} Ion values, expected one {{Item:{{...}}}}")
-            out.append(json_line(values[0], IonType))
+            out.append(json_line(values[0]))
         except Exception as err:  # amazon.ion raises several unrelated types (IonException, ValueError, ...)
             raise MalformedLineError(f"Ion line could not be read: {err}", file=file,
                                      line=first_line + offset) from None
