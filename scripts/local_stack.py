@@ -1,12 +1,15 @@
 """Start and stop the local service stand-ins on 127.0.0.1 and write the Airflow connections that point at them.
 
-    python scripts/local_stack.py up   [--state-dir .stack] [--services aws,gcs,bigquery]
+    python scripts/local_stack.py up   [--state-dir .stack] [--services aws,athena,gcs,bigquery]
     python scripts/local_stack.py down [--state-dir .stack]
     python scripts/local_stack.py env  [--state-dir .stack]     # print the env file
 
 ``up`` picks free ports, starts each service, waits until it answers, and writes into the state directory:
 ``stack.json`` (ports, PIDs, URLs), ``stack.env`` (``export`` lines: ``AIRFLOW_CONN_*`` and emulator hosts) and
 ``pids``. ``down`` stops exactly the PIDs recorded there. Several stacks can run side by side in different state dirs.
+
+``athena`` (after ``aws``) is ``scripts/athena_local.py``: it runs the SQL on DuckDB over moto's S3 and Glue. The AWS
+connection then routes Athena there through ``service_config`` and every other service to moto.
 """
 
 from __future__ import annotations
@@ -90,20 +93,48 @@ def _spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) ->
 
 
 def start_moto(state: StackState) -> None:
-    """moto in server mode: DynamoDB, DynamoDB Streams, S3, Glue, Athena on one port."""
+    """moto in server mode: DynamoDB, DynamoDB Streams, S3, Glue (and Athena, unless the athena stand-in runs)."""
     port = free_port()
     url = f"http://{HOST}:{port}"
     proc = _spawn([str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(port)], state.state_dir / "moto.log")
     state.services["moto"] = {"pid": proc.pid, "port": port, "url": url}
     state.save()
     wait_for_http(f"{url}/moto-api/", process=proc)
-    extra = {"endpoint_url": url, "region_name": REGION}
-    aws_conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
     state.env.update(
         {
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn, separators=(",", ":")),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection(state), separators=(",", ":")),
             "DDB_LAKE_MOTO_URL": url,
             "AWS_DEFAULT_REGION": REGION,
+        }
+    )
+
+
+def aws_connection(state: StackState) -> dict:
+    """``aws_default``: every service at moto, Athena at the local stand-in when it runs (``service_config``)."""
+    extra: dict = {"endpoint_url": state.services["moto"]["url"], "region_name": REGION}
+    if "athena" in state.services:
+        extra["service_config"] = {"athena": {"endpoint_url": state.services["athena"]["url"]}}
+    return {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+
+
+def start_athena(state: StackState) -> None:
+    """The Athena stand-in (scripts/athena_local.py): DuckDB over moto's S3, tables from moto's Glue."""
+    if "moto" not in state.services:
+        raise RuntimeError("the athena service reads moto's S3 and Glue: start aws before it (--services aws,athena)")
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    cmd = [
+        str(VENV_BIN / "python"), str(REPO_ROOT / "scripts" / "athena_local.py"), "--host", HOST, "--port", str(port),
+        "--aws-endpoint", state.services["moto"]["url"], "--region", REGION,
+    ]
+    proc = _spawn(cmd, state.state_dir / "athena.log")
+    state.services["athena"] = {"pid": proc.pid, "port": port, "url": url}
+    state.save()
+    wait_for_http(url, process=proc)
+    state.env.update(
+        {
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection(state), separators=(",", ":")),
+            "DDB_LAKE_ATHENA_URL": url,
         }
     )
 
@@ -180,7 +211,7 @@ def _google_env() -> dict[str, str]:
     }
 
 
-STARTERS = {"aws": start_moto, "gcs": start_gcs, "bigquery": start_bigquery}
+STARTERS = {"aws": start_moto, "athena": start_athena, "gcs": start_gcs, "bigquery": start_bigquery}
 
 
 def up(state_dir: Path, services: list[str]) -> StackState:
