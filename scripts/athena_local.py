@@ -50,6 +50,8 @@ MAX_RESULTS = 1000
 STRING_TYPES = ("string", "varchar", "char")
 HIDDEN_PREFIXES = ("_", ".")
 DEFAULT_CATALOG = "awsdatacatalog"
+RESET_PATH = "/athena-local/reset"
+"""``POST`` here forgets all executions and tokens: tests reset it together with moto."""
 
 
 class AthenaRequestError(Exception):
@@ -820,6 +822,18 @@ class AthenaService:
             answer["NextToken"] = _encode_token(workgroup, offset + max_results)
         return answer
 
+    def reset(self) -> int:
+        """Forget every execution and token (as moto's reset forgets its account); return how many were forgotten."""
+        with self.lock:
+            forgotten = len(self.executions)
+            for execution in self.executions.values():
+                execution.cancel.set()
+                if execution.state not in TERMINAL_STATES:
+                    execution.state = "CANCELLED"
+            self.executions.clear()
+            self.tokens.clear()
+        return forgotten
+
     OPERATIONS = {
         "StartQueryExecution": start_query_execution,
         "GetQueryExecution": get_query_execution,
@@ -873,6 +887,9 @@ def make_handler(service: AthenaService) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b"{}"
+            if self.path == RESET_PATH:
+                self._reply(200, {"forgotten": service.reset()})
+                return
             target = self.headers.get("X-Amz-Target", "")
             prefix, _, operation = target.partition(".")
             try:

@@ -21,7 +21,7 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 
 def _stack_services() -> list[str]:
-    """Services the session stack starts: all of them (~1.7 s together), or ``DDB_LAKE_STACK_SERVICES=aws,gcs``."""
+    """Services the session stack starts: all (~2 s together), or e.g. ``DDB_LAKE_STACK_SERVICES=aws,athena``."""
     chosen = os.environ.get("DDB_LAKE_STACK_SERVICES", "")
     names = [name for name in chosen.split(",") if name] or list(local_stack.STARTERS)
     unknown = sorted(set(names) - set(local_stack.STARTERS))
@@ -84,10 +84,19 @@ def gcs_object_root(gcs_emulator_host: str, local_stack_state) -> Path:
     return Path(local_stack_state.env["DDB_LAKE_GCS_OBJECT_ROOT"])
 
 
+@pytest.fixture(scope="session")
+def athena_url(local_stack_state) -> str:
+    """``http://127.0.0.1:<port>`` of the Athena stand-in (scripts/athena_local.py); aws_default sends Athena there."""
+    return _service_url(local_stack_state, "athena")
+
+
 @pytest.fixture
-def moto_reset(moto_url: str) -> str:
-    """Wipe every moto backend before a test that needs a clean account."""
+def moto_reset(moto_url: str, local_stack_state) -> str:
+    """Wipe every moto backend before a test that needs a clean account (and the Athena stand-in's queries with it)."""
     import urllib.request
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10)
+    if "athena" in local_stack_state.services:
+        reset = f"{local_stack_state.services['athena']['url']}/athena-local/reset"
+        urllib.request.urlopen(urllib.request.Request(reset, method="POST"), timeout=10)
     return moto_url
