@@ -269,7 +269,7 @@ def test_templated_fields_render_from_the_run(dag, context_for):
     context = context_for(dag, operator, start, end)
     operator.render_template_fields(context)
     assert set(DynamoDBExportOperator.template_fields) == {
-        "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start",
+        "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start", "lake_table",
     }
     assert operator.table_name == "orders"
     assert operator.s3_prefix == "mirror/2026-11-20"
@@ -287,3 +287,11 @@ def _some_interval():
 
     end = datetime(2026, 11, 21, tzinfo=timezone.utc)
     return end - timedelta(days=1), end
+
+
+def test_lake_table_names_the_export_prefix_and_is_returned(dag, context_for):
+    operator = export_operator(dag, table_name="demo-orders", lake_table="orders", s3_prefix="lake")
+    start, end = _some_interval()
+    request = operator.request_for(context_for(dag, operator, start, end))
+    assert request["lake_table"] == "orders" and request["table_name"] == "demo-orders"
+    assert request["s3_prefix"].startswith("lake/exports/orders/full/")
