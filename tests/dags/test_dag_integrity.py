@@ -63,3 +63,18 @@ def test_dag_file_imports_without_network_and_sets_retries(dag_file, tmp_path):
         for task_id, task in dag["tasks"].items():
             assert task["retries"] >= 1, f"{dag_id}.{task_id} has no retries"
             assert task["timeout"], f"{dag_id}.{task_id} has no execution_timeout"
+
+
+def test_table_files_become_the_expected_dags_and_tasks(tmp_path):
+    report = probe(DAG_FILES[0], tmp_path)
+    dags = report["dags"]
+    assert {"ddb_lake__orders", "ddb_lake__customers", "ddb_lake__customers__incremental"} <= set(dags)
+    orders = set(dags["ddb_lake__orders"]["tasks"])
+    assert orders == {
+        "export", "convert", "lake.catalog", "lake.athena_partitions", "bigquery.transfer_to_gcs", "bigquery.load",
+        "validate", "publish", "retention", "report",
+    }
+    lake_only = set(dags["ddb_lake__customers"]["tasks"])
+    assert not any(t.startswith("bigquery.") for t in lake_only) and "publish" in lake_only
+    incremental = set(dags["ddb_lake__customers__incremental"]["tasks"])
+    assert "publish" not in incremental and {"export", "convert", "validate", "report"} <= incremental
