@@ -30,7 +30,7 @@ def test_up_records_every_service_and_down_leaves_no_process(tmp_path: Path):
     state = local_stack.up(tmp_path, list(local_stack.STARTERS))
     try:
         pgids = {svc["pid"] for svc in state.services.values()}
-        assert set(state.services) == {"moto", "gcs", "bigquery"}
+        assert set(state.services) == {"moto", "athena", "gcs", "bigquery"}
         assert (tmp_path / "pids").read_text().split() == [str(svc["pid"]) for svc in state.services.values()]
         running = _processes_in_groups(pgids)
         assert set(running) >= pgids, f"a recorded service is not running: {running}"
@@ -40,6 +40,9 @@ def test_up_records_every_service_and_down_leaves_no_process(tmp_path: Path):
         for key in ("AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", "STORAGE_EMULATOR_HOST",
                     "BIGQUERY_EMULATOR_HOST"):
             assert f"export {key}=" in env_file
+        aws_extra = json.loads(state.env["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]
+        assert aws_extra["endpoint_url"] == state.services["moto"]["url"]
+        assert aws_extra["service_config"] == {"athena": {"endpoint_url": state.services["athena"]["url"]}}
         gcp_conn = json.loads(state.env["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"])
         assert gcp_conn["extra"] == {"is_anonymous": True, "project": local_stack.GCP_PROJECT}
     finally:
@@ -87,3 +90,9 @@ def test_cli_up_env_down_round_trip(tmp_path: Path):
     assert _processes_in_groups({moto_pid}) == {}
     with pytest.raises(ProcessLookupError):
         os.kill(moto_pid, 0)
+
+
+def test_athena_without_aws_is_refused_before_anything_starts(tmp_path: Path):
+    with pytest.raises(RuntimeError, match=r"start aws before it"):
+        local_stack.up(tmp_path, ["athena"])
+    assert not (tmp_path / "pids").exists(), "nothing was started, so nothing is recorded"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import urllib.request
 import uuid
 from decimal import Decimal
 
@@ -83,34 +81,37 @@ def test_glue_catalog_hook_reads_back_table_created_through_its_client(local_sta
     assert hook.get_table_location(database, "items") == "s3://lake/snapshots/items/"
 
 
-def test_athena_hook_runs_query_and_reads_queued_result(local_stack_state, moto_url):
+def test_athena_hook_counts_parquet_rows_of_a_glue_table(local_stack_state, athena_url):
+    """Athena goes to the stand-in (service_config), which counts the Parquet rows of a Glue table on moto S3."""
     from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    queued = {
-        "results": [
-            {
-                "rows": [{"Data": [{"VarCharValue": "n"}]}, {"Data": [{"VarCharValue": "42"}]}],
-                "column_info": [{"Name": "n", "Type": "bigint"}],
-            }
-        ]
-    }
-    request = urllib.request.Request(
-        f"{moto_url}/moto-api/static/athena/query-results",
-        data=json.dumps(queued).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10)
+    bucket = _unique("stack-athena")
+    database = _unique("stack_athena_db").replace("-", "_")
+    s3 = S3Hook(aws_conn_id="aws_default")
+    s3.create_bucket(bucket_name=bucket)
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"pk": [f"k{i}" for i in range(42)]}), buffer)
+    s3.load_bytes(buffer.getvalue(), key="items/part-0.parquet", bucket_name=bucket)
+    glue = GlueCatalogHook(aws_conn_id="aws_default").conn
+    glue.create_database(DatabaseInput={"Name": database})
+    glue.create_table(DatabaseName=database, TableInput={
+        "Name": "items",
+        "StorageDescriptor": {"Columns": [{"Name": "pk", "Type": "string"}], "Location": f"s3://{bucket}/items/"},
+    })
 
     hook = AthenaHook(aws_conn_id="aws_default")
     query_id = hook.run_query(
         "SELECT count(*) AS n FROM items",
-        query_context={"Database": "default"},
-        result_configuration={"OutputLocation": "s3://athena-results/"},
+        query_context={"Database": database},
+        result_configuration={"OutputLocation": f"s3://{bucket}/athena-results/"},
     )
-    assert hook.poll_query_status(query_id, max_polling_attempts=5, sleep_time=0) == "SUCCEEDED"
+    assert hook.poll_query_status(query_id, max_polling_attempts=50, sleep_time=0.1) == "SUCCEEDED"
     rows = hook.get_query_results(query_id)["ResultSet"]["Rows"]
     assert [[cell["VarCharValue"] for cell in row["Data"]] for row in rows] == [["n"], ["42"]]
+    assert hook.conn.meta.endpoint_url == athena_url
+    assert s3.read_key(f"athena-results/{query_id}.csv", bucket_name=bucket) == '"n"\n"42"\n'
 
 
 def test_gcs_hook_creates_bucket_uploads_and_downloads(gcs_emulator_host, gcs_object_root, gcp_project):
