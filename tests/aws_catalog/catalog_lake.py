@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,7 +82,9 @@ def new_lake(moto_reset: str) -> Lake:
                "aws_secret_access_key": "testing"}
     s3 = boto3.client("s3", **options)
     s3.create_bucket(Bucket=BUCKET)
-    return Lake(moto_reset, s3, boto3.client("glue", **options), boto3.client("athena", **options),
+    # Athena calls go where aws_default sends them: the Athena stand-in when the stack runs it, else moto.
+    athena_options = {**options, "endpoint_url": os.environ.get("DDB_LAKE_ATHENA_URL", moto_reset)}
+    return Lake(moto_reset, s3, boto3.client("glue", **options), boto3.client("athena", **athena_options),
                 TableLayout(BUCKET, "mirror", TABLE))
 
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 import sqlglot
-from catalog_lake import DATABASE
+from catalog_lake import DATABASE, SCHEMA_V1, rows
 
-from ddb_lake.core import athena_sql
+from ddb_lake.core import athena_sql, glue_table
 from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
@@ -75,8 +75,30 @@ def test_unknown_mode_and_missing_inputs_fail_clearly():
         repair(snapshot=None).build_sql()
 
 
+def snapshots_table(lake) -> None:
+    """``orders_snapshots`` in Glue with no partition yet, as Athena's repair step finds it."""
+    lake.glue.create_database(DatabaseInput={"Name": DATABASE})
+    columns = glue_table.glue_columns(SCHEMA_V1)
+    lake.glue.create_table(DatabaseName=DATABASE, TableInput=glue_table.table_input(
+        "orders_snapshots", columns, "s3://lake/mirror/snapshots/orders/", partitioned=True))
+
+
+def glue_partitions(lake) -> dict[str, str]:
+    listed = lake.glue.get_partitions(DatabaseName=DATABASE, TableName="orders_snapshots")["Partitions"]
+    return {p["Values"][0]: p["StorageDescriptor"]["Location"] for p in listed}
+
+
+def athena_count(stamp: str) -> int:
+    from ddb_lake.hooks.snapshot_counts import SnapshotCountsHook
+
+    return SnapshotCountsHook().athena_count(athena_sql.count_rows(DATABASE, "orders_snapshots", stamp),
+                                             database=DATABASE, output_location=OUTPUT)
+
+
 @pytest.mark.integration
 def test_add_partition_runs_through_athena_with_a_deterministic_token(lake):
+    snapshots_table(lake)
+    lake.write_snapshot(STAMP, rows(3))
     operator = repair()
     result = operator.execute({"ti": SimpleNamespace(try_number=1)})
     assert result["state"] == "SUCCEEDED"
@@ -84,15 +106,32 @@ def test_add_partition_runs_through_athena_with_a_deterministic_token(lake):
     assert execution["Query"] == athena_sql.add_partition(DATABASE, "orders_snapshots", {"snapshot": STAMP}, LOCATION)
     assert execution["QueryExecutionContext"]["Database"] == DATABASE
     assert execution["ResultConfiguration"]["OutputLocation"].startswith(OUTPUT)
+    assert glue_partitions(lake) == {STAMP: LOCATION + "/"}
+    assert athena_count(STAMP) == 3
     same_try = repair().execute({"ti": SimpleNamespace(try_number=1)})
     next_try = repair().execute({"ti": SimpleNamespace(try_number=2)})
     assert same_try["client_request_token"] == result["client_request_token"]
+    assert same_try["query_execution_id"] == result["query_execution_id"], "same token: Athena starts no new query"
     assert next_try["client_request_token"] != result["client_request_token"]
+    assert next_try["query_execution_id"] != result["query_execution_id"] and next_try["state"] == "SUCCEEDED"
+    assert glue_partitions(lake) == {STAMP: LOCATION + "/"}, "IF NOT EXISTS: the rerun changes nothing"
     assert 32 <= len(result["client_request_token"]) <= 128
 
 
 @pytest.mark.integration
+def test_add_partition_on_a_table_glue_does_not_have_fails_with_athenas_reason(lake):
+    with pytest.raises(Exception, match=r"ended FAILED: .*TABLE_NOT_FOUND|ended FAILED: .*does not exist"):
+        repair().execute({"ti": SimpleNamespace(try_number=1)})
+
+
+@pytest.mark.integration
 def test_msck_repair_runs_through_athena(lake):
+    snapshots_table(lake)
+    lake.write_snapshot(STAMP, rows(2))
+    lake.write_snapshot("20261123T000000Z", rows(4))
     result = repair(mode="msck_repair").execute({})
     execution = lake.athena.get_query_execution(QueryExecutionId=result["query_execution_id"])["QueryExecution"]
     assert execution["Query"] == "MSCK REPAIR TABLE `ddb_lake`.`orders_snapshots`"
+    assert glue_partitions(lake) == {
+        STAMP: LOCATION + "/", "20261123T000000Z": "s3://lake/mirror/snapshots/orders/snapshot=20261123T000000Z/"}
+    assert athena_count("20261123T000000Z") == 4
