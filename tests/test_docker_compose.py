@@ -20,7 +20,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
-STAND_INS = ["moto", "gcs", "bigquery"]
+STAND_INS = ["moto", "athena", "gcs", "bigquery"]
 
 
 def _compose_command() -> list[str] | None:
@@ -154,6 +154,9 @@ def test_airflow_connections_point_at_the_stand_in_services(services: dict):
     endpoint = urlsplit(aws["extra"]["endpoint_url"])
     assert (aws["conn_type"], endpoint.hostname) == ("aws", "moto")
     assert f"127.0.0.1:{endpoint.port}:{endpoint.port}" in services["moto"]["ports"]
+    athena = urlsplit(aws["extra"]["service_config"]["athena"]["endpoint_url"])
+    assert athena.hostname == "athena" and str(athena.port) == _port_of(services["athena"]["command"], "--port")
+    assert _port_of(services["athena"]["command"], "--aws-endpoint") == aws["extra"]["endpoint_url"]
 
     google = json.loads(env["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"])
     assert google == json.loads(local_stack._google_env()["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"])
