@@ -107,7 +107,7 @@ def _lake_tasks(config: TableConfig, mode: str, summary: Any, aws: dict) -> dict
             workgroup=config.athena.workgroup,
             snapshot="{{ ti.xcom_pull(task_ids='convert')['snapshot'] }}",
             location="{{ ti.xcom_pull(task_ids='convert')['snapshot_prefix'] }}",
-            mode="msck" if config.athena.repair == "msck" else "add_partition",
+            mode="msck_repair" if config.athena.repair == "msck" else "add_partition",
             **aws,
         )
         tasks["lake.catalog"] >> tasks["lake.athena_partitions"]

@@ -135,3 +135,18 @@ def test_msck_repair_runs_through_athena(lake):
     assert glue_partitions(lake) == {
         STAMP: LOCATION + "/", "20261123T000000Z": "s3://lake/mirror/snapshots/orders/snapshot=20261123T000000Z/"}
     assert athena_count("20261123T000000Z") == 4
+
+
+def test_a_table_yaml_with_repair_msck_builds_an_msck_repair_task(tmp_path):
+    from ddb_lake.core.table_config import load_table_config
+    from ddb_lake.table_dag import build_table_dag
+
+    yaml_text = (SQL_DIR.parent / "tables" / "orders.yaml").read_text()
+    assert "repair: add_partition" in yaml_text
+    table_file = tmp_path / "orders.yaml"
+    table_file.write_text(yaml_text.replace("repair: add_partition", "repair: msck"))
+
+    task = build_table_dag(load_table_config(table_file), "full").get_task("lake.athena_partitions")
+
+    assert task.mode == "msck_repair"
+    assert task.build_sql().startswith("MSCK REPAIR TABLE ")
