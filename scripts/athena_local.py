@@ -29,6 +29,7 @@ import io
 import json
 import logging
 import re
+import socket
 import sys
 import tempfile
 import threading
@@ -871,6 +872,11 @@ def _token_offset(token: str | None, scope: str) -> int:
 def make_handler(service: AthenaService) -> type[BaseHTTPRequestHandler]:
     class AthenaHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms to every answer.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()

@@ -105,7 +105,7 @@ def hook():
 def run(hook, sql: str, token: str | None = None) -> tuple[str, str, dict[str, Any]]:
     """Start ``sql``, wait for a final state; return (id, state, QueryExecution)."""
     query_id = hook.run_query(sql, {"Database": DATABASE}, {"OutputLocation": OUTPUT}, client_request_token=token)
-    state = hook.poll_query_status(query_id, max_polling_attempts=200, sleep_time=0.05)
+    state = hook.poll_query_status(query_id, max_polling_attempts=500, sleep_time=0.02)
     return query_id, state, hook.get_query_info(query_id)["QueryExecution"]
 
 
@@ -194,6 +194,37 @@ def test_msck_repair_adds_the_partitions_glue_is_missing(lake, hook):
     assert values(hook.get_query_results(count_id)["ResultSet"]["Rows"]) == [["_col0"], ["3"]]
 
 
+def test_trino_functions_are_written_as_duckdb(lake, hook):
+    query_id, state, execution = run(
+        hook,
+        "SELECT element_at(ARRAY[10, 20, 30], 2) AS second, "
+        "date_format(date_parse('2026-11-22', '%Y-%m-%d'), '%Y/%m') AS month, "
+        "approx_distinct(u.tag) AS tags, try_cast('x' AS integer) AS nothing "
+        f"FROM {TABLE} CROSS JOIN UNNEST(ARRAY['a', pk]) AS u(tag) WHERE snapshot = 's2'",
+    )
+    assert state == "SUCCEEDED", execution["Status"]
+    assert values(hook.get_query_results(query_id)["ResultSet"]["Rows"]) == [
+        ["second", "month", "tags", "nothing"], ["20", "2026/11", "6", None]]
+
+
+def test_injected_partition_projection_reads_the_templated_location(lake, hook):
+    from ddb_lake.core.glue_table import injected_projection_parameters
+
+    lake.glue.create_table(DatabaseName=DATABASE, TableInput={
+        "Name": "events_projected", "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", **injected_projection_parameters(ROOT)},
+        "StorageDescriptor": {"Columns": COLUMNS, "Location": ROOT},
+        "PartitionKeys": [{"Name": "snapshot", "Type": "string"}],
+    })
+    query_id, state, execution = run(hook, athena_sql.count_rows(DATABASE, "events_projected", "s2"))
+    assert state == "SUCCEEDED", execution["Status"]
+    assert values(hook.get_query_results(query_id)["ResultSet"]["Rows"]) == [["row_count"], ["5"]]
+    assert execution["Statistics"]["DataScannedInBytes"] == lake.sizes["s2"]
+
+    _, state, execution = run(hook, "SELECT COUNT(*) FROM events_projected")
+    assert state == "FAILED" and "CONSTRAINT_VIOLATION" in execution["Status"]["StateChangeReason"]
+
+
 @pytest.mark.parametrize(
     ("sql", "reason"),
     [
@@ -252,7 +283,7 @@ def test_states_move_from_queued_to_running_to_succeeded_and_stop_cancels(moto_r
     clients = _clients(moto_reset)
     clients["s3"].create_bucket(Bucket=BUCKET)
     service = athena_local.AthenaService(
-        athena_local.Lake(moto_reset, "us-east-1", "testing", "testing"), workers=1, min_run_seconds=0.5
+        athena_local.Lake(moto_reset, "us-east-1", "testing", "testing"), workers=1, min_run_seconds=0.3
     )
     server = athena_local.serve("127.0.0.1", 0, service)
     try:
@@ -286,8 +317,8 @@ def test_states_move_from_queued_to_running_to_succeeded_and_stop_cancels(moto_r
         rows = athena.get_query_results(QueryExecutionId=second)["ResultSet"]["Rows"]
         assert values(rows) == [["two"], ["2"]]
         execution = athena.get_query_execution(QueryExecutionId=second)["QueryExecution"]
-        assert execution["Statistics"]["QueryQueueTimeInMillis"] >= 400
-        assert execution["Statistics"]["EngineExecutionTimeInMillis"] >= 500
+        assert execution["Statistics"]["QueryQueueTimeInMillis"] >= 250
+        assert execution["Statistics"]["EngineExecutionTimeInMillis"] >= 300
         assert athena.list_query_executions()["QueryExecutionIds"] == [third, second, first]
     finally:
         server.shutdown()
