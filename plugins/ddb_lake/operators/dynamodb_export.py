@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from botocore.exceptions import ClientError, WaiterError
 
-from ddb_lake.compat import AirflowException, BaseOperator, Context, data_interval_of
+from ddb_lake.compat import AirflowException, Context, data_interval_of
 from ddb_lake.core.lake_layout import TableLayout, join_key
 from ddb_lake.hooks.dynamodb_export import (
     EXPORT_VIEW_TYPES,
@@ -103,7 +104,7 @@ def raise_for_export_event(
     )
 
 
-class DynamoDBExportOperator(BaseOperator):
+class DynamoDBExportOperator(AwsBaseOperator[DynamoDBExportHook]):
     """Export one DynamoDB table to S3 for the run's data interval; retries reattach, never start a second export.
 
     Full export: a snapshot at ``export_time`` (default: the data interval end). Incremental export: the changes in
@@ -122,6 +123,7 @@ class DynamoDBExportOperator(BaseOperator):
         "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start", "lake_table",
     )
     ui_color = "#4d9de0"
+    aws_hook_class = DynamoDBExportHook
 
     def __init__(
         self,
@@ -140,10 +142,6 @@ class DynamoDBExportOperator(BaseOperator):
         deferrable: bool = False,
         waiter_delay: int = 30,
         waiter_max_attempts: int = 480,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -163,22 +161,10 @@ class DynamoDBExportOperator(BaseOperator):
         self.deferrable = deferrable
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-
-    @cached_property
-    def hook(self) -> DynamoDBExportHook:
-        return DynamoDBExportHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
 
     @cached_property
     def storage_hook(self) -> LakeStorageHook:
-        return LakeStorageHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
+        return LakeStorageHook(**self._hook_parameters)
 
     def execute(self, context: Context) -> dict[str, Any]:
         request = self.request_for(context)

@@ -6,10 +6,11 @@ import ast
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import BaseOperator, Context
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+from ddb_lake.compat import Context
 from ddb_lake.core.errors import ExportFormatError
 from ddb_lake.core.lake_layout import TableLayout, utc_stamp
 from ddb_lake.core.lake_schema import LakeSchema
@@ -57,7 +58,7 @@ def destination_of(export: dict[str, Any], bucket: str, prefix: str) -> tuple[st
     return layout.snapshot_prefix(export_time), utc_stamp(export_time)
 
 
-class ExportToParquetOperator(BaseOperator):
+class ExportToParquetOperator(AwsBaseOperator[LakeStorageHook]):
     """Convert the export to Parquet under the table's snapshot (or changes) prefix; return the converter summary.
 
     Reads the export and writes the Parquet through the AWS connection's credentials and endpoint. The summary's
@@ -72,6 +73,7 @@ class ExportToParquetOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("export", "dest_url", "lake_bucket", "lake_prefix", "numbers", "previous_schema")
     ui_color = "#f4a259"
+    aws_hook_class = LakeStorageHook
 
     def __init__(
         self,
@@ -83,10 +85,6 @@ class ExportToParquetOperator(BaseOperator):
         numbers: str = "exact",
         previous_schema: dict[str, Any] | str | None = None,
         converter_options: dict[str, Any] | None = None,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -97,16 +95,6 @@ class ExportToParquetOperator(BaseOperator):
         self.numbers = numbers
         self.previous_schema = previous_schema
         self.converter_options = converter_options or {}
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-
-    @cached_property
-    def storage_hook(self) -> LakeStorageHook:
-        return LakeStorageHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from ddb_lake.core.converter import convert_export
@@ -131,7 +119,7 @@ class ExportToParquetOperator(BaseOperator):
                 dest_url,
                 expected_items=export.get("item_count"),
                 numbers=self.numbers,
-                storage_options=self.storage_hook.storage_options(),
+                storage_options=self.hook.storage_options(),
                 previous_schema=self.parsed_previous_schema(),
                 progress=self.log_progress,
                 **self.converter_options,

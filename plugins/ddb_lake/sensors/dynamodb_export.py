@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import Any
 
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from botocore.exceptions import ClientError
 
-from ddb_lake.compat import BaseSensorOperator, Context
+from ddb_lake.compat import Context
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, error_code, is_transient
 from ddb_lake.operators.dynamodb_export import export_failure, raise_for_export_event
 from ddb_lake.triggers.dynamodb_export import COMPLETED, FAILED, DynamoDBExportTrigger
@@ -18,21 +18,18 @@ from ddb_lake.triggers.dynamodb_export import COMPLETED, FAILED, DynamoDBExportT
 DEFAULT_TIMEOUT_SECONDS = 6 * 60 * 60
 
 
-class DynamoDBExportSensor(BaseSensorOperator):
+class DynamoDBExportSensor(AwsBaseSensor[DynamoDBExportHook]):
     """Succeed when the export is COMPLETED; fail with its FailureCode/FailureMessage when it is FAILED."""
 
     template_fields: Sequence[str] = ("export_arn",)
     ui_color = "#4d9de0"
+    aws_hook_class = DynamoDBExportHook
 
     def __init__(
         self,
         *,
         export_arn: str,
         deferrable: bool = False,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("timeout", DEFAULT_TIMEOUT_SECONDS)
@@ -40,16 +37,6 @@ class DynamoDBExportSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.export_arn = export_arn
         self.deferrable = deferrable
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-
-    @cached_property
-    def hook(self) -> DynamoDBExportHook:
-        return DynamoDBExportHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
 
     def poke(self, context: Context) -> bool:
         try:
