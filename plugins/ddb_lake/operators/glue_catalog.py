@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import AirflowException, BaseOperator, Context
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+from ddb_lake.compat import AirflowException, Context
 from ddb_lake.core.glue_table import (
     glue_columns,
     injected_projection_parameters,
@@ -18,8 +19,10 @@ from ddb_lake.core.glue_table import (
 from ddb_lake.core.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
 
+LAKE_DATABASE_DESCRIPTION = "ddb-lake: DynamoDB tables mirrored as Parquet"
 
-class GlueSnapshotCatalogOperator(BaseOperator):
+
+class GlueSnapshotCatalogOperator(AwsBaseOperator[LakeCatalogHook]):
     """Create or evolve the ``<table>_snapshots`` Glue table and add the new snapshot's partition (idempotent).
 
     :param convert_summary: the convert task's return value (``schema``, ``snapshot``, ``snapshot_prefix``)
@@ -28,6 +31,7 @@ class GlueSnapshotCatalogOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "snapshots_table")
+    aws_hook_class = LakeCatalogHook
 
     def __init__(
         self,
@@ -38,8 +42,6 @@ class GlueSnapshotCatalogOperator(BaseOperator):
         bucket: str | None = None,
         snapshots_table: str | None = None,
         partition_projection: bool = False,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -49,24 +51,18 @@ class GlueSnapshotCatalogOperator(BaseOperator):
         self.bucket = bucket
         self.snapshots_table = snapshots_table
         self.partition_projection = partition_projection
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-
-    @cached_property
-    def hook(self) -> LakeCatalogHook:
-        return LakeCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary = require_summary(self.convert_summary, self.task_id)
         stamp, location = snapshot_location(summary, self.bucket)
-        table = (self.snapshots_table or f"{self.table_name}_snapshots").lower()
+        table = snapshots_table_name(self.table_name, self.snapshots_table)
         columns = glue_columns(LakeSchema.from_json(summary["schema"]))
         table_location = parent_location(location)
         parameters = injected_projection_parameters(table_location) if self.partition_projection else {}
         description = f"Every published snapshot of DynamoDB table {self.table_name}, one partition per snapshot"
         wanted = table_input(table, columns, table_location, partitioned=True, description=description,
                              parameters=parameters)
-        self.hook.ensure_database(self.database, "ddb-lake: DynamoDB tables mirrored as Parquet")
+        self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
         table_action, in_catalog = self.hook.upsert_table(self.database, wanted)
         outcome: dict[str, list] = {"created": [], "existing": [], "moved": []}
         if not self.partition_projection:
@@ -93,14 +89,22 @@ def require_summary(summary: Any, task_id: str) -> dict[str, Any]:
     return summary
 
 
-class LakeGlueCrawlerOperator(BaseOperator):
+def snapshots_table_name(table_name: str, snapshots_table: str | None = None) -> str:
+    """The Glue table with one partition per snapshot: ``snapshots_table``, default ``<table_name>_snapshots``."""
+    return (snapshots_table or f"{table_name}_snapshots").lower()
+
+
+class LakeGlueCrawlerOperator(AwsBaseOperator[LakeCatalogHook]):
     """Create or update a Glue crawler over S3 paths, start it, wait for it, and return its LastCrawl report.
 
     A crawl already running is waited for, then (``start_after_running``) a new crawl is started so that files
     written after that crawl began are crawled too. UpdateCrawler is only called for keys whose value differs.
+    The deferred wait (``GlueCrawlerReadyTrigger``) uses ``aws_conn_id`` and ``region_name`` only, not ``verify`` or
+    ``botocore_config``.
     """
 
     template_fields: Sequence[str] = ("crawler_name", "s3_paths", "database", "role", "table_prefix")
+    aws_hook_class = LakeCatalogHook
 
     def __init__(
         self,
@@ -115,8 +119,6 @@ class LakeGlueCrawlerOperator(BaseOperator):
         deferrable: bool = False,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -130,12 +132,6 @@ class LakeGlueCrawlerOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-
-    @cached_property
-    def hook(self) -> LakeCatalogHook:
-        return LakeCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
     def crawler_request(self) -> dict[str, Any]:
         request = {

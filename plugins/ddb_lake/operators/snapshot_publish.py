@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import AirflowException, BaseOperator, Context
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+from ddb_lake.compat import AirflowException, Context
 from ddb_lake.core.glue_table import (
     PUBLISHED_AT_PARAMETER,
     SNAPSHOT_PARAMETER,
@@ -22,20 +24,32 @@ from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION, TableLayout
 from ddb_lake.core.lake_schema import LakeSchema
 from ddb_lake.core.snapshot_retention import plan_retention
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook
-from ddb_lake.operators.glue_catalog import require_summary
+from ddb_lake.hooks.snapshot_transfer import split_url
+from ddb_lake.operators.glue_catalog import LAKE_DATABASE_DESCRIPTION, require_summary, snapshots_table_name
 
 MANIFEST_NAME = "_manifest.json"
 
 
-def split_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/a/b/`` -> ``("bucket", "a/b/")``."""
-    if not url.startswith("s3://"):
-        raise ValueError(f"not an s3:// URL: {url!r}")
-    bucket, _, key = url[len("s3://"):].partition("/")
-    return bucket, key
+class LakeSnapshotOperator(AwsBaseOperator[LakeCatalogHook]):
+    """Base of the operators on a table's snapshots: their files through ``s3``, their Glue tables through ``hook``."""
+
+    aws_hook_class = LakeCatalogHook
+    database: str
+    table_name: str
+    current_table: str | None
+
+    @cached_property
+    def s3(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(**self._hook_parameters)
+
+    def current_table_name(self) -> str:
+        """The Glue table that reads the published snapshot: ``current_table``, default the table's own name."""
+        return (self.current_table or self.table_name).lower()
 
 
-class SnapshotPublishOperator(BaseOperator):
+class SnapshotPublishOperator(LakeSnapshotOperator):
     """Switch the current Glue table to a snapshot in one catalog call, after checking the snapshot is complete.
 
     Before the switch: ``_manifest.json`` must exist under the snapshot prefix, list the same files as the convert
@@ -54,8 +68,6 @@ class SnapshotPublishOperator(BaseOperator):
         bucket: str | None = None,
         current_table: str | None = None,
         allow_rollback: bool = False,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -65,25 +77,13 @@ class SnapshotPublishOperator(BaseOperator):
         self.bucket = bucket
         self.current_table = current_table
         self.allow_rollback = allow_rollback
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-
-    @cached_property
-    def catalog(self) -> LakeCatalogHook:
-        return LakeCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
-
-    @cached_property
-    def s3(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary = require_summary(self.convert_summary, self.task_id)
         stamp, location = snapshot_location(summary, self.bucket)
-        table = (self.current_table or self.table_name).lower()
+        table = self.current_table_name()
         self.check_snapshot_complete(location, summary)
-        existing = self.catalog.get_table(self.database, table)
+        existing = self.hook.get_table(self.database, table)
         previous = existing["StorageDescriptor"]["Location"] if existing else None
         result = {"database": self.database, "table": table, "snapshot": stamp, "location": location,
                   "previous_location": previous, "previous_snapshot": stamp_of_location(previous or "")}
@@ -97,8 +97,8 @@ class SnapshotPublishOperator(BaseOperator):
             description=f"Current snapshot of DynamoDB table {self.table_name} (switched by ddb-lake on publish)",
             parameters={SNAPSHOT_PARAMETER: stamp, PUBLISHED_AT_PARAMETER: published_at},
         )
-        self.catalog.ensure_database(self.database, "ddb-lake: DynamoDB tables mirrored as Parquet")
-        self.catalog.switch_table(self.database, wanted)
+        self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
+        self.hook.switch_table(self.database, wanted)
         return {**result, "action": "published", "published_at": published_at}
 
     def refuse_rollback(self, table: str, stamp: str, previous_stamp: str | None) -> None:
@@ -110,7 +110,7 @@ class SnapshotPublishOperator(BaseOperator):
 
     def check_snapshot_complete(self, location: str, summary: dict[str, Any]) -> None:
         """Raise unless the snapshot's manifest and every file it lists are in S3 as the convert task reported."""
-        bucket, prefix = split_url(location)
+        bucket, prefix = split_url(location, "s3")
         manifest_key = prefix + MANIFEST_NAME
         if self.s3.head_object(manifest_key, bucket) is None:
             raise AirflowException(f"snapshot {location} has no {MANIFEST_NAME}: the convert task did not finish it")
@@ -130,10 +130,10 @@ class SnapshotPublishOperator(BaseOperator):
     @staticmethod
     def file_key(bucket: str, prefix: str, path: str) -> tuple[str, str]:
         """A manifest file path (an ``s3://`` URL, or relative to the snapshot prefix) as (bucket, key)."""
-        return split_url(path) if path.startswith("s3://") else (bucket, prefix + path.lstrip("/"))
+        return split_url(path, "s3") if path.startswith("s3://") else (bucket, prefix + path.lstrip("/"))
 
 
-class SnapshotRetentionOperator(BaseOperator):
+class SnapshotRetentionOperator(LakeSnapshotOperator):
     """Delete snapshot folders (and their ``<table>_snapshots`` partitions) past the grace period.
 
     Never deleted: the snapshot the current table points at (read again right before deleting), snapshots newer
@@ -154,8 +154,6 @@ class SnapshotRetentionOperator(BaseOperator):
         keep_last: int = 2,
         current_table: str | None = None,
         snapshots_table: str | None = None,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -167,18 +165,6 @@ class SnapshotRetentionOperator(BaseOperator):
         self.keep_last = keep_last
         self.current_table = current_table
         self.snapshots_table = snapshots_table
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-
-    @cached_property
-    def catalog(self) -> LakeCatalogHook:
-        return LakeCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
-
-    @cached_property
-    def s3(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
     def execute(self, context: Context) -> dict[str, Any]:
         layout = TableLayout(self.bucket, self.prefix, self.table_name)
@@ -210,7 +196,7 @@ class SnapshotRetentionOperator(BaseOperator):
         return folders
 
     def current_snapshot(self) -> tuple[str | None, datetime | None]:
-        table = self.catalog.get_table(self.database, (self.current_table or self.table_name).lower())
+        table = self.hook.get_table(self.database, self.current_table_name())
         if table is None:
             return None, None
         published = table.get("Parameters", {}).get(PUBLISHED_AT_PARAMETER)
@@ -221,9 +207,9 @@ class SnapshotRetentionOperator(BaseOperator):
         for folder in doomed.values():
             if current_location and same_location(current_location, layout.url(folder)):
                 raise AirflowException(f"refusing to delete {folder}: the current table was switched to it meanwhile")
-        snapshots_table = (self.snapshots_table or f"{self.table_name}_snapshots").lower()
-        if self.catalog.get_table(self.database, snapshots_table) is not None:
-            self.catalog.delete_partitions(self.database, snapshots_table, [[stamp] for stamp in sorted(doomed)])
+        snapshots_table = snapshots_table_name(self.table_name, self.snapshots_table)
+        if self.hook.get_table(self.database, snapshots_table) is not None:
+            self.hook.delete_partitions(self.database, snapshots_table, [[stamp] for stamp in sorted(doomed)])
         for stamp, folder in sorted(doomed.items()):
             keys = self.s3.list_keys(bucket_name=self.bucket, prefix=folder)
             if keys:
