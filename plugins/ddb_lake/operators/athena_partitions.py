@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import AirflowException, BaseOperator, Context
+from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+from ddb_lake.compat import AirflowException, Context
 from ddb_lake.core import athena_sql
 from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION
 
 MODES = ("add_partition", "msck_repair")
 
 
-class AthenaPartitionRepairOperator(BaseOperator):
+class AthenaPartitionRepairOperator(AwsBaseOperator[AthenaHook]):
     """Run the partition DDL through Athena with a deterministic ClientRequestToken and wait for it to succeed.
 
     ``sql`` is generated from the other fields when not given (the generated statement is what the UI's rendered
@@ -27,6 +29,7 @@ class AthenaPartitionRepairOperator(BaseOperator):
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}
+    aws_hook_class = AthenaHook
 
     def __init__(
         self,
@@ -41,8 +44,6 @@ class AthenaPartitionRepairOperator(BaseOperator):
         workgroup: str = "primary",
         poll_interval: int = 2,
         max_polling_attempts: int = 300,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -58,14 +59,6 @@ class AthenaPartitionRepairOperator(BaseOperator):
         self.workgroup = workgroup
         self.poll_interval = poll_interval
         self.max_polling_attempts = max_polling_attempts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-
-    @cached_property
-    def hook(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.athena import AthenaHook
-
-        return AthenaHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render with the ``athena_*`` quoting filters added, then generate ``sql`` when none was given."""
