@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
-from ddb_lake.compat import BaseTrigger, TriggerEvent
+from ddb_lake.compat import TriggerEvent
+from ddb_lake.trigger_base import ConstructorArgumentsTrigger
 
 
-class BigQueryJobTrigger(BaseTrigger):
+class BigQueryJobTrigger(ConstructorArgumentsTrigger):
     """Fires ``{"status": "success" | "error", "job_id", "message"}`` once the job is DONE (or its state is unknown)."""
 
     def __init__(
@@ -28,19 +28,6 @@ class BigQueryJobTrigger(BaseTrigger):
         self.gcp_conn_id = gcp_conn_id
         self.poll_interval = poll_interval
         self.api_deadline = api_deadline
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_id": self.job_id,
-                "project_id": self.project_id,
-                "location": self.location,
-                "gcp_conn_id": self.gcp_conn_id,
-                "poll_interval": self.poll_interval,
-                "api_deadline": self.api_deadline,
-            },
-        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from ddb_lake.hooks.bigquery_load import BigQueryLoadHook

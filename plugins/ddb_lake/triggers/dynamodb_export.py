@@ -13,14 +13,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ddb_lake.compat import BaseTrigger, TriggerEvent
+from ddb_lake.compat import TriggerEvent
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, error_code, is_transient
+from ddb_lake.trigger_base import ConstructorArgumentsTrigger
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 
 
-class DynamoDBExportTrigger(BaseTrigger):
+class DynamoDBExportTrigger(ConstructorArgumentsTrigger):
     """Fire once the export is COMPLETED (``status=success``), FAILED (``failed``), or after too many polls."""
 
     def __init__(
@@ -42,20 +43,6 @@ class DynamoDBExportTrigger(BaseTrigger):
         self.region_name = region_name
         self.verify = verify
         self.botocore_config = botocore_config
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "export_arn": self.export_arn,
-                "waiter_delay": self.waiter_delay,
-                "waiter_max_attempts": self.waiter_max_attempts,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
 
     def hook(self) -> DynamoDBExportHook:
         return DynamoDBExportHook(

@@ -7,10 +7,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ddb_lake.compat import BaseTrigger, TriggerEvent
+from ddb_lake.compat import TriggerEvent
+from ddb_lake.trigger_base import ConstructorArgumentsTrigger
 
 
-class GlueCrawlerReadyTrigger(BaseTrigger):
+class GlueCrawlerReadyTrigger(ConstructorArgumentsTrigger):
     """Poll GetCrawler until the crawler is READY; the event carries the LastCrawl report.
 
     The boto3 call runs in a worker thread (the stack has no aiobotocore), so the triggerer's loop never blocks.
@@ -32,18 +33,6 @@ class GlueCrawlerReadyTrigger(BaseTrigger):
         self.region_name = region_name
         self.poll_interval = poll_interval
         self.timeout = timeout
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "crawler_name": self.crawler_name,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "poll_interval": self.poll_interval,
-                "timeout": self.timeout,
-            },
-        )
 
     def _hook(self) -> Any:
         from ddb_lake.hooks.lake_catalog import LakeCatalogHook
