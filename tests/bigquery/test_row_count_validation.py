@@ -158,6 +158,19 @@ def test_every_copy_agrees_on_a_good_snapshot(loaded, athena_url):
     assert sent["QueryExecutionContext"]["Database"] == "lake"
     assert sent["Status"]["State"] == "SUCCEEDED"
     assert sent["Statistics"]["DataScannedInBytes"] == sum(f["bytes"] for f in loaded["convert"]["files"])
+    assert result["athena_statistics"]["query_execution_id"] == query_id
+    assert result["athena_statistics"]["data_scanned_bytes"] == sent["Statistics"]["DataScannedInBytes"]
+
+
+def test_a_retry_counts_afresh_in_athena(loaded, athena_url):
+    """A reused ClientRequestToken returns the earlier execution: each try of the task must send its own."""
+    first = validator().execute(run_context(loaded))["athena_statistics"]["query_execution_id"]
+    same_try = validator().execute(run_context(loaded))["athena_statistics"]["query_execution_id"]
+    retry_context = run_context(loaded)
+    retry_context["ti"].try_number = 2
+    retry = validator().execute(retry_context)["athena_statistics"]["query_execution_id"]
+    assert first == same_try
+    assert retry != first
 
 
 def test_a_copy_short_by_one_row_fails_with_a_readable_report(loaded, gcp_project):

@@ -97,7 +97,8 @@ def run_states(backfill_env: dict) -> list[tuple[str, str]]:
     """(logical date, state) of every run of the DAG, oldest first, from ``airflow dags list-runs``."""
     result = subprocess.run([backfill_env["airflow"], "dags", "list-runs", DAG_ID, "-o", "json"],
                             env=backfill_env["env"], capture_output=True, text=True, timeout=120, check=True)
-    runs = json.loads(result.stdout[result.stdout.index("["):])
+    # Airflow may print warnings first; the JSON is the line that starts with "[".
+    runs = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("[")))
     return sorted((run["logical_date"][:10], run["state"]) for run in runs)
 
 

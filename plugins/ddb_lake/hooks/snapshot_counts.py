@@ -83,6 +83,20 @@ class SnapshotCountsHook(BaseHook):
         token: str | None = None,
     ) -> int:
         """Run one ``SELECT COUNT(*) AS row_count`` in Athena and return the number."""
+        return self.athena_count_with_statistics(
+            sql, database=database, output_location=output_location, workgroup=workgroup, token=token
+        )[0]
+
+    def athena_count_with_statistics(
+        self,
+        sql: str,
+        *,
+        database: str,
+        output_location: str | None,
+        workgroup: str = "primary",
+        token: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """(the count, ``{"query_execution_id", "data_scanned_bytes", "engine_millis", "queries"}``) of one query."""
         result_configuration = {"OutputLocation": output_location} if output_location else {}
         query_id = self.athena_hook.run_query(
             sql, {"Database": database}, result_configuration, client_request_token=token, workgroup=workgroup
@@ -92,7 +106,14 @@ class SnapshotCountsHook(BaseHook):
             reason = self.athena_hook.get_state_change_reason(query_id)
             raise AirflowException(f"Athena count {query_id} ended {state}: {reason} ({sql})")
         rows = (self.athena_hook.get_query_results(query_id) or {}).get("ResultSet", {}).get("Rows", [])
-        return athena_scalar(rows, sql)
+        execution = self.athena_hook.get_query_info(query_id).get("QueryExecution", {})
+        statistics = execution.get("Statistics", {})
+        return athena_scalar(rows, sql), {
+            "query_execution_id": query_id,
+            "data_scanned_bytes": int(statistics.get("DataScannedInBytes") or 0),
+            "engine_millis": int(statistics.get("EngineExecutionTimeInMillis") or 0),
+            "queries": 1,
+        }
 
 
 def athena_scalar(rows: list[dict[str, Any]], sql: str) -> int:

@@ -85,6 +85,8 @@ class RowCountValidationOperator(BaseOperator):
         summary = snapshot_of(context, self.convert_task_id)
         load = context["ti"].xcom_pull(task_ids=self.load_task_id) if self.load_task_id else None
         table_name = export.get("table_name") or summary.get("table_name") or "?"
+        self.try_number = int(getattr(context["ti"], "try_number", 1) or 1)
+        self.athena_statistics: dict[str, Any] | None = None
         sources = self.count_sources(export, summary, load)
         report = compare_counts(
             sources,
@@ -94,6 +96,8 @@ class RowCountValidationOperator(BaseOperator):
             tolerance=self.tolerance,
         )
         out = report.to_xcom()
+        if self.athena_statistics:
+            out["athena_statistics"] = self.athena_statistics
         problems = list(report.problems)
         if self.key_columns and load:
             out["key_checksum"] = self.key_checksums(summary, load)
@@ -126,17 +130,25 @@ class RowCountValidationOperator(BaseOperator):
         footer_rows = sum(self.aws.parquet_footer_rows(url) for url in files)
         sources.append(CountSource("parquet_footers", footer_rows, note=f"{len(files)} file(s)"))
         if self.athena_database:
-            sources.append(CountSource("athena", self.athena_count(summary), note="COUNT(*) of the snapshot partition"))
+            count, self.athena_statistics = self.athena_count(summary, self.try_number)
+            sources.append(CountSource("athena", count, note="COUNT(*) of the snapshot partition"))
         if load:
             dest, day = destination_of(load)
             sources.append(CountSource("bigquery", self.bigquery.count_rows(dest, day), note=f"{load['table_id']}"))
         return sources
 
-    def athena_count(self, summary: dict[str, Any]) -> int:
+    def athena_count(self, summary: dict[str, Any], try_number: int = 1) -> tuple[int, dict[str, Any]]:
+        """The snapshot's ``COUNT(*)`` in Athena and the query's statistics.
+
+        The token includes the try number: Athena answers a reused token with the earlier execution, so a retry
+        must count afresh rather than read the result that made the previous try fail.
+        """
         table = self.athena_table or f"{summary['snapshot_prefix'].rstrip('/').split('/')[-2]}_snapshots"
         sql = athena_sql.count_rows(self.athena_database, table, summary["snapshot"])
-        token = athena_sql.client_request_token("count", self.athena_database, table, summary["snapshot"])
-        return self.aws.athena_count(
+        token = athena_sql.client_request_token(
+            "count", self.athena_database, table, summary["snapshot"], self.dag_id, self.task_id, try_number
+        )
+        return self.aws.athena_count_with_statistics(
             sql,
             database=self.athena_database,
             output_location=self.athena_output_location,
