@@ -48,7 +48,7 @@ def print_validation(validation: dict | None) -> None:
         print("\nno validation report (the validate task did not finish)")
         return
     print("\nvalidation report:")
-    print(validation.get("report") or json.dumps(validation, indent=2, default=str))
+    print(validation.get("report_text") or json.dumps(validation, indent=2, default=str))
 
 
 def print_locations(config: TableConfig, values: dict[str, Any]) -> None:
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     print_validation(values.get("validate"))
     report = values.get("report")
     if report:
-        print("\nrun report:", json.dumps(report, indent=2, default=str))
+        print("\nrun report:")
+        print(report.get("report_text") or json.dumps(report, indent=2, default=str))
     print_locations(config, values)
     print(f"\ndemo wall time: {args.elapsed}s; full log: {args.log}")
     print(f"DAG RUN STATE: {run.state}")

@@ -44,8 +44,9 @@ class RunReportOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         volumes = volumes_from_results(self.export, self.conversion, self.validation, self.transfer, self.load)
         snapshot = str((self.conversion or {}).get("snapshot", ""))
-        self.log.info("%s", render_report(self.table, snapshot, volumes))
-        return report_dict(self.table, snapshot, volumes)
+        text = render_report(self.table, snapshot, volumes)
+        self.log.info("%s", text)
+        return {**report_dict(self.table, snapshot, volumes), "report_text": text}
 
 
 def volumes_from_results(export: Any, conversion: Any, validation: Any, transfer: Any, load: Any) -> RunVolumes:
@@ -59,7 +60,8 @@ def volumes_from_results(export: Any, conversion: Any, validation: Any, transfer
         parquet_bytes=int(conversion.get("bytes_out") or 0),
         athena_bytes_scanned=int(athena.get("data_scanned_bytes") or 0),
         athena_queries=int(athena.get("queries") or (1 if athena else 0)),
-        bigquery_bytes_loaded=int(load.get("bytes_loaded") or load.get("input_bytes") or 0),
+        # A load job reads exactly the staged files: their total is the bytes loaded when the job does not say.
+        bigquery_bytes_loaded=int(load.get("bytes_loaded") or transfer.get("bytes_total") or 0) if load else 0,
         transfer_bytes=int(transfer.get("bytes_copied") or 0),
         incremental=str(export.get("export_type", "")).upper().startswith("INCREMENTAL"),
     )
