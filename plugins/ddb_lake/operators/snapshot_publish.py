@@ -54,7 +54,8 @@ class SnapshotPublishOperator(LakeSnapshotOperator):
 
     Before the switch: ``_manifest.json`` must exist under the snapshot prefix, list the same files as the convert
     summary, and every listed file must exist with the listed size. The current table never moves to an older
-    snapshot unless ``allow_rollback``; publishing the snapshot it already points at changes nothing.
+    snapshot unless ``allow_rollback``: a backfill of an older interval succeeds and keeps the newer one current
+    (``action: kept_newer``); publishing the snapshot it already points at changes nothing.
     """
 
     template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "current_table")
@@ -90,7 +91,14 @@ class SnapshotPublishOperator(LakeSnapshotOperator):
         if previous and same_location(previous, location):
             self.log.info("%s.%s already reads %s; nothing to publish", self.database, table, location)
             return {**result, "action": "unchanged", "published_at": existing["Parameters"].get(PUBLISHED_AT_PARAMETER)}
-        self.refuse_rollback(table, stamp, result["previous_snapshot"])
+        if self.is_rollback(stamp, result["previous_snapshot"]):
+            self.log.warning(
+                "%s.%s reads snapshot %s, newer than %s (a backfill of an older interval): keeping the newer one. "
+                "The older snapshot stays queryable in its partition; set allow_rollback=True to publish it.",
+                self.database, table, result["previous_snapshot"], stamp,
+            )
+            kept_since = existing["Parameters"].get(PUBLISHED_AT_PARAMETER)
+            return {**result, "action": "kept_newer", "published_at": kept_since}
         published_at = datetime.now(timezone.utc).isoformat()
         wanted = table_input(
             table, glue_columns(LakeSchema.from_json(summary["schema"])), location, partitioned=False,
@@ -101,12 +109,9 @@ class SnapshotPublishOperator(LakeSnapshotOperator):
         self.hook.switch_table(self.database, wanted)
         return {**result, "action": "published", "published_at": published_at}
 
-    def refuse_rollback(self, table: str, stamp: str, previous_stamp: str | None) -> None:
-        if previous_stamp and stamp < previous_stamp and not self.allow_rollback:
-            raise AirflowException(
-                f"{self.database}.{table} reads snapshot {previous_stamp}, newer than {stamp}; not moving it back "
-                "(a backfill of an older interval). Set allow_rollback=True to publish an older snapshot on purpose."
-            )
+    def is_rollback(self, stamp: str, previous_stamp: str | None) -> bool:
+        """True when publishing would move the current table back to an older snapshot without ``allow_rollback``."""
+        return bool(previous_stamp) and stamp < str(previous_stamp) and not self.allow_rollback
 
     def check_snapshot_complete(self, location: str, summary: dict[str, Any]) -> None:
         """Raise unless the snapshot's manifest and every file it lists are in S3 as the convert task reported."""
