@@ -16,7 +16,7 @@ _PIPELINE = "ddb-lake pipeline"
 _HOOKS = {
     _AWS_EXPORT: ["dynamodb_export", "lake_storage"],
     _LAKE: ["lake_catalog"],
-    _BIGQUERY: ["snapshot_transfer", "bigquery_load", "snapshot_counts"],
+    _BIGQUERY: ["snapshot_transfer", "storage_transfer", "bigquery_load", "snapshot_counts"],
 }
 _OPERATORS = {
     _AWS_EXPORT: ["dynamodb_export", "export_to_parquet"],

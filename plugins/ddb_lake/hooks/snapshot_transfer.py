@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import BaseHook
+from ddb_lake.compat import AirflowException, BaseHook
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,32 @@ class SnapshotTransferHook(BaseHook):
         finally:
             body.close()
         return TransferredFile(source, destination, size, "copied", blob.crc32c or "")
+
+    def verify_copies(
+        self, files: list[dict[str, Any]], gcs_bucket: str, gcs_prefix: str, source_prefix: str, action: str
+    ) -> list[TransferredFile]:
+        """Each ``{"path", "bytes"}`` file as found in GCS after another party copied it (size checked, crc32c read).
+
+        Raises naming every file that is missing or has another size, so nothing incomplete reaches the load.
+        """
+        found = {b.name: b for b in self.gcs_client.list_blobs(gcs_bucket, prefix=gcs_prefix.strip("/") + "/")}
+        results: list[TransferredFile] = []
+        problems: list[str] = []
+        for f in files:
+            name = destination_name(f["path"], source_prefix, gcs_prefix)
+            blob = found.get(name)
+            if blob is None or int(blob.size) != int(f["bytes"]):
+                got = "missing" if blob is None else f"{blob.size} bytes"
+                problems.append(f"{f['path']} -> gs://{gcs_bucket}/{name}: expected {f['bytes']} bytes, {got}")
+                continue
+            results.append(
+                TransferredFile(f["path"], f"gs://{gcs_bucket}/{name}", int(f["bytes"]), action, blob.crc32c or "")
+            )
+        if problems:
+            raise AirflowException(
+                f"{len(problems)} of {len(files)} snapshot file(s) not in GCS as expected:\n  " + "\n  ".join(problems)
+            )
+        return results
 
     def list_gcs(self, gcs_bucket: str, prefix: str) -> dict[str, int]:
         """Object name -> size under a prefix (used to check a copy)."""
