@@ -1,11 +1,12 @@
 """A recording stand-in for the Storage Transfer Service REST API v1 on 127.0.0.1, for the tests' google client.
 
-There is no local Storage Transfer Service. This server answers the calls ddb-lake makes, with the documented
-resource shapes (``TransferJob``, ``Operation`` whose ``metadata`` is a ``TransferOperation``, ``TransferCounters`` as
-int64 strings, ``google.rpc.Status`` errors): ``transferJobs.create`` / ``get`` / ``patch`` / ``run`` and
+There is no local Storage Transfer Service. This server answers the calls ddb-lake makes, with the documented resource
+shapes (``TransferJob``, ``Operation`` whose ``metadata`` is a ``TransferOperation``, ``TransferCounters`` as int64
+strings, ``google.rpc.Status`` errors): ``transferJobs.create`` / ``get`` / ``patch`` / ``run`` and
 ``transferOperations.get``. An operation really copies the job's S3 folder (moto server) into its GCS folder (GCS
 emulator) when it finishes, honouring ``objectConditions.includePrefixes`` (relative to the source path) and
-``overwriteWhen: DIFFERENT`` (same size and MD5 = same object, skipped). Every request is recorded as (method, path with query, JSON body).
+``overwriteWhen: DIFFERENT`` (same size and MD5 = same object, skipped). Every request is recorded as (method, path
+with query, JSON body).
 
 Test knobs, not service behaviour: ``hold`` keeps new operations IN_PROGRESS until cleared; ``denied_keys`` makes
 those S3 keys fail with PERMISSION_DENIED; ``polls_before_done`` is how many ``get`` calls see IN_PROGRESS first.
@@ -165,7 +166,8 @@ class StorageTransferStub:
         state = self.operations.get(name)
         if state is None:
             raise ApiError(404, "NOT_FOUND", f"Operation {name} not found")
-        self._polls[name] += 1
+        if not self.hold:  # a held operation makes no progress
+            self._polls[name] += 1
         if not state["done"] and not self.hold and self._polls[name] > self.polls_before_done:
             state["metadata"] = {**state["metadata"], **self.copy(state["job"]), "endTime": _now()}
             state["done"] = True
