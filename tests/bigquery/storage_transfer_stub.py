@@ -5,7 +5,7 @@ shapes (``TransferJob``, ``Operation`` whose ``metadata`` is a ``TransferOperati
 strings, ``google.rpc.Status`` errors): ``transferJobs.create`` / ``get`` / ``patch`` / ``run`` and
 ``transferOperations.get``. An operation really copies the job's S3 folder (moto server) into its GCS folder (GCS
 emulator) when it finishes, honouring ``objectConditions.includePrefixes`` (relative to the source path) and
-``overwriteWhen: DIFFERENT`` (same size and MD5 = same object, skipped). Every request is recorded as (method, path
+``overwriteWhen`` (DIFFERENT: same size and MD5 = same object, skipped; NEVER; ALWAYS). Every request is recorded as (method, path
 with query, JSON body).
 
 Test knobs, not service behaviour: ``hold`` keeps new operations IN_PROGRESS until cleared; ``denied_keys`` makes
@@ -206,7 +206,9 @@ class StorageTransferStub:
                 outcome = "Failed"
             else:
                 blob = bucket.get_blob(sink["path"] + relative)
+                when = spec.get("transferOptions", {}).get("overwriteWhen", "DIFFERENT")
                 same = blob is not None and blob.size == size and _md5_hex(blob.md5_hash) == etag
+                same = {"ALWAYS": False, "NEVER": blob is not None}.get(when, same)
                 if not same:
                     data = self.s3_client.get_object(Bucket=source["bucketName"], Key=item["Key"])["Body"].read()
                     bucket.blob(sink["path"] + relative).upload_from_string(data)

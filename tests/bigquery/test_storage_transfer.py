@@ -392,3 +392,30 @@ def test_an_unknown_transfer_method_fails_naming_the_task():
                "snapshot_prefix": "s3://l/p/t/snapshot=S"}  # fmt: skip
     with pytest.raises(AirflowException, match="task 't': transfer_method must be one of"):
         op.execute(run_context({"convert": summary}))
+
+
+@pytest.mark.integration
+def test_hook_reads_409_as_taken_and_a_refused_run_as_the_active_operation(stub, snapshot_on_s3, gcs_bucket):
+    from ddb_lake.hooks.storage_transfer import StorageTransferHook
+
+    hook = StorageTransferHook(api_endpoint=stub.url, poll_seconds=0.02)
+    spec = transfer_spec(
+        s3_bucket=LAKE_BUCKET, s3_path=SNAPSHOT_PREFIX, gcs_bucket=gcs_bucket, gcs_path="x", relative_names=NAMES,
+        role_arn="arn:aws:iam::1:role/r",
+    )  # fmt: skip
+    job = transfer_job(project_id=PROJECT, job_name="transferJobs/ddb-lake-race-g1", description="d", spec=spec)
+    assert hook.create_job(job)["name"] == job["name"]
+    assert hook.create_job(job) is None  # 409 ALREADY_EXISTS: a racing worker made it; the caller reads it back
+    assert stub.requests[-1].method == "POST" and len(stub.jobs) == 1
+
+    stub.hold = True
+    first = hook.start_operation(job)
+    # The service refuses a second run while one is active (400 FAILED_PRECONDITION): the active one is returned.
+    assert hook.start_operation(job) == first
+    op_path = f"/v1/{first}?alt=json"
+    assert calls(stub)[-3:] == [
+        ("POST", "/v1/transferJobs/ddb-lake-race-g1:run?alt=json"),  # refused
+        ("GET", f"/v1/transferJobs/ddb-lake-race-g1?projectId={PROJECT}&alt=json"),  # latestOperationName
+        ("GET", op_path),  # still active
+    ]
+    assert len(stub.operations) == 1
