@@ -5,8 +5,8 @@ shapes (``TransferJob``, ``Operation`` whose ``metadata`` is a ``TransferOperati
 strings, ``google.rpc.Status`` errors): ``transferJobs.create`` / ``get`` / ``patch`` / ``run`` and
 ``transferOperations.get``. An operation really copies the job's S3 folder (moto server) into its GCS folder (GCS
 emulator) when it finishes, honouring ``objectConditions.includePrefixes`` (relative to the source path) and
-``overwriteWhen`` (DIFFERENT: same size and MD5 = same object, skipped; NEVER; ALWAYS). Every request is recorded as (method, path
-with query, JSON body).
+``overwriteWhen`` (DIFFERENT: same size and MD5 = same object, skipped; NEVER; ALWAYS). Every request is recorded as
+(method, path with query, JSON body).
 
 Test knobs, not service behaviour: ``hold`` keeps new operations IN_PROGRESS until cleared; ``denied_keys`` makes
 those S3 keys fail with PERMISSION_DENIED; ``polls_before_done`` is how many ``get`` calls see IN_PROGRESS first.
