@@ -53,8 +53,13 @@ class TableLayout:
         return join_key(self.snapshots_prefix(), f"{SNAPSHOT_PARTITION}={utc_stamp(export_time)}")
 
     def changes_prefix(self, window_start: datetime, window_end: datetime) -> str:
-        """Incremental exports convert to ``<prefix>/changes/<table>/window=<start>-<end>``."""
-        return join_key(self.prefix, "changes", self.table, f"window={utc_stamp(window_start)}-{utc_stamp(window_end)}")
+        """Incremental exports convert to ``<prefix>/changes/<table>/snapshot=<start>-<end>``.
+
+        The ``<table>_changes`` Glue table is partitioned like ``<table>_snapshots``: one ``snapshot`` partition per
+        window, whose value is the window's two stamps.
+        """
+        stamp = f"{utc_stamp(window_start)}-{utc_stamp(window_end)}"
+        return join_key(self.prefix, "changes", self.table, f"{SNAPSHOT_PARTITION}={stamp}")
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
