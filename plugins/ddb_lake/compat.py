@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from airflow import __version__ as AIRFLOW_VERSION
-from airflow.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from packaging.version import Version
 
@@ -17,8 +16,10 @@ AIRFLOW_V3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0.0")
 if AIRFLOW_V3:
     from airflow.sdk import DAG, Asset, BaseHook, BaseOperator, BaseSensorOperator, Context, TaskGroup
     from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
 else:  # pragma: no cover - exercised only on Airflow 2
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.models.dag import DAG  # type: ignore[no-redef]
@@ -31,6 +32,7 @@ __all__ = [
     "AIRFLOW_V3",
     "DAG",
     "AirflowException",
+    "AirflowFailException",
     "Asset",
     "BaseHook",
     "BaseOperator",

@@ -11,7 +11,7 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from botocore.exceptions import ClientError, WaiterError
 
-from ddb_lake.compat import AirflowException, Context, data_interval_of
+from ddb_lake.compat import AirflowException, AirflowFailException, Context, data_interval_of
 from ddb_lake.core.lake_layout import TableLayout, join_key
 from ddb_lake.hooks.dynamodb_export import (
     EXPORT_VIEW_TYPES,
@@ -26,11 +26,6 @@ from ddb_lake.hooks.dynamodb_export import (
 )
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.triggers.dynamodb_export import COMPLETED, FAILED, DynamoDBExportTrigger
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 MIN_INCREMENTAL_WINDOW = timedelta(minutes=15)
 MAX_INCREMENTAL_WINDOW = timedelta(hours=24)

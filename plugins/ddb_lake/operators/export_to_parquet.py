@@ -10,17 +10,12 @@ from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
-from ddb_lake.compat import Context
+from ddb_lake.compat import AirflowFailException, Context
 from ddb_lake.core.errors import ExportFormatError
 from ddb_lake.core.lake_layout import TableLayout, utc_stamp
 from ddb_lake.core.lake_schema import LakeSchema
 from ddb_lake.hooks.dynamodb_export import INCREMENTAL_EXPORT, as_utc
 from ddb_lake.hooks.lake_storage import LakeStorageHook
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 # The trailing parts of an export prefix below the lake prefix: exports/<table>/<full|incremental>/<stamp>.
 _EXPORT_PREFIX_DEPTH = 4
