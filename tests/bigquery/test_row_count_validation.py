@@ -159,6 +159,8 @@ def test_every_copy_agrees_on_a_good_snapshot(loaded, athena_url):
     assert sent["Status"]["State"] == "SUCCEEDED"
     assert sent["Statistics"]["DataScannedInBytes"] == sum(f["bytes"] for f in loaded["convert"]["files"])
     assert result["athena_statistics"]["query_execution_id"] == query_id
+    assert result["report_text"].splitlines()[-1].startswith("key checksum over (pk, sk)")
+    assert "athena" in result["report_text"] and "MISMATCH" not in result["report_text"]
     assert result["athena_statistics"]["data_scanned_bytes"] == sent["Statistics"]["DataScannedInBytes"]
 
 

@@ -109,6 +109,7 @@ class RowCountValidationOperator(BaseOperator):
         self.log.info("%s", text)
         out["ok"] = not problems
         out["problems"] = problems
+        out["report_text"] = text
         if problems:
             raise AirflowException(f"{table_name} snapshot {summary['snapshot']} is not published:\n{text}")
         return out
