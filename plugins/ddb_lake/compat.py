@@ -16,10 +16,15 @@ AIRFLOW_V3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0.0")
 if AIRFLOW_V3:
     from airflow.sdk import DAG, Asset, BaseHook, BaseOperator, BaseSensorOperator, Context, TaskGroup
     from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
 else:  # pragma: no cover - exercised only on Airflow 2
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
-    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        TaskDeferred,
+    )
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.models.dag import DAG  # type: ignore[no-redef]
@@ -33,6 +38,7 @@ __all__ = [
     "DAG",
     "AirflowException",
     "AirflowFailException",
+    "AirflowSensorTimeout",
     "Asset",
     "BaseHook",
     "BaseOperator",
@@ -40,6 +46,7 @@ __all__ = [
     "BaseTrigger",
     "Context",
     "CronDataIntervalTimetable",
+    "TaskDeferred",
     "TaskGroup",
     "TriggerEvent",
     "data_interval_of",

@@ -26,7 +26,7 @@ def repair(dag=None, **kwargs) -> AthenaPartitionRepairOperator:
 
 
 def sql_dag():
-    from airflow.sdk import DAG
+    from ddb_lake.compat import DAG
 
     return DAG("athena_templates", schedule=None, start_date=datetime(2026, 11, 1), template_searchpath=[str(SQL_DIR)],
                params={"db": DATABASE})

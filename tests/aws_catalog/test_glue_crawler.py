@@ -78,7 +78,7 @@ def test_running_crawl_is_waited_for_then_ours_starts(lake):
 
 @pytest.mark.integration
 def test_deferrable_path_runs_the_trigger_and_resumes(lake):
-    from airflow.sdk.exceptions import TaskDeferred
+    from ddb_lake.compat import TaskDeferred
 
     lake.finish_crawls_after(1)
     operator = crawler_operator(deferrable=True)
@@ -94,7 +94,7 @@ def test_deferrable_path_runs_the_trigger_and_resumes(lake):
 
 @pytest.mark.integration
 def test_deferrable_waits_for_running_crawl_via_resume_method(lake):
-    from airflow.sdk.exceptions import TaskDeferred
+    from ddb_lake.compat import TaskDeferred
 
     lake.finish_crawls_after(1)
     operator = crawler_operator(deferrable=True)

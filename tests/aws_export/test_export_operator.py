@@ -12,9 +12,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from ddb_lake.compat import AirflowException
+from ddb_lake.compat import AirflowException, AirflowFailException, TaskDeferred
 from ddb_lake.core.lake_layout import TableLayout
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pendulum
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from ddb_lake.compat import DAG, AirflowException
+from ddb_lake.compat import DAG, AirflowException, AirflowFailException
 from ddb_lake.hooks.dynamodb_export import RecoveryWindow, is_transient
 from ddb_lake.operators.dynamodb_export import (
     DynamoDBExportOperator,

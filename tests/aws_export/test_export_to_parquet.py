@@ -9,8 +9,8 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 import s3fs
-from airflow.sdk.exceptions import AirflowFailException
 
+from ddb_lake.compat import AirflowFailException
 from ddb_lake.core.lake_layout import TableLayout, utc_stamp
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator

@@ -7,8 +7,8 @@ import time
 from datetime import timedelta
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
+from ddb_lake.compat import AirflowFailException, TaskDeferred
 from ddb_lake.sensors.dynamodb_export import DynamoDBExportSensor
 from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
 
@@ -93,7 +93,7 @@ def test_sensor_fails_with_failure_code_of_a_failed_export(aws):
 
 @pytest.mark.integration
 def test_sensor_times_out(aws):
-    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from ddb_lake.compat import AirflowSensorTimeout
 
     sensor = DynamoDBExportSensor(
         task_id="wait", export_arn=UNKNOWN_ARN, poke_interval=0.1, timeout=0.3, botocore_config=NO_RETRIES

@@ -108,7 +108,7 @@ def _dest(project: str, dataset: str):
 
 
 def test_deferrable_load_waits_through_the_trigger(moto_reset, gcs_bucket, gcp_project, dataset):
-    from airflow.sdk.exceptions import TaskDeferred
+    from ddb_lake.compat import TaskDeferred
 
     snap = put_snapshot()
     xcoms = {"convert": snap.summary, "transfer_to_gcs": transfer(snap.summary, gcs_bucket)}

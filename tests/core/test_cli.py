@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,12 @@ import pytest
 
 from ddb_lake.core.cli import main
 from ddb_lake.core.export_writer import item_line, write_export
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_logging(monkeypatch):
+    """Run main() with the root logger a fresh ``ddb-lake`` process has: Airflow 2, once imported, logs to stdout."""
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
 
 
 def _export(root: Path, **kwargs) -> Path:
