@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from ddb_lake.compat import AIRFLOW_V3
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).parent / "airflow"
 
@@ -60,8 +62,23 @@ def dags_test(env: dict[str, str], dag_id: str, logical_date: str, log: Path) ->
 
 def run_states(env: dict[str, str], dag_id: str) -> list[tuple[str, str]]:
     """(logical date, state) of every run of ``dag_id``, oldest first, from ``airflow dags list-runs``."""
-    result = subprocess.run([AIRFLOW, "dags", "list-runs", dag_id, "-o", "json"],
-                            env=env, capture_output=True, text=True, timeout=120, check=True)
-    # Airflow may print warnings first; the JSON is the line that starts with "[".
-    runs = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("[")))
-    return sorted((run["logical_date"], run["state"]) for run in runs)
+    if AIRFLOW_V3:
+        command = [AIRFLOW, "dags", "list-runs", dag_id, "-o", "json"]
+    else:  # Airflow 2 lists runs only of DAGs in its dag table, which `dags test` leaves empty; -d names the DAG
+        subprocess.run([AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=300)
+        command = [AIRFLOW, "dags", "list-runs", "-d", dag_id, "-o", "json"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    # Airflow may print warnings and (Airflow 2) "[<time>] ..." log lines first; the JSON is the line that is a list.
+    runs = next(_json_list(line) for line in result.stdout.splitlines() if _json_list(line) is not None)
+    return sorted((run.get("logical_date", run.get("execution_date")), run["state"]) for run in runs)
+
+
+def _json_list(line: str) -> list | None:
+    """The line as a JSON list, or None when it is not one."""
+    if not line.startswith("["):
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
