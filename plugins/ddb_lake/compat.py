@@ -58,6 +58,7 @@ def data_interval_of(context: Any) -> tuple[Any, Any]:
 
     ``airflow dags test`` and manual runs in Airflow 3 get an interval whose start equals its end; a DAG on a
     schedule then still means "the interval that ends at the logical date", which the DAG's timetable knows.
+    Airflow 2 gives manual runs of an interval timetable the real interval, which is returned as it is.
     """
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")
@@ -76,10 +77,10 @@ def data_interval_of(context: Any) -> tuple[Any, Any]:
 def _core_timetable(timetable: Any) -> Any:
     """The timetable with scheduling logic: in a task, Airflow 3 hands the SDK definition, which has none."""
     if timetable is None or hasattr(timetable, "infer_manual_data_interval"):
-        return timetable
-    try:
-        from airflow.serialization.encoders import coerce_to_core_timetable
-    except ImportError:  # pragma: no cover - no core timetables importable
+        return timetable  # Airflow 2's DAG holds the core timetable itself
+    if not AIRFLOW_V3:  # pragma: no cover - an Airflow 2 timetable always has the method
         return None
+    from airflow.serialization.encoders import coerce_to_core_timetable  # imported when needed: ~60 ms
+
     core = coerce_to_core_timetable(timetable)
     return core if hasattr(core, "infer_manual_data_interval") else None
