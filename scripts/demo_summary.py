@@ -20,8 +20,17 @@ from ddb_lake.core.table_config import TableConfig, load_table_config
 def latest_run(dag_id: str) -> tuple[Any, list[Any], dict[str, Any]]:
     """(dag run, task instances, {task_id: return value}) of the newest run of ``dag_id``."""
     from airflow.models import DagRun, TaskInstance
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.xcom import XComModel
+
+        value_of = XComModel.deserialize_value
+    except ImportError:  # Airflow 2: the table's model is XCom itself, and a loaded row holds its value deserialized
+        from airflow.models.xcom import XCom as XComModel
+
+        def value_of(row: Any) -> Any:
+            return row.value
 
     with create_session() as session:
         run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
@@ -31,7 +40,7 @@ def latest_run(dag_id: str) -> tuple[Any, list[Any], dict[str, Any]]:
         rows = session.query(XComModel).filter(
             XComModel.dag_id == dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
         ).all()
-        values = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+        values = {row.task_id: value_of(row) for row in rows}
         session.expunge_all()
     return run, tis, values
 

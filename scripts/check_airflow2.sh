@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Check the ddb_lake provider and DAGs on Airflow 2.11: build .venv-af2/ (idempotent), run the suites that pass there.
+#
+#   bash scripts/check_airflow2.sh           # venv + DAG parsing, provider, compat, unit, operator, BigQuery, stack suites
+#   bash scripts/check_airflow2.sh --e2e     # ... and tests/e2e (airflow dags test of the incremental and backfill DAGs)
+#   bash scripts/check_airflow2.sh --demo    # ... and the demo DAG (orders) end to end with airflow dags test
+#   bash scripts/check_airflow2.sh --venv    # only build or confirm .venv-af2/
+#
+# .venv-af2/ comes from requirements-airflow2-lock.txt (requirements-airflow2.txt if the lock does not install), plus
+# this repo editable; a stamp (sha256 of those files and the interpreter) skips the install when nothing changed.
+# The local stack (moto server, emulators) keeps running from .venv/ and .venv-emulators/, which scripts/bootstrap.sh
+# builds; the tests run in .venv-af2's interpreter with an Airflow home of their own, never the 3.x one's database.
+# Not part of scripts/test.sh (CI time budget): about 2 min of install once, then about 3 min of tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO_ROOT=$(pwd)
+VENV=${DDB_LAKE_AF2_VENV:-$REPO_ROOT/.venv-af2}
+STAMP_NAME=.ddb-lake-af2-stamp
+# DDB_LAKE_AF2_SUITES="tests/dags tests/core" narrows the run (space-separated pytest paths; "none" runs no suite).
+IFS=$' \n' read -r -d '' -a SUITES <<<"${DDB_LAKE_AF2_SUITES:-tests/test_compat.py tests/dags tests/test_provider_package.py
+  tests/core tests/operators tests/aws_export tests/aws_catalog tests/bigquery tests/integration}" || true
+[ "${SUITES[*]}" != none ] || SUITES=()
+
+log() { printf '[check_airflow2] %s\n' "$*" >&2; }
+
+find_python() {
+  local candidate
+  for candidate in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    command -v "$candidate" >/dev/null 2>&1 || continue
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  log "no Python 3.11 found (tried \$PYTHON, python3.11, python3)"
+  return 1
+}
+
+pip_quietly() {
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >>"$VENV/af2-pip.log" 2>&1; then
+    log "pip install $* failed; last lines of $VENV/af2-pip.log:"
+    grep -v "is ignored: it is neither a file nor a directory" "$VENV/af2-pip.log" | tail -n 15 >&2
+    return 1
+  fi
+}
+
+ensure_venv() {
+  local py stamp started
+  py=$(find_python)
+  stamp=$({ "$py" -c 'import sys; print(sys.version)'; cat requirements-airflow2-lock.txt requirements-airflow2.txt \
+    pyproject.toml; } | sha256sum | cut -d' ' -f1)
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/$STAMP_NAME" 2>/dev/null)" = "$stamp" ]; then
+    log "$VENV is current (stamp ${stamp:0:12})"
+    return 0
+  fi
+  started=$(date +%s)
+  [ -x "$VENV/bin/python" ] || { log "creating $VENV with $py"; "$py" -m venv "$VENV"; }
+  rm -f "$VENV/$STAMP_NAME"
+  : >"$VENV/af2-pip.log"
+  log "pip install -r requirements-airflow2-lock.txt"
+  if ! pip_quietly -r requirements-airflow2-lock.txt; then
+    log "the lock did not install; falling back to requirements-airflow2.txt"
+    pip_quietly -r requirements-airflow2.txt
+  fi
+  pip_quietly --no-deps -e "$REPO_ROOT"
+  "$VENV/bin/python" -c 'import airflow, sys; sys.exit(not airflow.__version__.startswith("2."))' \
+    || { log "$VENV does not hold Airflow 2"; return 1; }
+  "$VENV/bin/python" -c 'import airflow.providers.amazon, airflow.providers.google, ddb_lake.compat, moto, pyarrow' \
+    || { log "$VENV is missing a core import"; return 1; }
+  echo "$stamp" >"$VENV/$STAMP_NAME"
+  log "$VENV ready in $(($(date +%s) - started)) s ($(du -sh "$VENV" | cut -f1))"
+}
+
+# run_demo HOME_DIR : the orders DAG end to end with airflow dags test on a stack of its own; exit status of the run.
+run_demo() {
+  local work=$1 status
+  local state="$work/stack"
+  mkdir -p "$state"
+  .venv/bin/python scripts/local_stack.py up --state-dir "$state" >/dev/null
+  # A plain statement (not in an && list), so the subshell's set -e stops at the first failing step.
+  set +e
+  (
+    set -e
+    # shellcheck disable=SC1091
+    source "$state/stack.env"
+    export AIRFLOW_HOME="$work/airflow-home" AIRFLOW__CORE__DAGS_FOLDER="$REPO_ROOT/dags"
+    export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO_ROOT/plugins" AIRFLOW__CORE__LOAD_EXAMPLES=False
+    export DDB_LAKE_TABLES_DIR="$REPO_ROOT/include/tables"
+    "$VENV/bin/airflow" db migrate >"$work/db-migrate.log" 2>&1 || { tail -30 "$work/db-migrate.log"; exit 1; }
+    "$VENV/bin/python" scripts/seed_demo.py include/tables/orders.yaml --items 3000
+    dag_status=0
+    "$VENV/bin/airflow" dags test ddb_lake__orders "$(date -u +%Y-%m-%d)" >"$work/dags-test.log" 2>&1 || dag_status=$?
+    "$VENV/bin/python" scripts/demo_summary.py --table-file include/tables/orders.yaml --dag-id ddb_lake__orders \
+      --log "$work/dags-test.log" --elapsed 0
+    exit "$dag_status"
+  )
+  status=$?
+  set -e
+  .venv/bin/python scripts/local_stack.py down --state-dir "$state" >/dev/null || true
+  return "$status"
+}
+
+main() {
+  local e2e=false demo=false venv_only=false arg work status=0 demo_status
+  for arg in "$@"; do
+    case $arg in
+      --e2e) e2e=true ;;
+      --demo) demo=true ;;
+      --venv) venv_only=true ;;
+      *) log "unknown argument '$arg' (expected --e2e, --demo, --venv)"; return 2 ;;
+    esac
+  done
+  bash scripts/bootstrap.sh  # the stack's own venvs (moto server, emulators)
+  ensure_venv
+  $venv_only && return 0
+  "$VENV/bin/python" -c 'import airflow, airflow.providers.amazon as a, airflow.providers.google as g
+print(f"[check_airflow2] Airflow {airflow.__version__}, amazon {a.__version__}, google {g.__version__}")' >&2
+  $e2e && SUITES+=(tests/e2e)
+  work=$(mktemp -d /tmp/ddb-lake-af2.XXXXXX)
+  if [ ${#SUITES[@]} -gt 0 ]; then
+    log "pytest ${SUITES[*]} (Airflow home $work/pytest-airflow-home)"
+    AIRFLOW_HOME="$work/pytest-airflow-home" "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${SUITES[@]}" \
+      || status=$?
+  fi
+  if $demo; then
+    log "demo DAG with airflow dags test (logs in $work)"
+    set +e  # run_demo as a plain statement: called in an || list, its subshell would ignore set -e
+    run_demo "$work"
+    demo_status=$?
+    set -e
+    [ "$demo_status" -eq 0 ] || status=$demo_status
+  fi
+  [ "$status" -eq 0 ] && rm -rf "$work"
+  return "$status"
+}
+
+main "$@"
