@@ -4,6 +4,7 @@
 #   bash scripts/check_airflow2.sh           # venv + DAG parsing, provider, compat, unit, operator, BigQuery, stack suites
 #   bash scripts/check_airflow2.sh --e2e     # ... and tests/e2e (airflow dags test of the incremental and backfill DAGs)
 #   bash scripts/check_airflow2.sh --demo    # ... and the demo DAG (orders) end to end with airflow dags test
+#   bash scripts/check_airflow2.sh --backfill  # ... and two intervals of it with airflow dags backfill + triggerer
 #   bash scripts/check_airflow2.sh --venv    # only build or confirm .venv-af2/
 #
 # .venv-af2/ comes from requirements-airflow2-lock.txt (requirements-airflow2.txt if the lock does not install), plus
@@ -72,9 +73,10 @@ ensure_venv() {
   log "$VENV ready in $(($(date +%s) - started)) s ($(du -sh "$VENV" | cut -f1))"
 }
 
-# run_demo HOME_DIR : the orders DAG end to end with airflow dags test on a stack of its own; exit status of the run.
-run_demo() {
-  local work=$1 status
+# run_on_stack demo|backfill WORK_DIR : the orders DAG end to end on a stack of its own, with `airflow dags test`
+# (demo) or `airflow dags backfill` + `airflow triggerer` (backfill); returns the run's exit status.
+run_on_stack() {
+  local mode=$1 work=$2/$1 status
   local state="$work/stack"
   mkdir -p "$state"
   .venv/bin/python scripts/local_stack.py up --state-dir "$state" >/dev/null
@@ -90,7 +92,22 @@ run_demo() {
     "$VENV/bin/airflow" db migrate >"$work/db-migrate.log" 2>&1 || { tail -30 "$work/db-migrate.log"; exit 1; }
     "$VENV/bin/python" scripts/seed_demo.py include/tables/orders.yaml --items 3000
     dag_status=0
-    "$VENV/bin/airflow" dags test ddb_lake__orders "$(date -u +%Y-%m-%d)" >"$work/dags-test.log" 2>&1 || dag_status=$?
+    if [ "$mode" = demo ]; then
+      "$VENV/bin/airflow" dags test ddb_lake__orders "$(date -u +%Y-%m-%d)" >"$work/dags-test.log" 2>&1 \
+        || dag_status=$?
+    else
+      # Two daily intervals with Airflow 2's backfill job: tasks run as `airflow tasks run` (SequentialExecutor), so
+      # the deferred export and load wait for a real triggerer, which serializes and rebuilds their triggers.
+      export PATH="$VENV/bin:$PATH"
+      "$VENV/bin/airflow" triggerer >"$work/triggerer.log" 2>&1 &
+      triggerer_pid=$!
+      "$VENV/bin/airflow" dags backfill ddb_lake__orders --start-date "$(date -u -d '3 days ago' +%Y-%m-%d)" \
+        --end-date "$(date -u -d '2 days ago' +%Y-%m-%d)" >"$work/dags-test.log" 2>&1 || dag_status=$?
+      kill "$triggerer_pid" || true
+      wait "$triggerer_pid" || true
+      grep -q "trigger ddb_lake__orders/backfill__.*/export/.* completed" "$work/triggerer.log" \
+        || { echo "the triggerer ran no export trigger (see $work/triggerer.log)"; dag_status=1; }
+    fi
     "$VENV/bin/python" scripts/demo_summary.py --table-file include/tables/orders.yaml --dag-id ddb_lake__orders \
       --log "$work/dags-test.log" --elapsed 0
     exit "$dag_status"
@@ -102,13 +119,14 @@ run_demo() {
 }
 
 main() {
-  local e2e=false demo=false venv_only=false arg work status=0 demo_status
+  local e2e=false venv_only=false arg work mode run_status status=0 dag_runs=()
   for arg in "$@"; do
     case $arg in
       --e2e) e2e=true ;;
-      --demo) demo=true ;;
+      --demo) dag_runs+=(demo) ;;
+      --backfill) dag_runs+=(backfill) ;;
       --venv) venv_only=true ;;
-      *) log "unknown argument '$arg' (expected --e2e, --demo, --venv)"; return 2 ;;
+      *) log "unknown argument '$arg' (expected --e2e, --demo, --backfill, --venv)"; return 2 ;;
     esac
   done
   bash scripts/bootstrap.sh  # the stack's own venvs (moto server, emulators)
@@ -123,14 +141,14 @@ print(f"[check_airflow2] Airflow {airflow.__version__}, amazon {a.__version__}, 
     AIRFLOW_HOME="$work/pytest-airflow-home" "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${SUITES[@]}" \
       || status=$?
   fi
-  if $demo; then
-    log "demo DAG with airflow dags test (logs in $work)"
-    set +e  # run_demo as a plain statement: called in an || list, its subshell would ignore set -e
-    run_demo "$work"
-    demo_status=$?
+  for mode in "${dag_runs[@]}"; do
+    log "$mode: the orders DAG on its own stack (logs in $work/$mode)"
+    set +e  # a plain statement: called in an || list, its subshell would ignore set -e
+    run_on_stack "$mode" "$work"
+    run_status=$?
     set -e
-    [ "$demo_status" -eq 0 ] || status=$demo_status
-  fi
+    [ "$run_status" -eq 0 ] || status=$run_status
+  done
   [ "$status" -eq 0 ] && rm -rf "$work"
   return "$status"
 }
