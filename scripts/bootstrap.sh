@@ -8,13 +8,15 @@
 # Each venv keeps a stamp (sha256 of the files it was built from); a venv whose stamp matches is left alone.
 #   bash scripts/bootstrap.sh              # both venvs
 #   bash scripts/bootstrap.sh emulators    # only one of them (main | emulators)
-# Environment: PYTHON (interpreter, default python3.11), DDB_LAKE_VENV, DDB_LAKE_EMULATOR_VENV (venv paths).
+#   bash scripts/bootstrap.sh airflow2     # .venv-af2/: Airflow 2.11 for scripts/check_airflow2.sh (not built by default)
+# Environment: PYTHON (interpreter, default python3.11), DDB_LAKE_VENV, DDB_LAKE_EMULATOR_VENV, DDB_LAKE_AF2_VENV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT=$(pwd)
 
 VENV=${DDB_LAKE_VENV:-$REPO_ROOT/.venv}
 EMULATOR_VENV=${DDB_LAKE_EMULATOR_VENV:-$REPO_ROOT/.venv-emulators}
+AF2_VENV=${DDB_LAKE_AF2_VENV:-$REPO_ROOT/.venv-af2}
 STAMP_NAME=.ddb-lake-bootstrap-stamp
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
@@ -73,7 +75,7 @@ ensure_venv() {
     log "$label: the lock did not install; falling back to the looser $fallback"
     pip_quietly "$venv" -r "$fallback"
   fi
-  if [ "$label" = main ]; then
+  if [ "$label" != emulators ]; then
     log "$label: pip install --no-deps -e . (the ddb_lake provider, editable)"
     pip_quietly "$venv" --no-deps -e "$REPO_ROOT"
   fi
@@ -85,6 +87,13 @@ ensure_venv() {
 verify_main() {
   "$1/bin/python" -c 'import airflow, airflow.providers.amazon, airflow.providers.google, ddb_lake, moto, pyarrow' \
     || { log "main: $1 is missing a core import"; return 1; }
+}
+
+verify_airflow2() {
+  "$1/bin/python" -c 'import airflow, sys; sys.exit(not airflow.__version__.startswith("2."))' \
+    || { log "airflow2: $1 does not hold Airflow 2"; return 1; }
+  "$1/bin/python" -c 'import airflow.providers.amazon, airflow.providers.google, ddb_lake.compat, moto, pyarrow' \
+    || { log "airflow2: $1 is missing a core import"; return 1; }
 }
 
 verify_emulators() {
@@ -110,7 +119,10 @@ main() {
       emulators)
         ensure_venv emulators "$EMULATOR_VENV" requirements-emulators-lock.txt requirements-emulators.txt \
           requirements-emulators-lock.txt ;;
-      *) log "unknown target '$target' (expected: main, emulators)"; return 2 ;;
+      airflow2)
+        ensure_venv airflow2 "$AF2_VENV" requirements-airflow2-lock.txt requirements-airflow2.txt \
+          requirements-airflow2-lock.txt requirements-airflow2.txt pyproject.toml ;;
+      *) log "unknown target '$target' (expected: main, emulators, airflow2)"; return 2 ;;
     esac
   done
   log "done in $(($(date +%s) - started)) s"

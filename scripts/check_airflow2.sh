@@ -7,8 +7,8 @@
 #   bash scripts/check_airflow2.sh --backfill  # ... and two intervals of it with airflow dags backfill + triggerer
 #   bash scripts/check_airflow2.sh --venv    # only build or confirm .venv-af2/
 #
-# .venv-af2/ comes from requirements-airflow2-lock.txt (requirements-airflow2.txt if the lock does not install), plus
-# this repo editable; a stamp (sha256 of those files and the interpreter) skips the install when nothing changed.
+# .venv-af2/ is built by `scripts/bootstrap.sh airflow2` from requirements-airflow2-lock.txt (requirements-airflow2.txt
+# if the lock does not install), plus this repo editable; its stamp skips the install when nothing changed.
 # The local stack (moto server, emulators) keeps running from .venv/ and .venv-emulators/, which scripts/bootstrap.sh
 # builds; the tests run in .venv-af2's interpreter with an Airflow home of their own, never the 3.x one's database.
 # Not part of scripts/test.sh (CI time budget): about 2 min of install once, then about 3 min of tests.
@@ -16,62 +16,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT=$(pwd)
 VENV=${DDB_LAKE_AF2_VENV:-$REPO_ROOT/.venv-af2}
-STAMP_NAME=.ddb-lake-af2-stamp
 # DDB_LAKE_AF2_SUITES="tests/dags tests/core" narrows the run (space-separated pytest paths; "none" runs no suite).
 IFS=$' \n' read -r -d '' -a SUITES <<<"${DDB_LAKE_AF2_SUITES:-tests/test_compat.py tests/dags tests/test_provider_package.py
   tests/core tests/operators tests/aws_export tests/aws_catalog tests/bigquery tests/integration}" || true
 [ "${SUITES[*]}" != none ] || SUITES=()
 
 log() { printf '[check_airflow2] %s\n' "$*" >&2; }
-
-find_python() {
-  local candidate
-  for candidate in "${PYTHON:-}" python3.11 python3; do
-    [ -n "$candidate" ] || continue
-    command -v "$candidate" >/dev/null 2>&1 || continue
-    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-      echo "$candidate"
-      return 0
-    fi
-  done
-  log "no Python 3.11 found (tried \$PYTHON, python3.11, python3)"
-  return 1
-}
-
-pip_quietly() {
-  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >>"$VENV/af2-pip.log" 2>&1; then
-    log "pip install $* failed; last lines of $VENV/af2-pip.log:"
-    grep -v "is ignored: it is neither a file nor a directory" "$VENV/af2-pip.log" | tail -n 15 >&2
-    return 1
-  fi
-}
-
-ensure_venv() {
-  local py stamp started
-  py=$(find_python)
-  stamp=$({ "$py" -c 'import sys; print(sys.version)'; cat requirements-airflow2-lock.txt requirements-airflow2.txt \
-    pyproject.toml; } | sha256sum | cut -d' ' -f1)
-  if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/$STAMP_NAME" 2>/dev/null)" = "$stamp" ]; then
-    log "$VENV is current (stamp ${stamp:0:12})"
-    return 0
-  fi
-  started=$(date +%s)
-  [ -x "$VENV/bin/python" ] || { log "creating $VENV with $py"; "$py" -m venv "$VENV"; }
-  rm -f "$VENV/$STAMP_NAME"
-  : >"$VENV/af2-pip.log"
-  log "pip install -r requirements-airflow2-lock.txt"
-  if ! pip_quietly -r requirements-airflow2-lock.txt; then
-    log "the lock did not install; falling back to requirements-airflow2.txt"
-    pip_quietly -r requirements-airflow2.txt
-  fi
-  pip_quietly --no-deps -e "$REPO_ROOT"
-  "$VENV/bin/python" -c 'import airflow, sys; sys.exit(not airflow.__version__.startswith("2."))' \
-    || { log "$VENV does not hold Airflow 2"; return 1; }
-  "$VENV/bin/python" -c 'import airflow.providers.amazon, airflow.providers.google, ddb_lake.compat, moto, pyarrow' \
-    || { log "$VENV is missing a core import"; return 1; }
-  echo "$stamp" >"$VENV/$STAMP_NAME"
-  log "$VENV ready in $(($(date +%s) - started)) s ($(du -sh "$VENV" | cut -f1))"
-}
 
 # run_on_stack demo|backfill WORK_DIR : the orders DAG end to end on a stack of its own, with `airflow dags test`
 # (demo) or `airflow dags backfill` + `airflow triggerer` (backfill); returns the run's exit status.
@@ -130,7 +80,7 @@ main() {
     esac
   done
   bash scripts/bootstrap.sh  # the stack's own venvs (moto server, emulators)
-  ensure_venv
+  DDB_LAKE_AF2_VENV="$VENV" bash scripts/bootstrap.sh airflow2
   $venv_only && return 0
   "$VENV/bin/python" -c 'import airflow, airflow.providers.amazon as a, airflow.providers.google as g
 print(f"[check_airflow2] Airflow {airflow.__version__}, amazon {a.__version__}, google {g.__version__}")' >&2
