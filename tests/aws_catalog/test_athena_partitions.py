@@ -91,8 +91,10 @@ def glue_partitions(lake) -> dict[str, str]:
 def athena_count(stamp: str) -> int:
     from ddb_lake.hooks.snapshot_counts import SnapshotCountsHook
 
-    return SnapshotCountsHook().athena_count(athena_sql.count_rows(DATABASE, "orders_snapshots", stamp),
-                                             database=DATABASE, output_location=OUTPUT)
+    count, _statistics = SnapshotCountsHook().athena_count(
+        athena_sql.count_rows(DATABASE, "orders_snapshots", stamp), database=DATABASE, output_location=OUTPUT
+    )
+    return count
 
 
 @pytest.mark.integration

@@ -81,22 +81,11 @@ class SnapshotCountsHook(BaseHook):
         output_location: str | None,
         workgroup: str = "primary",
         token: str | None = None,
-    ) -> int:
-        """Run one ``SELECT COUNT(*) AS row_count`` in Athena and return the number."""
-        return self.athena_count_with_statistics(
-            sql, database=database, output_location=output_location, workgroup=workgroup, token=token
-        )[0]
-
-    def athena_count_with_statistics(
-        self,
-        sql: str,
-        *,
-        database: str,
-        output_location: str | None,
-        workgroup: str = "primary",
-        token: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """(the count, ``{"query_execution_id", "data_scanned_bytes", "engine_millis", "queries"}``) of one query."""
+        """Run one ``SELECT COUNT(*) AS row_count`` in Athena: (the number, the query's statistics).
+
+        The statistics are ``{"query_execution_id", "data_scanned_bytes", "engine_millis", "queries"}``.
+        """
         result_configuration = {"OutputLocation": output_location} if output_location else {}
         query_id = self.athena_hook.run_query(
             sql, {"Database": database}, result_configuration, client_request_token=token, workgroup=workgroup

@@ -85,9 +85,8 @@ class RowCountValidationOperator(BaseOperator):
         summary = snapshot_of(context, self.convert_task_id)
         load = context["ti"].xcom_pull(task_ids=self.load_task_id) if self.load_task_id else None
         table_name = export.get("table_name") or summary.get("table_name") or "?"
-        self.try_number = int(getattr(context["ti"], "try_number", 1) or 1)
-        self.athena_statistics: dict[str, Any] | None = None
-        sources = self.count_sources(export, summary, load)
+        try_number = int(getattr(context["ti"], "try_number", 1) or 1)
+        sources, athena_statistics = self.count_sources(export, summary, load, try_number)
         report = compare_counts(
             sources,
             table=table_name,
@@ -96,8 +95,8 @@ class RowCountValidationOperator(BaseOperator):
             tolerance=self.tolerance,
         )
         out = report.to_xcom()
-        if self.athena_statistics:
-            out["athena_statistics"] = self.athena_statistics
+        if athena_statistics:
+            out["athena_statistics"] = athena_statistics
         problems = list(report.problems)
         if self.key_columns and load:
             out["key_checksum"] = self.key_checksums(summary, load)
@@ -115,8 +114,9 @@ class RowCountValidationOperator(BaseOperator):
         return out
 
     def count_sources(
-        self, export: dict[str, Any], summary: dict[str, Any], load: dict[str, Any] | None
-    ) -> list[CountSource]:
+        self, export: dict[str, Any], summary: dict[str, Any], load: dict[str, Any] | None, try_number: int
+    ) -> tuple[list[CountSource], dict[str, Any] | None]:
+        """Every copy's count, and the Athena query's statistics when Athena was asked."""
         files = [f["path"] for f in summary["files"]]
         sources = [CountSource("dynamodb_export", export.get("item_count"), note="export manifest / DescribeExport")]
         if export.get("table_name"):
@@ -130,15 +130,16 @@ class RowCountValidationOperator(BaseOperator):
             )
         footer_rows = sum(self.aws.parquet_footer_rows(url) for url in files)
         sources.append(CountSource("parquet_footers", footer_rows, note=f"{len(files)} file(s)"))
+        athena_statistics = None
         if self.athena_database:
-            count, self.athena_statistics = self.athena_count(summary, self.try_number)
+            count, athena_statistics = self.athena_count(summary, try_number)
             sources.append(CountSource("athena", count, note="COUNT(*) of the snapshot partition"))
         if load:
             dest, day = destination_of(load)
             sources.append(CountSource("bigquery", self.bigquery.count_rows(dest, day), note=f"{load['table_id']}"))
-        return sources
+        return sources, athena_statistics
 
-    def athena_count(self, summary: dict[str, Any], try_number: int = 1) -> tuple[int, dict[str, Any]]:
+    def athena_count(self, summary: dict[str, Any], try_number: int) -> tuple[int, dict[str, Any]]:
         """The snapshot's ``COUNT(*)`` in Athena and the query's statistics.
 
         The token includes the try number: Athena answers a reused token with the earlier execution, so a retry
@@ -149,7 +150,7 @@ class RowCountValidationOperator(BaseOperator):
         token = athena_sql.client_request_token(
             "count", self.athena_database, table, summary["snapshot"], self.dag_id, self.task_id, try_number
         )
-        return self.aws.athena_count_with_statistics(
+        return self.aws.athena_count(
             sql,
             database=self.athena_database,
             output_location=self.athena_output_location,
