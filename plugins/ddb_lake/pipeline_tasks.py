@@ -6,9 +6,26 @@ from datetime import timedelta
 from typing import Any
 
 from ddb_lake.compat import Asset, TaskGroup
+from ddb_lake.core.lake_layout import TableLayout
 from ddb_lake.core.table_config import TableConfig
 
 EXPORT_TYPES = {"full": "FULL_EXPORT", "incremental": "INCREMENTAL_EXPORT"}
+
+
+def lake_layout(config: TableConfig) -> TableLayout:
+    """The table's S3 keys; the lake names a table by its Glue table name."""
+    return TableLayout(config.lake.bucket, config.lake.prefix, config.glue_table)
+
+
+def lake_root_url(config: TableConfig, mode: str) -> str:
+    """``s3://<bucket>/<prefix>/snapshots/<table>`` (full) or ``.../changes/<table>`` (incremental)."""
+    layout = lake_layout(config)
+    return layout.url(layout.snapshots_prefix() if mode == "full" else layout.changes_root_prefix())
+
+
+def history_table(config: TableConfig, mode: str) -> str:
+    """The partitioned Glue table a run adds to: ``<table>_snapshots`` (full) or ``<table>_changes`` (incremental)."""
+    return f"{config.glue_table}{'_snapshots' if mode == 'full' else '_changes'}"
 
 
 def add_tasks(config: TableConfig, mode: str, *, lake_asset: Asset, bigquery_asset: Asset | None) -> dict[str, Any]:
@@ -74,15 +91,13 @@ def _lake_tasks(config: TableConfig, mode: str, summary: Any, aws: dict) -> dict
     from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
     from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator, LakeGlueCrawlerOperator
 
-    suffix = "_snapshots" if mode == "full" else "_changes"
-    history_table = f"{config.glue_table}{suffix}"
+    partitioned_table = history_table(config, mode)
     tasks: dict[str, Any] = {}
     if config.glue.catalog_mode == "crawler":
         tasks["lake.crawl"] = LakeGlueCrawlerOperator(
             task_id="crawl",
             crawler_name=f"ddb-lake-{config.name}-{mode}",
-            s3_paths=[f"s3://{config.lake.bucket}/{config.lake.prefix}/{'snapshots' if mode == 'full' else 'changes'}"
-                      f"/{config.glue_table}/"],
+            s3_paths=[lake_root_url(config, mode) + "/"],
             database=config.glue.database,
             role=config.glue.crawler_role,
             deferrable=True,
@@ -95,14 +110,14 @@ def _lake_tasks(config: TableConfig, mode: str, summary: Any, aws: dict) -> dict
         database=config.glue.database,
         table_name=config.glue_table,
         bucket=config.lake.bucket,
-        snapshots_table=history_table,
+        snapshots_table=partitioned_table,
         **aws,
     )
     if config.athena.repair != "none":
         tasks["lake.athena_partitions"] = AthenaPartitionRepairOperator(
             task_id="athena_partitions",
             database=config.glue.database,
-            table=history_table,
+            table=partitioned_table,
             output_location=config.athena.output_location,
             workgroup=config.athena.workgroup,
             snapshot="{{ ti.xcom_pull(task_ids='convert')['snapshot'] }}",
@@ -147,7 +162,6 @@ def _bigquery_tasks(config: TableConfig, bigquery_asset: Asset | None) -> dict[s
 def _validation_task(config: TableConfig, mode: str, tasks: dict[str, Any]) -> Any:
     from ddb_lake.operators.row_count_validation import RowCountValidationOperator
 
-    history_table = f"{config.glue_table}{'_snapshots' if mode == 'full' else '_changes'}"
     athena = config.athena.repair != "none" and config.glue.catalog_mode == "api"
     return RowCountValidationOperator(
         task_id="validate",
@@ -155,7 +169,7 @@ def _validation_task(config: TableConfig, mode: str, tasks: dict[str, Any]) -> A
         convert_task_id="convert",
         load_task_id="bigquery.load" if "bigquery.load" in tasks else None,
         athena_database=config.glue.database if athena else None,
-        athena_table=history_table if athena else None,
+        athena_table=history_table(config, mode) if athena else None,
         athena_output_location=config.athena.output_location if athena else None,
         athena_workgroup=config.athena.workgroup,
         key_columns=list(config.validation.key_columns) or None,

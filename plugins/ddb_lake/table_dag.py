@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ddb_lake.compat import DAG, Asset, CronDataIntervalTimetable
 from ddb_lake.core.table_config import TableConfig, load_table_configs
+from ddb_lake.pipeline_tasks import add_tasks, history_table, lake_root_url
 
 DAG_ID_PREFIX = "ddb_lake"
 TABLES_DIR_ENV = "DDB_LAKE_TABLES_DIR"
@@ -33,8 +34,7 @@ def default_tables_dir(dags_folder: Path) -> Path:
 
 
 def lake_asset(config: TableConfig) -> Asset:
-    return Asset(f"s3://{config.lake.bucket}/{config.lake.prefix}/snapshots/{config.glue_table}",
-                 extra={"glue_table": f"{config.glue.database}.{config.glue_table}"})
+    return Asset(lake_root_url(config, "full"), extra={"glue_table": f"{config.glue.database}.{config.glue_table}"})
 
 
 def bigquery_asset(config: TableConfig) -> Asset:
@@ -63,8 +63,8 @@ def doc_md(config: TableConfig, mode: str) -> str:
 |---|---|
 | DynamoDB table | `{config.dynamodb.table_name}` ({config.dynamodb.region}) |
 | export mode | {mode} |
-| lake | `s3://{config.lake.bucket}/{config.lake.prefix}/snapshots/{config.glue_table}/` |
-| Glue | `{config.glue.database}.{config.glue_table}` (current) and `{config.glue_table}_snapshots` |
+| lake | `{lake_root_url(config, mode)}/` |
+| Glue | `{config.glue.database}.{config.glue_table}` (current) and `{history_table(config, mode)}` |
 | BigQuery | {target} |
 | numbers | {config.numbers} |
 | retention | {config.retention.grace_hours} h grace, keep last {config.retention.keep_last} |
@@ -89,10 +89,10 @@ def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
         doc_md=doc_md(config, mode),
         tags=["ddb-lake", config.name, mode, *config.tags],
     ) as dag:
-        from ddb_lake import pipeline_tasks
-
-        pipeline_tasks.add_tasks(config, mode, lake_asset=lake_asset(config),
-                                 bigquery_asset=bigquery_asset(config) if config.bigquery else None)
+        add_tasks(
+            config, mode, lake_asset=lake_asset(config),
+            bigquery_asset=bigquery_asset(config) if config.bigquery else None,
+        )
     return dag
 
 

@@ -52,6 +52,9 @@ class TableLayout:
         """``<prefix>/snapshots/<table>/snapshot=<stamp>`` (no trailing slash)."""
         return join_key(self.snapshots_prefix(), f"{SNAPSHOT_PARTITION}={utc_stamp(export_time)}")
 
+    def changes_root_prefix(self) -> str:
+        return join_key(self.prefix, "changes", self.table)
+
     def changes_prefix(self, window_start: datetime, window_end: datetime) -> str:
         """Incremental exports convert to ``<prefix>/changes/<table>/snapshot=<start>-<end>``.
 
@@ -59,7 +62,7 @@ class TableLayout:
         window, whose value is the window's two stamps.
         """
         stamp = f"{utc_stamp(window_start)}-{utc_stamp(window_end)}"
-        return join_key(self.prefix, "changes", self.table, f"{SNAPSHOT_PARTITION}={stamp}")
+        return join_key(self.changes_root_prefix(), f"{SNAPSHOT_PARTITION}={stamp}")
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
