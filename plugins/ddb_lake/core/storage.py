@@ -24,6 +24,15 @@ def split_s3(url: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+def split_url(url: str, scheme: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key), strictly: raises on another scheme or a missing key."""
+    prefix = f"{scheme}://"
+    if not url.startswith(prefix) or "/" not in url[len(prefix) :]:
+        raise ValueError(f"expected a {prefix}bucket/key URL, got {url!r}")
+    bucket, key = url[len(prefix) :].split("/", 1)
+    return bucket, key
+
+
 def local_path(url: str) -> Path:
     return Path(url[len("file://"):] if url.startswith("file://") else url)
 

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
+from ddb_lake.core.storage import split_url
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +25,6 @@ class TransferredFile:
     bytes: int
     action: str  # "copied" or "skipped"
     crc32c: str = ""
-
-
-def split_url(url: str, scheme: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key); raises on another scheme or a missing key."""
-    prefix = f"{scheme}://"
-    if not url.startswith(prefix) or "/" not in url[len(prefix) :]:
-        raise ValueError(f"expected a {prefix}bucket/key URL, got {url!r}")
-    bucket, key = url[len(prefix) :].split("/", 1)
-    return bucket, key
 
 
 def is_plain_md5_etag(etag: str) -> bool:

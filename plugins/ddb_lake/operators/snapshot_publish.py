@@ -23,8 +23,8 @@ from ddb_lake.core.glue_table import (
 from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION, TableLayout
 from ddb_lake.core.lake_schema import LakeSchema
 from ddb_lake.core.snapshot_retention import plan_retention
+from ddb_lake.core.storage import split_url
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook
-from ddb_lake.hooks.snapshot_transfer import split_url
 from ddb_lake.operators.glue_catalog import LAKE_DATABASE_DESCRIPTION, require_summary, snapshots_table_name
 
 MANIFEST_NAME = "_manifest.json"

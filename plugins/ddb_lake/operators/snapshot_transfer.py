@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseOperator, Context
+from ddb_lake.core.storage import split_url
 from ddb_lake.core.storage_transfer_job import (
     operation_counters,
     transfer_job,
@@ -17,7 +18,6 @@ from ddb_lake.hooks.snapshot_transfer import (
     DEFAULT_CHUNK_BYTES,
     SnapshotTransferHook,
     destination_name,
-    split_url,
     summarize,
 )
 from ddb_lake.hooks.storage_transfer import DEFAULT_POLL_SECONDS, StorageTransferHook
