@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import duckdb
 import pytest
-import s3fs
 import sqlglot
 from catalog_lake import DATABASE, TABLE, rows
+from duckdb_on_moto import duckdb_on_moto
 
 from ddb_lake.compat import AirflowException
 from ddb_lake.core import athena_sql
@@ -45,24 +44,8 @@ def current_table(lake) -> dict:
     return lake.glue.get_table(DatabaseName=DATABASE, Name=TABLE)["Table"]
 
 
-class MotoS3(s3fs.S3FileSystem):
-    """s3fs 0.4 lacks ``modified()``, which DuckDB's fsspec bridge calls."""
-
-    def modified(self, path: str):
-        return self.info(path)["LastModified"]
-
-
-@contextlib.contextmanager
-def duck(lake) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection that reads ``s3://`` from moto through fsspec (httpfs is not available)."""
-    connection = duckdb.connect()
-    fs = MotoS3(key="testing", secret="testing", client_kwargs={"endpoint_url": lake.url, "region_name": "us-east-1"},
-                skip_instance_cache=True)  # a cached instance would remember file sizes from an earlier test
-    connection.register_filesystem(fs)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def duck(lake) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    return duckdb_on_moto(lake.url)
 
 
 def read_pks(connection, files_glob: str | list[str]) -> list[str]:

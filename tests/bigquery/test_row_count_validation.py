@@ -11,11 +11,10 @@ import os
 import uuid
 
 import boto3
-import duckdb
 import pytest
-import s3fs
 from bq_context import run_context
 from bq_snapshots import LAKE_BUCKET, put_snapshot
+from duckdb_on_moto import duckdb_on_moto
 
 from ddb_lake.compat import AirflowException
 from ddb_lake.hooks.bigquery_load import BigQueryLoadHook
@@ -29,25 +28,11 @@ pytestmark = pytest.mark.integration
 ATHENA_DATABASE = "lake"
 
 
-class MotoS3(s3fs.S3FileSystem):
-    """s3fs 0.4 lacks ``modified()``, which DuckDB's fsspec bridge calls."""
-
-    def modified(self, path: str):
-        return self.info(path)["LastModified"]
-
-
 def duckdb_count(files: list[str]) -> int:
     """COUNT(*) over the Parquet files on moto S3, run by DuckDB through an fsspec filesystem."""
-    fs = MotoS3(
-        key="testing",
-        secret="testing",
-        client_kwargs={"endpoint_url": os.environ["DDB_LAKE_MOTO_URL"], "region_name": "us-east-1"},
-        skip_instance_cache=True,
-    )
-    con = duckdb.connect()
-    con.register_filesystem(fs)
     listed = ", ".join(f"'{f}'" for f in files)
-    return con.execute(f"SELECT COUNT(*) FROM read_parquet([{listed}])").fetchone()[0]
+    with duckdb_on_moto(os.environ["DDB_LAKE_MOTO_URL"]) as con:
+        return con.execute(f"SELECT COUNT(*) FROM read_parquet([{listed}])").fetchone()[0]
 
 
 def register_in_glue(convert_summary: dict) -> None:
