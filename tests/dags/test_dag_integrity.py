@@ -46,13 +46,19 @@ def probe(dag_file: Path, tmp_path: Path) -> dict:
     return json.loads(lines[0][len("PROBE:"):])
 
 
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, dict]:
+    """Each DAG file's probe, run once for every test of this module."""
+    return {f.name: probe(f, tmp_path_factory.mktemp(f.stem)) for f in DAG_FILES}
+
+
 def test_there_are_dag_files():
     assert DAG_FILES, "dags/ holds no DAG files"
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=[p.name for p in DAG_FILES])
-def test_dag_file_imports_without_network_and_sets_retries(dag_file, tmp_path):
-    report = probe(dag_file, tmp_path)
+def test_dag_file_imports_without_network_and_sets_retries(dag_file, reports):
+    report = reports[dag_file.name]
     assert report["errors"] == {}
     assert report["dags"], f"{dag_file.name} defines no DAG"
     assert report["seconds"] < 30
@@ -65,8 +71,8 @@ def test_dag_file_imports_without_network_and_sets_retries(dag_file, tmp_path):
             assert task["timeout"], f"{dag_id}.{task_id} has no execution_timeout"
 
 
-def test_table_files_become_the_expected_dags_and_tasks(tmp_path):
-    report = probe(DAG_FILES[0], tmp_path)
+def test_table_files_become_the_expected_dags_and_tasks(reports):
+    report = reports["ddb_lake_tables.py"]
     dags = report["dags"]
     assert {"ddb_lake__orders", "ddb_lake__customers", "ddb_lake__customers__incremental"} <= set(dags)
     orders = set(dags["ddb_lake__orders"]["tasks"])
