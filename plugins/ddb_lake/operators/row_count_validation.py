@@ -14,6 +14,7 @@ from ddb_lake.core.lake_schema import LakeSchema
 from ddb_lake.core.row_counts import CountSource, compare_counts
 from ddb_lake.hooks.bigquery_load import DEFAULT_API_DEADLINE, BigQueryLoadHook
 from ddb_lake.hooks.snapshot_counts import SnapshotCountsHook
+from ddb_lake.operators.glue_catalog import snapshots_table_name
 from ddb_lake.operators.snapshot_transfer import snapshot_of
 
 
@@ -145,7 +146,8 @@ class RowCountValidationOperator(BaseOperator):
         The token includes the try number: Athena answers a reused token with the earlier execution, so a retry
         must count afresh rather than read the result that made the previous try fail.
         """
-        table = self.athena_table or f"{summary['snapshot_prefix'].rstrip('/').split('/')[-2]}_snapshots"
+        lake_table = summary["snapshot_prefix"].rstrip("/").split("/")[-2]  # <prefix>/snapshots/<table>/snapshot=...
+        table = snapshots_table_name(lake_table, self.athena_table)
         sql = athena_sql.count_rows(self.athena_database, table, summary["snapshot"])
         token = athena_sql.client_request_token(
             "count", self.athena_database, table, summary["snapshot"], self.dag_id, self.task_id, try_number
