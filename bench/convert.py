@@ -85,7 +85,7 @@ def ion_decimal(text: str) -> str:
 
 def make_export(folder: Path, items: int, files: int, output_format: str = "DYNAMODB_JSON") -> Path:
     sys.path.insert(0, str(HERE.parent.parent / "plugins"))
-    from ddb_lake.core.export_writer import write_export
+    from ddb_lake.core.convert.export_writer import write_export
 
     rng = random.Random(7)
     per_file = -(-items // files)
@@ -161,7 +161,7 @@ def run_floor(src: Path) -> int:
 
 
 def run_ddb_lake(src: Path, dest: Path) -> int:
-    from ddb_lake.core.converter import convert_export
+    from ddb_lake.core.convert.converter import convert_export
 
     return convert_export(str(src), str(dest))["items"]
 

@@ -1,4 +1,4 @@
-"""One Airflow DAG per table file in include/tables/ (built by plugins/ddb_lake/table_dag.py).
+"""One Airflow DAG per table file in include/tables/ (built by plugins/ddb_lake/dag_factory/table_dag.py).
 
 The file names both "airflow" and "dag" so Airflow's safe-mode scan parses it.
 """
@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ddb_lake.table_dag import build_table_dags, default_tables_dir
+from ddb_lake.dag_factory.table_dag import build_table_dags, default_tables_dir
 
 globals().update(build_table_dags(default_tables_dir(Path(__file__).resolve().parent)))

@@ -37,7 +37,7 @@ echo "== seeding the demo table ($ITEMS items) and buckets"
 .venv/bin/python scripts/seed_demo.py "$TABLE_FILE" --items "$ITEMS"
 
 DAG_ID="$(.venv/bin/python -c "import sys; sys.path.insert(0, 'plugins');
-from ddb_lake.core.table_config import load_table_config; from ddb_lake.table_dag import dag_id_for
+from ddb_lake.core.config.table_config import load_table_config; from ddb_lake.dag_factory.table_dag import dag_id_for
 print(dag_id_for(load_table_config('$TABLE_FILE'), 'full'))")"
 
 echo "== airflow dags test $DAG_ID $RUN_DATE"

@@ -14,7 +14,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
-from ddb_lake.core.table_config import TableConfig, load_table_config
+from ddb_lake.core.config.table_config import TableConfig, load_table_config
 
 
 def latest_run(dag_id: str) -> tuple[Any, list[Any], dict[str, Any]]:

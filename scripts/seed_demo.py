@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
-from ddb_lake.core.table_config import TableConfig, load_table_config
+from ddb_lake.core.config.table_config import TableConfig, load_table_config
 
 STATUSES = ["NEW", "PAID", "SHIPPED", "DELIVERED", "CANCELLED"]
 

@@ -18,6 +18,10 @@ import ddb_lake
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = REPO_ROOT / "plugins"
 AIRFLOW_PARTS = ("hooks", "operators", "sensors", "triggers")
+# A destination folder holds its own hooks, operators and triggers, named by suffix (``load_hook``, ...).
+DESTINATION_SUFFIXES = {"hooks": "_hook", "operators": "_operator", "sensors": "_sensor", "triggers": "_trigger"}
+# Modules of a destination that belong to the pure core: no Airflow import.
+PURE_DESTINATION_MODULES = ("schema", "load_job", "transfer_job")
 
 
 def run_python(code: str, *, isolated: bool) -> subprocess.CompletedProcess:
@@ -61,20 +65,33 @@ def test_airflow_providers_list_shows_it(tmp_path):
     assert "ddb-lake" in result.stdout
 
 
-def listed_modules() -> set[str]:
+def listed_modules(*parts: str) -> set[str]:
     info = ddb_lake.get_provider_info()
-    return {m for part in AIRFLOW_PARTS for entry in info[part] for m in entry["python-modules"]}
+    return {m for part in parts or AIRFLOW_PARTS for entry in info[part] for m in entry["python-modules"]}
 
 
 def package_modules(part: str) -> set[str]:
+    """Every component module of a part: its own folder (base classes aside) and each destination's ``*<suffix>``."""
     package = importlib.import_module(f"ddb_lake.{part}")
-    return {f"ddb_lake.{part}.{m.name}" for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
+    found = {
+        f"ddb_lake.{part}.{m.name}"
+        for m in pkgutil.iter_modules(package.__path__)
+        if not m.name.startswith("_") and m.name != "base"
+    }
+    destinations = importlib.import_module("ddb_lake.destinations")
+    for m in pkgutil.walk_packages(destinations.__path__, "ddb_lake.destinations."):
+        if m.name.endswith(DESTINATION_SUFFIXES[part]):
+            found.add(m.name)
+    return found
 
 
 @pytest.mark.parametrize("part", AIRFLOW_PARTS)
 def test_every_module_is_registered_and_imports(part):
     on_disk = package_modules(part)
-    registered = {m for m in listed_modules() if m.startswith(f"ddb_lake.{part}.")}
+    registered = {
+        m for m in listed_modules(part)
+        if m.startswith(f"ddb_lake.{part}.") or m.endswith(DESTINATION_SUFFIXES[part])
+    }
     assert registered == on_disk
     for name in sorted(on_disk):
         module = importlib.import_module(name)
@@ -83,8 +100,12 @@ def test_every_module_is_registered_and_imports(part):
 
 def test_core_imports_no_airflow():
     code = (
-        "import sys, pkgutil, importlib, ddb_lake.core as core\n"
-        "for m in pkgutil.iter_modules(core.__path__): importlib.import_module('ddb_lake.core.' + m.name)\n"
+        "import sys, pkgutil, importlib, ddb_lake.core as core, ddb_lake.destinations as dest\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'ddb_lake.core.'): importlib.import_module(m.name)\n"
+        "for d in pkgutil.iter_modules(dest.__path__):\n"
+        f"    for name in {PURE_DESTINATION_MODULES!r}:\n"
+        "        importlib.import_module(f'ddb_lake.destinations.{d.name}.{name}')\n"
+        "assert 'ddb_lake.core.convert.converter' in sys.modules\n"
         "bad = sorted(n for n in sys.modules if n == 'airflow' or n.startswith('airflow.'))\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )

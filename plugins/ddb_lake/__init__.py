@@ -1,7 +1,8 @@
 """ddb-lake: mirror Amazon DynamoDB tables into an S3 data lake and Google BigQuery.
 
-Importing this package imports nothing from Airflow: ``ddb_lake.core`` is the pure conversion core,
-and the Airflow parts (``hooks``, ``operators``, ``sensors``, ``triggers``) import Airflow only when imported.
+Importing this package imports nothing from Airflow: ``ddb_lake.core`` is the pure core, and the Airflow parts
+(``hooks``, ``operators``, ``sensors``, ``triggers``, ``destinations``, ``dag_factory``) import Airflow only when
+imported.
 """
 
 from __future__ import annotations
@@ -13,24 +14,29 @@ _LAKE = "Amazon S3 lake (Glue, Athena)"
 _BIGQUERY = "Google BigQuery"
 _PIPELINE = "ddb-lake pipeline"
 
+_BQ = "destinations.bigquery"
 _HOOKS = {
-    _AWS_EXPORT: ["dynamodb_export", "lake_storage"],
-    _LAKE: ["lake_catalog"],
-    _BIGQUERY: ["snapshot_transfer", "storage_transfer", "bigquery_load", "snapshot_counts"],
+    _AWS_EXPORT: ["hooks.dynamodb_export", "hooks.lake_storage"],
+    _LAKE: ["hooks.lake_catalog", "hooks.snapshot_counts"],
+    _BIGQUERY: [f"{_BQ}.transfer_hook", f"{_BQ}.storage_transfer_hook", f"{_BQ}.load_hook"],
 }
 _OPERATORS = {
-    _AWS_EXPORT: ["dynamodb_export", "export_to_parquet"],
-    _LAKE: ["glue_catalog", "athena_partitions", "snapshot_publish"],
-    _BIGQUERY: ["snapshot_transfer", "bigquery_load", "row_count_validation"],
-    _PIPELINE: ["run_report"],
+    _AWS_EXPORT: ["operators.dynamodb_export", "operators.export_to_parquet"],
+    _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish"],
+    _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator"],
+    _PIPELINE: ["operators.row_count_validation", "operators.run_report"],
 }
-_SENSORS = {_AWS_EXPORT: ["dynamodb_export"]}
-_TRIGGERS = {_AWS_EXPORT: ["dynamodb_export"], _LAKE: ["glue_crawler"], _BIGQUERY: ["bigquery_job"]}
+_SENSORS = {_AWS_EXPORT: ["sensors.dynamodb_export"]}
+_TRIGGERS = {
+    _AWS_EXPORT: ["triggers.dynamodb_export"],
+    _LAKE: ["triggers.glue_crawler"],
+    _BIGQUERY: [f"{_BQ}.job_trigger"],
+}
 
 
-def _entries(part: str, modules: dict[str, list[str]]) -> list[dict]:
+def _entries(modules: dict[str, list[str]]) -> list[dict]:
     return [
-        {"integration-name": name, "python-modules": [f"ddb_lake.{part}.{m}" for m in mods]}
+        {"integration-name": name, "python-modules": [f"ddb_lake.{m}" for m in mods]}
         for name, mods in modules.items()
     ]
 
@@ -42,10 +48,10 @@ def get_provider_info() -> dict:
         "name": "ddb-lake",
         "description": "Mirror Amazon DynamoDB tables into an S3 lake (Parquet, Glue, Athena) and Google BigQuery.",
         "versions": [__version__],
-        "hooks": _entries("hooks", _HOOKS),
-        "operators": _entries("operators", _OPERATORS),
-        "sensors": _entries("sensors", _SENSORS),
-        "triggers": _entries("triggers", _TRIGGERS),
+        "hooks": _entries(_HOOKS),
+        "operators": _entries(_OPERATORS),
+        "sensors": _entries(_SENSORS),
+        "triggers": _entries(_TRIGGERS),
         # ddb-lake reuses the stock ``aws`` and ``google_cloud_platform`` connection types; it adds none of its own.
         "connection-types": [],
     }

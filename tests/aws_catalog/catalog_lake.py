@@ -14,8 +14,8 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ddb_lake.core.lake_layout import TableLayout, parse_stamp
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.lake.layout import TableLayout, parse_stamp
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 BUCKET = "lake"
 DATABASE = "ddb_lake"

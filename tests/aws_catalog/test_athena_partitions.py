@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from catalog_lake import DATABASE, SCHEMA_V1, rows
 
-from ddb_lake.core import athena_sql, glue_table
+from ddb_lake.core.lake import athena_sql, glue_table
 from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
@@ -140,8 +140,8 @@ def test_msck_repair_runs_through_athena(lake):
 
 
 def test_a_table_yaml_with_repair_msck_builds_an_msck_repair_task(tmp_path):
-    from ddb_lake.core.table_config import load_table_config
-    from ddb_lake.table_dag import build_table_dag
+    from ddb_lake.core.config.table_config import load_table_config
+    from ddb_lake.dag_factory.table_dag import build_table_dag
 
     yaml_text = (SQL_DIR.parent / "tables" / "orders.yaml").read_text()
     assert "repair: add_partition" in yaml_text

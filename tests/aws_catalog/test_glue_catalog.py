@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from catalog_lake import DATABASE, SCHEMA_V1, SCHEMA_V2, TABLE, rows
 
-from ddb_lake.core.glue_table import SchemaEvolutionError
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.lake.glue_table import SchemaEvolutionError
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
 
 pytestmark = pytest.mark.integration

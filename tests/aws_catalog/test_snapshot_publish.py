@@ -11,7 +11,7 @@ from catalog_lake import DATABASE, TABLE, rows
 from duckdb_on_moto import duckdb_on_moto
 
 from ddb_lake.compat import AirflowException
-from ddb_lake.core import athena_sql
+from ddb_lake.core.lake import athena_sql
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
 from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator, SnapshotRetentionOperator
 

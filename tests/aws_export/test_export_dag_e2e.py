@@ -59,7 +59,7 @@ def test_dags_test_runs_export_and_convert(aws, tmp_path):
     assert run.returncode == 0, output[-5000:]
     print(output)  # shows the deferral and the trigger's run when moto had not finished at the start call
 
-    from ddb_lake.core.lake_layout import TableLayout
+    from ddb_lake.core.lake.layout import TableLayout
 
     snapshot_key = TableLayout("lake", "mirror", "orders").snapshot_prefix(pitr_time)
     manifest = json.loads(aws.s3.get_object(Bucket="lake", Key=f"{snapshot_key}/_manifest.json")["Body"].read())

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from ddb_lake.compat import AirflowException, AirflowFailException, TaskDeferred
-from ddb_lake.core.lake_layout import TableLayout
+from ddb_lake.core.lake.layout import TableLayout
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
 

@@ -11,7 +11,7 @@ import pytest
 import s3fs
 
 from ddb_lake.compat import AirflowFailException
-from ddb_lake.core.lake_layout import TableLayout, utc_stamp
+from ddb_lake.core.lake.layout import TableLayout, utc_stamp
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 from ddb_lake.operators.export_to_parquet import ExportToParquetOperator, lake_prefix_of

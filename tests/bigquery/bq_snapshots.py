@@ -11,7 +11,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 LAKE_BUCKET = "lake"
 SNAPSHOT = "20261122T000000Z"

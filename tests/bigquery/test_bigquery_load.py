@@ -19,11 +19,11 @@ from bq_context import first_event, run_context
 from bq_snapshots import BIG, SNAPSHOT, put_snapshot
 
 from ddb_lake.compat import AirflowException
-from ddb_lake.core.bigquery_schema import BigQuerySchemaError
-from ddb_lake.hooks.bigquery_load import BigQueryLoadHook
-from ddb_lake.operators.bigquery_load import BigQueryLoadSnapshotOperator
-from ddb_lake.operators.snapshot_transfer import SnapshotToGCSOperator
-from ddb_lake.triggers.bigquery_job import BigQueryJobTrigger
+from ddb_lake.destinations.bigquery.job_trigger import BigQueryJobTrigger
+from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
+from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
+from ddb_lake.destinations.bigquery.schema import BigQuerySchemaError
+from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 
 pytestmark = pytest.mark.integration
 DAY = date(2026, 11, 22)
@@ -102,7 +102,7 @@ def test_load_rerun_and_replace_exactly_one_day(moto_reset, gcs_bucket, gcp_proj
 
 
 def _dest(project: str, dataset: str):
-    from ddb_lake.core.bigquery_load_job import BigQueryDestination
+    from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
 
     return BigQueryDestination(project, dataset, "orders", "sharded")
 
@@ -155,7 +155,7 @@ def test_partitioned_layout_creates_an_ingestion_time_table_and_sends_a_decorato
     snap = put_snapshot()
     uris = transfer(snap.summary, gcs_bucket)["uris"]
     op = load_op(gcp_project, dataset, layout="partitioned", partition_expiration_days=400)
-    from ddb_lake.core.bigquery_load_job import BigQueryDestination
+    from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
 
     dest = BigQueryDestination(gcp_project, dataset, "orders", "partitioned")
     configuration, evolution = op.plan(dest, DAY, snap.summary, uris)
@@ -182,7 +182,7 @@ def test_partitioned_layout_creates_an_ingestion_time_table_and_sends_a_decorato
     # The next snapshot has a new column: the same request gains ALLOW_FIELD_ADDITION, the rest unchanged.
     from bq_snapshots import ORDERS_SCHEMA
 
-    from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+    from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
     wider = LakeSchema((*ORDERS_SCHEMA.fields, LakeField("color", "Color", LakeType("string"))))
     configuration2, evolution2 = op.plan(dest, DAY, {**snap.summary, "schema": wider.to_json()}, uris)
@@ -194,7 +194,7 @@ def test_partitioned_layout_creates_an_ingestion_time_table_and_sends_a_decorato
 def test_a_narrowing_change_fails_before_any_job(moto_reset, gcs_bucket, gcp_project, dataset):
     from bq_snapshots import ORDERS_SCHEMA
 
-    from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+    from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
     snap = put_snapshot()
     xcoms = {"convert": snap.summary, "transfer_to_gcs": transfer(snap.summary, gcs_bucket)}
@@ -214,7 +214,7 @@ def test_a_narrowing_change_fails_before_any_job(moto_reset, gcs_bucket, gcp_pro
 def test_trigger_serializes_round_trip():
     trigger = BigQueryJobTrigger("job-1", "proj", "EU", "gcp", 3.0, 30.0)
     path, kwargs = trigger.serialize()
-    assert path == "ddb_lake.triggers.bigquery_job.BigQueryJobTrigger"
+    assert path == "ddb_lake.destinations.bigquery.job_trigger.BigQueryJobTrigger"
     assert BigQueryJobTrigger(**kwargs).serialize() == (path, kwargs)
     assert kwargs == {
         "job_id": "job-1",
@@ -241,7 +241,7 @@ def test_templated_fields_render():
 
 
 def test_staging_prefix_has_no_hive_folder():
-    from ddb_lake.operators.snapshot_transfer import staging_prefix
+    from ddb_lake.destinations.bigquery.transfer_operator import staging_prefix
 
     assert staging_prefix("s3://lake/p/snapshots/orders/snapshot=20261122T000000Z/") == "orders/20261122T000000Z"
 

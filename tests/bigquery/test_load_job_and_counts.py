@@ -9,19 +9,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ddb_lake.core.bigquery_load_job import (
-    BigQueryDestination,
-    configuration_fingerprint,
-    load_job_configuration,
-    load_job_id,
-)
-from ddb_lake.core.row_counts import (
+from ddb_lake.core.validation.row_counts import (
     CountSource,
     compare_counts,
     key_checksum_of_batches,
     key_hash,
     key_text,
     parquet_metadata_from_tail,
+)
+from ddb_lake.destinations.bigquery.load_job import (
+    BigQueryDestination,
+    configuration_fingerprint,
+    load_job_configuration,
+    load_job_id,
 )
 
 DAY = date(2026, 11, 22)

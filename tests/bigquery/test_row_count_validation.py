@@ -17,12 +17,12 @@ from bq_snapshots import LAKE_BUCKET, put_snapshot
 from duckdb_on_moto import duckdb_on_moto
 
 from ddb_lake.compat import AirflowException
-from ddb_lake.hooks.bigquery_load import BigQueryLoadHook
+from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
+from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
+from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 from ddb_lake.hooks.snapshot_counts import SnapshotCountsHook, athena_scalar
-from ddb_lake.operators.bigquery_load import BigQueryLoadSnapshotOperator
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
 from ddb_lake.operators.row_count_validation import RowCountValidationOperator
-from ddb_lake.operators.snapshot_transfer import SnapshotToGCSOperator
 
 pytestmark = pytest.mark.integration
 ATHENA_DATABASE = "lake"

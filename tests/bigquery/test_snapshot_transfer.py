@@ -7,7 +7,12 @@ import os
 import pytest
 from bq_snapshots import LAKE_BUCKET, SNAPSHOT_PREFIX, s3_client
 
-from ddb_lake.hooks.snapshot_transfer import SnapshotTransferHook, destination_name, is_plain_md5_etag, summarize
+from ddb_lake.destinations.bigquery.transfer_hook import (
+    SnapshotTransferHook,
+    destination_name,
+    is_plain_md5_etag,
+    summarize,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from bq_snapshots import LAKE_BUCKET, SNAPSHOT, SNAPSHOT_PREFIX, put_snapshot, s
 from storage_transfer_stub import StorageTransferStub
 
 from ddb_lake.compat import AirflowException
-from ddb_lake.core.storage_transfer_job import (
+from ddb_lake.destinations.bigquery.transfer_job import (
     include_prefixes,
     operation_counters,
     operation_errors,
@@ -26,7 +26,7 @@ from ddb_lake.core.storage_transfer_job import (
     transfer_spec,
     update_request,
 )
-from ddb_lake.operators.snapshot_transfer import SnapshotToGCSOperator
+from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 
 PROJECT = "ddb-lake-local"
 SOURCE_PATH = f"{SNAPSHOT_PREFIX}/"
@@ -396,7 +396,7 @@ def test_an_unknown_transfer_method_fails_naming_the_task():
 
 @pytest.mark.integration
 def test_hook_reads_409_as_taken_and_a_refused_run_as_the_active_operation(stub, snapshot_on_s3, gcs_bucket):
-    from ddb_lake.hooks.storage_transfer import StorageTransferHook
+    from ddb_lake.destinations.bigquery.storage_transfer_hook import StorageTransferHook
 
     hook = StorageTransferHook(api_endpoint=stub.url, poll_seconds=0.02)
     spec = transfer_spec(

@@ -6,7 +6,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from ddb_lake.core import athena_sql
+from ddb_lake.core.lake import athena_sql
 
 DIALECT = "athena"
 LOCATION = "s3://lake/p/snapshots/orders/snapshot=20261122T000000Z"

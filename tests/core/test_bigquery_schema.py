@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ddb_lake.core.bigquery_schema import (
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.destinations.bigquery.schema import (
     BigQuerySchemaError,
     bigquery_fields,
     column_name_problem,
     decimal_bigquery_type,
     evolve_schema,
 )
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
 
 
 def f(name: str, lake_type: LakeType, attribute: str | None = None, note: str = "") -> LakeField:

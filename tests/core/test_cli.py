@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ddb_lake.core.cli import main
-from ddb_lake.core.export_writer import item_line, write_export
+from ddb_lake.core.convert.export_writer import item_line, write_export
 
 
 @pytest.fixture(autouse=True)

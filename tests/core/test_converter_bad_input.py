@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ddb_lake.core import errors
-from ddb_lake.core.converter import convert_export
-from ddb_lake.core.export_writer import item_line, write_export
+from ddb_lake.core.convert.converter import convert_export
+from ddb_lake.core.convert.export_writer import item_line, write_export
 
 EXPORT_ID = "01700000000000-badbad00"
 

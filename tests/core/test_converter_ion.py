@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ddb_lake.core import errors
-from ddb_lake.core.column_names import sanitize
-from ddb_lake.core.converter import convert_export
-from ddb_lake.core.export_writer import item_line, write_export
+from ddb_lake.core.convert.converter import convert_export
+from ddb_lake.core.convert.export_writer import item_line, write_export
+from ddb_lake.core.schema.column_names import sanitize
 
 EXPORT_ID = "01700000000000-10n10n10"
 

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from ddb_reference import lake_to_plain, plain, strip_null_members
 
-from ddb_lake.core.converter import convert_export
-from ddb_lake.core.export_writer import item_line, write_export
-from ddb_lake.core.lake_schema import LakeSchema
+from ddb_lake.core.convert.converter import convert_export
+from ddb_lake.core.convert.export_writer import item_line, write_export
+from ddb_lake.core.schema.lake_schema import LakeSchema
 
 ITEMS = [
     {"pk": {"S": "order#1"}, "qty": {"N": "3"}, "price": {"N": "19.99"}, "flag": {"BOOL": True},
@@ -197,7 +197,7 @@ def test_date_like_strings_stay_exact_text(tmp_path: Path):
 def test_canonical_json_of_scalars_matches_json_dumps():
     import pyarrow as pa
 
-    from ddb_lake.core.arrow_unwrap import canonical_json, canonical_json_text
+    from ddb_lake.core.convert.arrow_unwrap import canonical_json, canonical_json_text
 
     values = [{"S": 'quote " and \\ backslash'}, {"N": "-1.5E+3"}, None, {"NULL": True}, {"BOOL": True},
               {"BOOL": False}, {"S": "new\nline\ttab\x01"}, {"B": "AAE="}, {"S": "Köln ✓ \u2028"}, {"S": ""}]

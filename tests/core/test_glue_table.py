@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ddb_lake.core.glue_table import (
+from ddb_lake.core.lake.glue_table import (
     PARQUET_SERDE,
     SchemaEvolutionError,
     column_comment,
@@ -20,7 +20,7 @@ from ddb_lake.core.glue_table import (
     table_input,
     widen_type,
 )
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 ITEM = LakeType(
     "struct", fields=(LakeField("sku", "sku", LakeType("string")), LakeField("qty", "qty", LakeType("int64")))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ddb_lake.core.run_report import GB, TB, RunVolumes, estimate_cost_usd, human_bytes, render_report
+from ddb_lake.core.validation.run_report import GB, TB, RunVolumes, estimate_cost_usd, human_bytes, render_report
 
 
 def test_cost_lines_follow_list_prices():

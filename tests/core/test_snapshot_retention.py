@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ddb_lake.core.snapshot_retention import plan_retention
+from ddb_lake.core.lake.retention import plan_retention
 
 STAMPS = ["20261119T000000Z", "20261120T000000Z", "20261121T000000Z", "20261122T000000Z"]
 PUBLISHED = datetime(2026, 11, 21, 0, 30, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ddb_lake.core.table_config import TableConfigError, load_table_config, load_table_configs
+from ddb_lake.core.config.table_config import TableConfigError, load_table_config, load_table_configs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = {

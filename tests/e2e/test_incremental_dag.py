@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 import seed_demo  # noqa: E402
 
-from ddb_lake.core.table_config import load_table_config  # noqa: E402
+from ddb_lake.core.config.table_config import load_table_config  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
-from ddb_lake.core import athena_sql
+from ddb_lake.core.lake import athena_sql
 
 pytestmark = pytest.mark.integration
 
@@ -208,7 +208,7 @@ def test_trino_functions_are_written_as_duckdb(lake, hook):
 
 
 def test_injected_partition_projection_reads_the_templated_location(lake, hook):
-    from ddb_lake.core.glue_table import injected_projection_parameters
+    from ddb_lake.core.lake.glue_table import injected_projection_parameters
 
     lake.glue.create_table(DatabaseName=DATABASE, TableInput={
         "Name": "events_projected", "TableType": "EXTERNAL_TABLE",

@@ -1,4 +1,9 @@
-"""Pure conversion core: export reading, schema inference, Parquet writing, SQL and schema builders.
+"""The pure core (imports no Airflow), in rooms that name the product's parts.
 
-Imports no Airflow.
+- ``config``: a table's YAML settings.
+- ``convert``: export reading (JSON, Ion), checks, unwrap, Parquet writing: the converter.
+- ``schema``: the lake schema, its inference and the column naming rules.
+- ``lake``: S3 layout, Glue table model, Athena SQL, retention rules.
+- ``validation``: row counts, key checksums, the run report.
+- ``errors``: the error taxonomy; ``cli``: ``ddb-lake convert``.
 """

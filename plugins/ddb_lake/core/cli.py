@@ -8,9 +8,9 @@ import os
 import sys
 from typing import Any
 
-from ddb_lake.core.converter import convert_export
+from ddb_lake.core.convert.converter import convert_export
 from ddb_lake.core.errors import ExportFormatError
-from ddb_lake.core.lake_schema import LakeSchema
+from ddb_lake.core.schema.lake_schema import LakeSchema
 
 
 def _storage_options(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 from ddb_lake.compat import AirflowException
-from ddb_lake.core.glue_table import merge_columns, same_location
+from ddb_lake.core.lake.glue_table import merge_columns, same_location
 
 _BATCH_PARTITIONS = 100  # BatchCreatePartition takes at most 100 partitions
 _BATCH_DELETE = 25  # BatchDeletePartition takes at most 25

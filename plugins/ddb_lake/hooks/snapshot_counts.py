@@ -10,8 +10,12 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from ddb_lake.compat import AirflowException, BaseHook
-from ddb_lake.core.row_counts import key_checksum_of_batches, parquet_footer_length, parquet_metadata_from_tail
-from ddb_lake.core.storage import split_url
+from ddb_lake.core.convert.storage import split_url
+from ddb_lake.core.validation.row_counts import (
+    key_checksum_of_batches,
+    parquet_footer_length,
+    parquet_metadata_from_tail,
+)
 
 TAIL_BYTES = 64 * 1024
 """First guess of how many trailing bytes hold a Parquet footer; a bigger footer costs one more ranged GET."""

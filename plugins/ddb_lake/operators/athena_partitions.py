@@ -9,8 +9,8 @@ from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from ddb_lake.compat import AirflowException, Context
-from ddb_lake.core import athena_sql
-from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION
+from ddb_lake.core.lake import athena_sql
+from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION
 
 MODES = ("add_partition", "msck_repair")
 

@@ -12,7 +12,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from botocore.exceptions import ClientError, WaiterError
 
 from ddb_lake.compat import AirflowException, AirflowFailException, Context, data_interval_of
-from ddb_lake.core.lake_layout import TableLayout, join_key
+from ddb_lake.core.lake.layout import TableLayout, join_key
 from ddb_lake.hooks.dynamodb_export import (
     EXPORT_VIEW_TYPES,
     FULL_EXPORT,

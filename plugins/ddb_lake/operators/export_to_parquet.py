@@ -12,8 +12,8 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from ddb_lake.compat import AirflowFailException, Context
 from ddb_lake.core.errors import ExportFormatError
-from ddb_lake.core.lake_layout import TableLayout, utc_stamp
-from ddb_lake.core.lake_schema import LakeSchema
+from ddb_lake.core.lake.layout import TableLayout, utc_stamp
+from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.dynamodb_export import INCREMENTAL_EXPORT, as_utc
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 
@@ -92,7 +92,7 @@ class ExportToParquetOperator(AwsBaseOperator[LakeStorageHook]):
         self.converter_options = converter_options or {}
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from ddb_lake.core.converter import convert_export
+        from ddb_lake.core.convert.converter import convert_export
 
         export = parse_export(self.export)
         if not export.get("export_folder"):

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from ddb_lake.compat import AirflowException, Context
-from ddb_lake.core.glue_table import (
+from ddb_lake.core.lake.glue_table import (
     glue_columns,
     injected_projection_parameters,
     parent_location,
@@ -16,7 +16,7 @@ from ddb_lake.core.glue_table import (
     snapshot_location,
     table_input,
 )
-from ddb_lake.core.lake_schema import LakeSchema
+from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
 
 LAKE_DATABASE_DESCRIPTION = "ddb-lake: DynamoDB tables mirrored as Parquet"

@@ -7,15 +7,15 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseOperator, Context
-from ddb_lake.core import athena_sql
-from ddb_lake.core.bigquery_load_job import BigQueryDestination
-from ddb_lake.core.bigquery_schema import bigquery_fields
-from ddb_lake.core.lake_schema import LakeSchema
-from ddb_lake.core.row_counts import CountSource, compare_counts
-from ddb_lake.hooks.bigquery_load import DEFAULT_API_DEADLINE, BigQueryLoadHook
+from ddb_lake.core.lake import athena_sql
+from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.core.validation.row_counts import CountSource, compare_counts
+from ddb_lake.destinations.bigquery.load_hook import DEFAULT_API_DEADLINE, BigQueryLoadHook
+from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
+from ddb_lake.destinations.bigquery.schema import bigquery_fields
+from ddb_lake.destinations.bigquery.transfer_operator import snapshot_of
 from ddb_lake.hooks.snapshot_counts import SnapshotCountsHook
 from ddb_lake.operators.glue_catalog import snapshots_table_name
-from ddb_lake.operators.snapshot_transfer import snapshot_of
 
 
 class RowCountValidationOperator(BaseOperator):

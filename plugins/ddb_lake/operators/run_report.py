@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ddb_lake.compat import BaseOperator, Context
-from ddb_lake.core.run_report import RunVolumes, render_report, report_dict
+from ddb_lake.core.validation.run_report import RunVolumes, render_report, report_dict
 
 
 class RunReportOperator(BaseOperator):

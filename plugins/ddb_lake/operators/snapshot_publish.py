@@ -11,7 +11,8 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from ddb_lake.compat import AirflowException, Context
-from ddb_lake.core.glue_table import (
+from ddb_lake.core.convert.storage import split_url
+from ddb_lake.core.lake.glue_table import (
     PUBLISHED_AT_PARAMETER,
     SNAPSHOT_PARAMETER,
     glue_columns,
@@ -20,10 +21,9 @@ from ddb_lake.core.glue_table import (
     stamp_of_location,
     table_input,
 )
-from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION, TableLayout
-from ddb_lake.core.lake_schema import LakeSchema
-from ddb_lake.core.snapshot_retention import plan_retention
-from ddb_lake.core.storage import split_url
+from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION, TableLayout
+from ddb_lake.core.lake.retention import plan_retention
+from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook
 from ddb_lake.operators.glue_catalog import LAKE_DATABASE_DESCRIPTION, require_summary, snapshots_table_name
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from ddb_lake.compat import TriggerEvent
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, error_code, is_transient
-from ddb_lake.trigger_base import ConstructorArgumentsTrigger
+from ddb_lake.triggers.base import ConstructorArgumentsTrigger
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"

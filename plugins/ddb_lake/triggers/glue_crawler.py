@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ddb_lake.compat import TriggerEvent
-from ddb_lake.trigger_base import ConstructorArgumentsTrigger
+from ddb_lake.triggers.base import ConstructorArgumentsTrigger
 
 
 class GlueCrawlerReadyTrigger(ConstructorArgumentsTrigger):

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from ddb_lake.compat import TriggerEvent
-from ddb_lake.trigger_base import ConstructorArgumentsTrigger
+from ddb_lake.triggers.base import ConstructorArgumentsTrigger
 
 
 class BigQueryJobTrigger(ConstructorArgumentsTrigger):
@@ -30,7 +30,7 @@ class BigQueryJobTrigger(ConstructorArgumentsTrigger):
         self.api_deadline = api_deadline
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from ddb_lake.hooks.bigquery_load import BigQueryLoadHook
+        from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
 
         hook = BigQueryLoadHook(gcp_conn_id=self.gcp_conn_id, location=self.location, api_deadline=self.api_deadline)
         while True:

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ddb_lake.core.ddb_profile import RawShapeError, first_valid_row
-from ddb_lake.core.lake_schema import LakeField, LakeType
+from ddb_lake.core.convert.ddb_profile import RawShapeError, first_valid_row
+from ddb_lake.core.schema.lake_schema import LakeField, LakeType
 
 _NUMBER_KINDS = ("int64", "decimal", "decimal_text", "float64")
 _LIST_TAGS = ("SS", "NS", "BS", "L")

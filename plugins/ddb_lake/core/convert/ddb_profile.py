@@ -2,7 +2,7 @@
 
 pyarrow's JSON reader turns ``{"a": {"N": "1"}}`` into ``a: struct<N: string>``; a profile records, per attribute
 path, which type tags occur and, for numbers, the widest integer part and scale. Profiles of chunks merge, and the
-unified lake schema is built from the merged profile (:mod:`ddb_lake.core.schema_inference`).
+unified lake schema is built from the merged profile (:mod:`ddb_lake.core.schema.inference`).
 
 A profile node is a plain dict (picklable, JSON-able): ``{"tags": {tag: info}}`` where ``info`` holds ``count`` and,
 for ``N``/``NS`` the number stats, for ``L`` an ``item`` node, for ``M`` a ``fields`` dict of nodes.
@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ddb_lake.core.item_validation import TYPE_TAGS
+from ddb_lake.core.convert.item_validation import TYPE_TAGS
 
 INT64_SAFE_DIGITS = 18
 _STRING_TAGS = ("S", "N", "B")

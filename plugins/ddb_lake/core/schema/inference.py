@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ddb_lake.core.column_names import METADATA_PREFIX, assign_names
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.schema.column_names import METADATA_PREFIX, assign_names
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 MAX_DECIMAL_PRECISION = 38
 INT64_DIGITS = 19

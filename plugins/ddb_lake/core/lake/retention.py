@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ddb_lake.core.lake_layout import parse_stamp
+from ddb_lake.core.lake.layout import parse_stamp
 
 
 @dataclass(frozen=True)

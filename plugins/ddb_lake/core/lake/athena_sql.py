@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION
+from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TOKEN_MIN, TOKEN_MAX = 32, 128

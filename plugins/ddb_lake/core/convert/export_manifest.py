@@ -12,8 +12,8 @@ import json
 import logging
 from dataclasses import dataclass
 
+from ddb_lake.core.convert.storage import Storage, join_url
 from ddb_lake.core.errors import ManifestError, MissingDataFileError
-from ddb_lake.core.storage import Storage, join_url
 
 log = logging.getLogger(__name__)
 

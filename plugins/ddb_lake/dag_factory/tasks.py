@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from ddb_lake.compat import Asset, TaskGroup
-from ddb_lake.core.lake_layout import TableLayout
-from ddb_lake.core.table_config import TableConfig
+from ddb_lake.core.config.table_config import TableConfig
+from ddb_lake.core.lake.layout import TableLayout
 
 EXPORT_TYPES = {"full": "FULL_EXPORT", "incremental": "INCREMENTAL_EXPORT"}
 
@@ -130,8 +130,8 @@ def _lake_tasks(config: TableConfig, mode: str, summary: Any, aws: dict) -> dict
 
 
 def _bigquery_tasks(config: TableConfig, bigquery_asset: Asset | None) -> dict[str, Any]:
-    from ddb_lake.operators.bigquery_load import BigQueryLoadSnapshotOperator
-    from ddb_lake.operators.snapshot_transfer import SnapshotToGCSOperator
+    from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
+    from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 
     bq = config.bigquery
     assert bq is not None

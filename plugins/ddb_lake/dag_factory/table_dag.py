@@ -13,8 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from ddb_lake.compat import DAG, Asset, CronDataIntervalTimetable
-from ddb_lake.core.table_config import TableConfig, load_table_configs
-from ddb_lake.pipeline_tasks import add_tasks, history_table, lake_root_url
+from ddb_lake.core.config.table_config import TableConfig, load_table_configs
+from ddb_lake.dag_factory.tasks import add_tasks, history_table, lake_root_url
 
 DAG_ID_PREFIX = "ddb_lake"
 TABLES_DIR_ENV = "DDB_LAKE_TABLES_DIR"

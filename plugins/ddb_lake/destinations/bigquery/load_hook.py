@@ -9,8 +9,8 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
-from ddb_lake.core.bigquery_load_job import BigQueryDestination
-from ddb_lake.core.row_counts import bigquery_count_sql, bigquery_key_checksum_sql
+from ddb_lake.core.validation.row_counts import bigquery_count_sql, bigquery_key_checksum_sql
+from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
 
 RUNNING_STATES = ("PENDING", "RUNNING")
 DEFAULT_API_DEADLINE = 120.0

@@ -33,21 +33,21 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
-from ddb_lake.core.arrow_unwrap import convert_values
-from ddb_lake.core.ddb_profile import RawShapeError, merge_attribute_maps, profile_attributes
+from ddb_lake.core.convert.arrow_unwrap import convert_values
+from ddb_lake.core.convert.ddb_profile import RawShapeError, merge_attribute_maps, profile_attributes
+from ddb_lake.core.convert.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, DataFile, read_manifest
+from ddb_lake.core.convert.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, JsonChunk, iter_json_chunks, make_chunk
+from ddb_lake.core.convert.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
+from ddb_lake.core.convert.item_validation import find_bad_line
+from ddb_lake.core.convert.storage import Storage, is_s3, join_url, local_path, replace_local_dir
 from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError
-from ddb_lake.core.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, DataFile, read_manifest
-from ddb_lake.core.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, JsonChunk, iter_json_chunks, make_chunk
-from ddb_lake.core.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
-from ddb_lake.core.item_validation import find_bad_line
-from ddb_lake.core.lake_schema import LakeSchema
-from ddb_lake.core.schema_inference import (
+from ddb_lake.core.schema.inference import (
     OPERATION_ATTRIBUTE,
     WRITE_TS_ATTRIBUTE,
     build_schema,
     evolve,
 )
-from ddb_lake.core.storage import Storage, is_s3, join_url, local_path, replace_local_dir
+from ddb_lake.core.schema.lake_schema import LakeSchema
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
-from ddb_lake.core.storage_transfer_job import (
+from ddb_lake.destinations.bigquery.transfer_job import (
     ACTIVE_STATUSES,
     FAILED_STATUSES,
     operation_counters,

@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.errors import SchemaError
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 NUMERIC_INTEGER_DIGITS = 29
 NUMERIC_MAX_SCALE = 9
@@ -56,7 +57,7 @@ _VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED_PREFIXES = ("_table_", "_file_", "_partition", "_row_timestamp", "__root__", "_colidentifier")
 
 
-class BigQuerySchemaError(ValueError):
+class BigQuerySchemaError(SchemaError, ValueError):
     """The lake schema cannot be written to BigQuery as it is (a column name, or a type change a load cannot do)."""
 
 

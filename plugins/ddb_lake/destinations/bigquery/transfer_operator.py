@@ -6,21 +6,21 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseOperator, Context
-from ddb_lake.core.storage import split_url
-from ddb_lake.core.storage_transfer_job import (
+from ddb_lake.core.convert.storage import split_url
+from ddb_lake.destinations.bigquery.storage_transfer_hook import DEFAULT_POLL_SECONDS, StorageTransferHook
+from ddb_lake.destinations.bigquery.transfer_hook import (
+    DEFAULT_CHUNK_BYTES,
+    SnapshotTransferHook,
+    destination_name,
+    summarize,
+)
+from ddb_lake.destinations.bigquery.transfer_job import (
     operation_counters,
     transfer_job,
     transfer_job_name,
     transfer_method_for,
     transfer_spec,
 )
-from ddb_lake.hooks.snapshot_transfer import (
-    DEFAULT_CHUNK_BYTES,
-    SnapshotTransferHook,
-    destination_name,
-    summarize,
-)
-from ddb_lake.hooks.storage_transfer import DEFAULT_POLL_SECONDS, StorageTransferHook
 
 DEFAULT_STORAGE_TRANSFER_THRESHOLD_BYTES = 5 * 1024**3
 DEFAULT_STORAGE_TRANSFER_TIMEOUT_SECONDS = 6 * 3600.0

@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
-from ddb_lake.core.storage import split_url
+from ddb_lake.core.convert.storage import split_url
 
 log = logging.getLogger(__name__)
 

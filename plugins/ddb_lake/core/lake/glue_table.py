@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ddb_lake.core.lake_layout import SNAPSHOT_PARTITION
-from ddb_lake.core.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.errors import SchemaError
+from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
@@ -41,7 +42,7 @@ _WIDENINGS = {
 }
 
 
-class SchemaEvolutionError(ValueError):
+class SchemaEvolutionError(SchemaError, ValueError):
     """A new snapshot's column cannot be stored in the existing Glue column without losing values."""
 
 

@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from ddb_lake.core.errors import ConfigError
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EXPORT_MODES = ("full", "incremental", "both")
 VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
@@ -24,7 +26,7 @@ NUMBER_MODES = ("exact", "float")
 BIGQUERY_LAYOUTS = ("partitioned", "sharded", "latest")
 
 
-class TableConfigError(ValueError):
+class TableConfigError(ConfigError, ValueError):
     """A table YAML file is invalid; the message names the file and the field."""
 
     def __init__(self, path: str, field_name: str, problem: str) -> None:

@@ -14,8 +14,8 @@ from typing import IO
 
 import numpy as np
 
+from ddb_lake.core.convert.item_validation import dynamodb_item_size
 from ddb_lake.core.errors import ChecksumMismatchError, ItemTooLargeError, TruncatedGzipError
-from ddb_lake.core.item_validation import dynamodb_item_size
 
 MAX_ITEM_BYTES = 400 * 1024
 NO_SIZE_CHECK = 1 << 62  # max_item_bytes for lines that are not DynamoDB JSON (ION: checked after conversion)

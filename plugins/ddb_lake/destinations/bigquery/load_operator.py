@@ -8,18 +8,18 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseOperator, Context, data_interval_of
-from ddb_lake.core.bigquery_load_job import (
+from ddb_lake.core.lake.layout import parse_stamp
+from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.destinations.bigquery.job_trigger import BigQueryJobTrigger
+from ddb_lake.destinations.bigquery.load_hook import DEFAULT_API_DEADLINE, BigQueryLoadHook
+from ddb_lake.destinations.bigquery.load_job import (
     BigQueryDestination,
     configuration_fingerprint,
     load_job_configuration,
     load_job_id,
 )
-from ddb_lake.core.bigquery_schema import bigquery_fields, evolve_schema
-from ddb_lake.core.lake_layout import parse_stamp
-from ddb_lake.core.lake_schema import LakeSchema
-from ddb_lake.hooks.bigquery_load import DEFAULT_API_DEADLINE, BigQueryLoadHook
-from ddb_lake.operators.snapshot_transfer import snapshot_of
-from ddb_lake.triggers.bigquery_job import BigQueryJobTrigger
+from ddb_lake.destinations.bigquery.schema import bigquery_fields, evolve_schema
+from ddb_lake.destinations.bigquery.transfer_operator import snapshot_of
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]")
 

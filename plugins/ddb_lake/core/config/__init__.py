@@ -1,0 +1,1 @@
+"""A table's settings: the YAML file per table, validated strictly."""

@@ -1,0 +1,1 @@
+"""Where snapshots go besides the lake: one folder per destination."""
