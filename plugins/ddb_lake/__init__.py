@@ -24,7 +24,7 @@ _OPERATORS = {
     _AWS_EXPORT: ["operators.dynamodb_export", "operators.export_to_parquet"],
     _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish"],
     _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator"],
-    _PIPELINE: ["operators.row_count_validation", "operators.run_report"],
+    _PIPELINE: ["operators.run_plan", "operators.row_count_validation", "operators.run_report"],
 }
 _SENSORS = {_AWS_EXPORT: ["sensors.dynamodb_export"]}
 _TRIGGERS = {

@@ -1,0 +1,1 @@
+"""Export rules: export types, the interval each run exports, ClientTokens, PITR and failure classification."""
