@@ -111,3 +111,34 @@ def test_core_imports_no_airflow():
     )
     result = run_python(code, isolated=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_third_party_imports_are_declared_dependencies():
+    """Every distribution the pure core imports is in pyproject's ``dependencies`` (numpy was once missing)."""
+    import ast
+    import re
+    from importlib.metadata import packages_distributions
+
+    import tomllib
+
+    declared = {
+        re.split(r"[<>=!~ ;\[]", dep, maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+        for dep in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    owners = packages_distributions()
+    imported: set[str] = set()
+    for path in (PLUGINS / "ddb_lake" / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m in owners and m != "ddb_lake"}
+    assert {"numpy", "pyarrow", "yaml"} <= third_party
+    undeclared = {
+        m: owners[m] for m in third_party
+        if not {d.lower().replace("_", "-").replace(".", "-") for d in owners[m]} & declared
+    }
+    assert not undeclared, f"imported by ddb_lake.core but not in pyproject dependencies: {undeclared}"
+    requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11", "bootstrap, CI and the lock files are Python 3.11 only"

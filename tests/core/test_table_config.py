@@ -87,3 +87,33 @@ def test_broken_yaml(tmp_path):
     path.write_text("lake: [unclosed\n")
     with pytest.raises(TableConfigError, match="not valid YAML"):
         load_table_config(path)
+
+
+def test_conversion_publish_and_catalog_knobs_reach_their_settings(tmp_path):
+    data = {
+        **MINIMAL,
+        "lake": {"bucket": "lake-bucket", "allow_rollback": True},
+        "glue": {"database": "lake_db", "partition_projection": True},
+        "convert": {"workers": 2, "target_file_mb": 64, "row_group_rows": 1000, "compression": "snappy"},
+    }
+    config = load_table_config(write(tmp_path, data))
+    assert config.lake.allow_rollback is True
+    assert config.glue.partition_projection is True
+    assert config.convert.converter_options() == {
+        "target_file_bytes": 64 << 20, "row_group_rows": 1000, "compression": "snappy", "workers": 2,
+    }
+    defaults = load_table_config(write(tmp_path, MINIMAL, "plain.yaml"))
+    assert defaults.convert.converter_options() == {
+        "target_file_bytes": 256 << 20, "row_group_rows": 256 * 1024, "compression": "zstd",
+    }
+    assert defaults.lake.allow_rollback is False and defaults.glue.partition_projection is False
+
+
+@pytest.mark.parametrize(
+    ("convert", "field_name"),
+    [({"compression": "lz4"}, "convert.compression"), ({"target_file_mb": 0}, "convert"), ({"workers": -1}, "convert")],
+)
+def test_bad_conversion_knobs_name_the_field(tmp_path, convert, field_name):
+    with pytest.raises(TableConfigError) as raised:
+        load_table_config(write(tmp_path, {**MINIMAL, "convert": convert}))
+    assert raised.value.field_name == field_name

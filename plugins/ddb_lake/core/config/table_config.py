@@ -23,6 +23,7 @@ VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
 CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
+COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
 BIGQUERY_LAYOUTS = ("partitioned", "sharded", "latest")
 
 
@@ -54,6 +55,7 @@ class ExportSettings:
 class LakeSettings:
     bucket: str
     prefix: str = "ddb-lake"
+    allow_rollback: bool = False  # publishing an older interval moves the current table back (default: keep newer)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class GlueSettings:
     table: str = ""
     catalog_mode: str = "api"
     crawler_role: str = ""
+    partition_projection: bool = False  # declare injected partition projection instead of adding partitions
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,27 @@ class BigQuerySettings:
     table: str = ""
     location: str = "US"
     layout: str = "partitioned"
+
+
+@dataclass(frozen=True)
+class ConvertSettings:
+    """Knobs of the Parquet conversion (``ddb_lake.core.convert.converter.Tuning``)."""
+
+    workers: int = 0  # parse processes; 0: one per core
+    target_file_mb: int = 256
+    row_group_rows: int = 256 * 1024
+    compression: str = "zstd"
+
+    def converter_options(self) -> dict[str, Any]:
+        """The keyword arguments ``convert_export`` takes for these settings."""
+        options: dict[str, Any] = {
+            "target_file_bytes": self.target_file_mb << 20,
+            "row_group_rows": self.row_group_rows,
+            "compression": self.compression,
+        }
+        if self.workers:
+            options["workers"] = self.workers
+        return options
 
 
 @dataclass(frozen=True)
@@ -114,6 +138,7 @@ class TableConfig:
     export: ExportSettings = field(default_factory=ExportSettings)
     bigquery: BigQuerySettings | None = None
     numbers: str = "exact"
+    convert: ConvertSettings = field(default_factory=ConvertSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
@@ -139,6 +164,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "glue.catalog_mode": CATALOG_MODES,
     "athena.repair": REPAIR_MODES,
     "numbers": NUMBER_MODES,
+    "convert.compression": COMPRESSIONS,
     "bigquery.layout": BIGQUERY_LAYOUTS,
 }
 
@@ -242,6 +268,8 @@ def _check(config: TableConfig, path: str) -> None:
         raise TableConfigError(path, "glue.crawler_role", "catalog_mode crawler needs an IAM role for the crawler")
     if config.retention.keep_last < 1:
         raise TableConfigError(path, "retention.keep_last", "must keep at least the current snapshot (>= 1)")
+    if config.convert.target_file_mb < 1 or config.convert.row_group_rows < 1 or config.convert.workers < 0:
+        raise TableConfigError(path, "convert", "target_file_mb and row_group_rows must be >= 1, workers >= 0")
     if config.export.poll_seconds < 1:
         raise TableConfigError(path, "export.poll_seconds", "must be at least 1 second")
     if config.validation.tolerance < 0:
