@@ -10,6 +10,7 @@ import pytest
 import sqlglot
 from catalog_lake import DATABASE, SCHEMA_V1, rows
 
+from ddb_lake.core.errors import TerminalServiceError
 from ddb_lake.core.lake import athena_sql, glue_table
 from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
 
@@ -75,6 +76,36 @@ def test_unknown_mode_and_missing_inputs_fail_clearly():
         repair(snapshot=None).build_sql()
 
 
+def test_default_sql_is_the_mode_template_found_beside_the_dags_folder(tmp_path, monkeypatch):
+    """A deployed DAG file sits in <dags>/: the templates are found in <dags>/../include/sql, else <dags>/sql."""
+    from ddb_lake.core.lake.sql_templates import SQL_DIR_ENV
+
+    monkeypatch.delenv(SQL_DIR_ENV)
+    (tmp_path / "include" / "sql").mkdir(parents=True)
+    (tmp_path / "include" / "sql" / "msck_repair_table.sql").write_text(
+        "MSCK REPAIR TABLE {{ task.table | athena_ddl_identifier }} -- from include/sql\n")
+    (tmp_path / "dags" / "sql").mkdir(parents=True)
+    (tmp_path / "dags" / "sql" / "add_snapshot_partition.sql").write_text(
+        "-- from dags/sql\n" + (SQL_DIR / "add_snapshot_partition.sql").read_text())
+    dag = sql_dag()
+    dag.fileloc = str(tmp_path / "dags" / "ddb_lake_tables.py")
+    dag.template_searchpath = None
+    msck = render(repair(dag=dag, task_id="msck", mode="msck_repair", snapshot=None, location=None))
+    assert msck.sql == "MSCK REPAIR TABLE `orders_snapshots` -- from include/sql"
+    added = render(repair(dag=dag, task_id="add"))
+    assert added.sql == "-- from dags/sql\n" + athena_sql.add_partition(
+        DATABASE, "orders_snapshots", {"snapshot": STAMP}, LOCATION)
+
+
+def test_a_missing_sql_folder_is_a_config_error_naming_where_it_looked(monkeypatch):
+    from ddb_lake.core.errors import ConfigError
+    from ddb_lake.core.lake.sql_templates import SQL_DIR_ENV
+
+    monkeypatch.delenv(SQL_DIR_ENV)
+    with pytest.raises(ConfigError, match=r"SQL template msck_repair_table.sql not found .*\$DDB_LAKE_SQL_DIR"):
+        render(repair(mode="msck_repair", snapshot=None, location=None))
+
+
 def snapshots_table(lake) -> None:
     """``orders_snapshots`` in Glue with no partition yet, as Athena's repair step finds it."""
     lake.glue.create_database(DatabaseInput={"Name": DATABASE})
@@ -122,8 +153,9 @@ def test_add_partition_runs_through_athena_with_a_deterministic_token(lake):
 
 @pytest.mark.integration
 def test_add_partition_on_a_table_glue_does_not_have_fails_with_athenas_reason(lake):
-    with pytest.raises(Exception, match=r"ended FAILED: .*TABLE_NOT_FOUND|ended FAILED: .*does not exist"):
+    with pytest.raises(Exception, match=r"ended FAILED: .*TABLE_NOT_FOUND|ended FAILED: .*does not exist") as failed:
         repair().execute({"ti": SimpleNamespace(try_number=1)})
+    assert isinstance(failed.value.__cause__, TerminalServiceError)  # a user error Athena does not retry: fail fast
 
 
 @pytest.mark.integration

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from catalog_lake import DATABASE, SCHEMA_V1, SCHEMA_V2, TABLE, rows
 
+from ddb_lake.compat import AirflowFailException
 from ddb_lake.core.lake.glue_table import SchemaEvolutionError
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
@@ -67,8 +68,9 @@ def test_incompatible_change_fails_and_leaves_the_table_alone(lake):
     register(lake.write_snapshot(S1, rows(2)))
     as_text = LakeSchema((SCHEMA_V1.fields[0], LakeField("qty", "qty", LakeType("string")), SCHEMA_V1.fields[2]))
     summary = lake.write_snapshot(S2, [{"pk": "a", "qty": "many", "amount": None}], as_text)
-    with pytest.raises(SchemaEvolutionError, match=r"Glue table 'ddb_lake\.orders_snapshots', column 'qty'"):
+    with pytest.raises(AirflowFailException, match=r"Glue table 'ddb_lake\.orders_snapshots', column 'qty'") as refused:
         register(summary)
+    assert isinstance(refused.value.__cause__, SchemaEvolutionError)  # a schema refusal: terminal, not retried
     columns = snapshots_columns(lake)
     assert columns[1]["Type"] == "bigint"
     partitions = lake.glue.get_partitions(DatabaseName=DATABASE, TableName="orders_snapshots")["Partitions"]

@@ -11,6 +11,7 @@ from catalog_lake import DATABASE, TABLE, rows
 from duckdb_on_moto import duckdb_on_moto
 
 from ddb_lake.compat import AirflowException
+from ddb_lake.core.errors import ValidationFailedError
 from ddb_lake.core.lake import athena_sql
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
 from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator, SnapshotRetentionOperator
@@ -90,8 +91,9 @@ def test_an_incomplete_snapshot_is_never_published(lake, damage, message):
         lake.s3.put_object(Bucket="lake", Key=key, Body=b"PAR")
     else:
         lake.s3.delete_object(Bucket="lake", Key=key)
-    with pytest.raises(AirflowException, match=message):
+    with pytest.raises(AirflowException, match=message) as refused:
         publish(summary)
+    assert isinstance(refused.value.__cause__, ValidationFailedError)  # terminal: not retried
     assert current_table(lake)["StorageDescriptor"]["Location"] == f"{ROOT}snapshot={S1}/"
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ddb_lake.core.lake.retention import plan_retention
+from ddb_lake.core.lake.retention import current_snapshot, plan_retention, snapshot_folders
 
 STAMPS = ["20261119T000000Z", "20261120T000000Z", "20261121T000000Z", "20261122T000000Z"]
 PUBLISHED = datetime(2026, 11, 21, 0, 30, tzinfo=timezone.utc)
@@ -46,3 +46,29 @@ def test_bad_input():
         plan(PUBLISHED, keep_last=0)
     with pytest.raises(ValueError):
         plan_retention(["nope"], current=None, published_at=None, now=PUBLISHED, grace=timedelta(0), keep_last=1)
+
+
+def test_keep_last_below_one_is_a_terminal_config_error():
+    from ddb_lake.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="keep_last must be at least 1, got 0"):
+        plan(PUBLISHED, keep_last=0)
+
+
+def test_snapshot_folders_keeps_only_snapshot_folders():
+    listed = ["p/snapshots/t/snapshot=20261121T000000Z/", "p/snapshots/t/_tmp/", "p/snapshots/t/snapshot=/",
+              "p/snapshots/t/snapshot=20261122T000000Z/"]
+    assert snapshot_folders(listed) == (
+        {"20261121T000000Z": "p/snapshots/t/snapshot=20261121T000000Z/",
+         "20261122T000000Z": "p/snapshots/t/snapshot=20261122T000000Z/"},
+        ["p/snapshots/t/_tmp/", "p/snapshots/t/snapshot=/"],
+    )
+
+
+def test_current_snapshot_is_the_folder_the_current_table_reads():
+    urls = {"20261121T000000Z": "s3://b/p/snapshots/t/snapshot=20261121T000000Z/",
+            "20261122T000000Z": "s3://b/p/snapshots/t/snapshot=20261122T000000Z/"}
+    assert current_snapshot(urls, "s3://b/p/snapshots/t/snapshot=20261122T000000Z") == "20261122T000000Z"
+    assert current_snapshot(urls, "s3://other/p/snapshots/t/snapshot=20261122T000000Z/") is None
+    assert current_snapshot(urls, None) is None
+    assert current_snapshot({}, "s3://b/p/snapshots/t/snapshot=20261122T000000Z/") is None

@@ -7,52 +7,15 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-from ddb_lake.compat import AirflowException
-from ddb_lake.core.lake.glue_table import merge_columns, same_location
+from ddb_lake.core.errors import NotFoundError, TransientError, classify_reason
+from ddb_lake.core.lake.catalog_tables import catalog_holds, evolved_table_input
+from ddb_lake.core.lake.crawler import GlueCrawlFailed, check_crawl, crawler_changes, last_crawl_report
+from ddb_lake.core.lake.glue_table import same_location
+
+__all__ = ["GlueCrawlFailed", "LakeCatalogHook", "check_crawl", "crawler_changes", "last_crawl_report"]
 
 _BATCH_PARTITIONS = 100  # BatchCreatePartition takes at most 100 partitions
 _BATCH_DELETE = 25  # BatchDeletePartition takes at most 25
-CRAWLER_KEYS = (
-    "Role", "DatabaseName", "Targets", "TablePrefix", "SchemaChangePolicy", "RecrawlPolicy", "Configuration",
-)
-
-
-class GlueCrawlFailed(AirflowException):
-    """The crawl ended FAILED or CANCELLED."""
-
-
-def crawler_changes(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-    """The keys of ``wanted`` (a CreateCrawler request) whose value differs from the existing crawler's."""
-    return {
-        key: value
-        for key, value in wanted.items()
-        if key in CRAWLER_KEYS and _normalised(current.get(key)) != _normalised(value)
-    }
-
-
-def _normalised(value: Any) -> Any:
-    """Compare crawler configs without caring about empty lists/dicts Glue adds to its answers."""
-    if isinstance(value, dict):
-        return {k: _normalised(v) for k, v in value.items() if v not in (None, [], {}, "")}
-    if isinstance(value, list):
-        return [_normalised(v) for v in value]
-    return value
-
-
-def last_crawl_report(crawler: dict[str, Any]) -> dict[str, Any]:
-    """``{crawler_name, state, status, error_message, log_group, log_stream, message_prefix, start_time}``."""
-    last = crawler.get("LastCrawl") or {}
-    start = last.get("StartTime")
-    return {
-        "crawler_name": crawler["Name"],
-        "state": crawler.get("State"),
-        "status": last.get("Status"),
-        "error_message": last.get("ErrorMessage"),
-        "log_group": last.get("LogGroup"),
-        "log_stream": last.get("LogStream"),
-        "message_prefix": last.get("MessagePrefix"),
-        "start_time": start.isoformat() if hasattr(start, "isoformat") else start,
-    }
 
 
 class LakeCatalogHook(AwsBaseHook):
@@ -97,28 +60,12 @@ class LakeCatalogHook(AwsBaseHook):
             self.conn.create_table(DatabaseName=database, TableInput=wanted)
             self.log.info("Created Glue table %s.%s at %s", database, wanted["Name"], _location(wanted))
             return "created", wanted
-        merged = self.evolved_input(database, existing, wanted)
-        if contains(existing, merged):
+        merged = evolved_table_input(database, existing, wanted)
+        if catalog_holds(existing, merged):
             return "unchanged", merged
         self.conn.update_table(DatabaseName=database, TableInput=merged, VersionId=existing.get("VersionId", ""))
         self.log.info("Updated Glue table %s.%s", database, wanted["Name"])
         return "updated", merged
-
-    def evolved_input(self, database: str, existing: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-        """``wanted`` with the existing table's columns evolved to hold the new ones, and its other parameters kept."""
-        table = f"{database}.{wanted['Name']}"
-        if [k["Name"] for k in existing.get("PartitionKeys", [])] != [k["Name"] for k in wanted["PartitionKeys"]]:
-            raise AirflowException(
-                f"Glue table {table} has partition keys {existing.get('PartitionKeys')} but ddb-lake needs "
-                f"{wanted['PartitionKeys']}; drop the table (its data stays in S3) and rerun to recreate it."
-            )
-        old_columns = existing["StorageDescriptor"].get("Columns", [])
-        columns = merge_columns(table, old_columns, wanted["StorageDescriptor"]["Columns"])
-        return {
-            **wanted,
-            "Parameters": {**existing.get("Parameters", {}), **wanted.get("Parameters", {})},
-            "StorageDescriptor": {**wanted["StorageDescriptor"], "Columns": columns},
-        }
 
     def switch_table(self, database: str, wanted: dict[str, Any]) -> dict[str, Any] | None:
         """Point the (unpartitioned) table at ``wanted``'s location in ONE catalog call; return the previous table.
@@ -130,7 +77,7 @@ class LakeCatalogHook(AwsBaseHook):
         if existing is None:
             self.conn.create_table(DatabaseName=database, TableInput=wanted)
         else:
-            merged = self.evolved_input(database, existing, wanted)
+            merged = evolved_table_input(database, existing, wanted)
             self.conn.update_table(DatabaseName=database, TableInput=merged, VersionId=existing.get("VersionId", ""))
         self.log.info("Glue table %s.%s now reads %s", database, wanted["Name"], _location(wanted))
         return existing
@@ -156,9 +103,9 @@ class LakeCatalogHook(AwsBaseHook):
                     moved = self._align_partition(database, table, by_values[values])
                     outcome["moved" if moved else "existing"].append(list(values))
                 else:
-                    raise AirflowException(
+                    raise _partition_error(
                         f"Glue BatchCreatePartition on {database}.{table} failed for partition {list(values)}: "
-                        f"{error.get('ErrorCode')}: {error.get('ErrorMessage')}"
+                        f"{error.get('ErrorCode')}: {error.get('ErrorMessage')}", error
                     )
         return outcome
 
@@ -173,14 +120,6 @@ class LakeCatalogHook(AwsBaseHook):
         self.log.warning("Partition %s of %s.%s moved from %s", wanted["Values"], database, table, location)
         return True
 
-    def partition_locations(self, database: str, table: str) -> dict[tuple[str, ...], str]:
-        """Every partition's values and location (all pages)."""
-        found: dict[tuple[str, ...], str] = {}
-        for page in self.conn.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
-            for partition in page["Partitions"]:
-                found[tuple(partition["Values"])] = partition.get("StorageDescriptor", {}).get("Location", "")
-        return found
-
     def delete_partitions(self, database: str, table: str, values: list[list[str]]) -> None:
         """BatchDeletePartition; partitions already gone are fine, any other error raises."""
         for start in range(0, len(values), _BATCH_DELETE):
@@ -188,9 +127,9 @@ class LakeCatalogHook(AwsBaseHook):
             answer = self.conn.batch_delete_partition(DatabaseName=database, TableName=table, PartitionsToDelete=batch)
             for error in answer.get("Errors", []):
                 if error["ErrorDetail"].get("ErrorCode") != "EntityNotFoundException":
-                    raise AirflowException(
+                    raise _partition_error(
                         f"Glue BatchDeletePartition on {database}.{table} failed for {error['PartitionValues']}: "
-                        f"{error['ErrorDetail']}"
+                        f"{error['ErrorDetail']}", error["ErrorDetail"]
                     )
 
     # ------------------------------------------------------------------------------------------------ crawlers
@@ -229,7 +168,7 @@ class LakeCatalogHook(AwsBaseHook):
     def crawl_report(self, name: str) -> dict[str, Any]:
         crawler = self.get_crawler(name)
         if crawler is None:
-            raise AirflowException(f"Glue crawler {name} does not exist")
+            raise NotFoundError(f"Glue crawler {name} does not exist")
         return last_crawl_report(crawler)
 
     def wait_for_crawler(self, name: str, *, poll_interval: float = 5.0, timeout: float = 3600.0) -> dict[str, Any]:
@@ -240,33 +179,15 @@ class LakeCatalogHook(AwsBaseHook):
             if report["state"] == "READY":
                 return check_crawl(report)
             if time.monotonic() > deadline:
-                raise AirflowException(f"Glue crawler {name} still {report['state']} after {timeout:.0f}s")
+                raise TransientError(f"Glue crawler {name} still {report['state']} after {timeout:.0f}s")
             time.sleep(poll_interval)
-
-
-def check_crawl(report: dict[str, Any]) -> dict[str, Any]:
-    """Raise :class:`GlueCrawlFailed` (with the error and the log group) unless the last crawl succeeded."""
-    if report["status"] in ("FAILED", "CANCELLED"):
-        raise GlueCrawlFailed(
-            f"Glue crawler {report['crawler_name']} ended {report['status']}: {report['error_message']}; logs in "
-            f"CloudWatch group {report['log_group']}, stream {report['log_stream']}"
-        )
-    return report
-
-
-def contains(actual: Any, wanted: Any) -> bool:
-    """True when every key ddb-lake sets in ``wanted`` has that value in ``actual`` (Glue adds keys of its own)."""
-    if isinstance(wanted, dict):
-        if not isinstance(actual, dict):
-            return False
-        return all(contains(actual.get(key, _MISSING_BY_DEFAULT.get(key)), value) for key, value in wanted.items())
-    if isinstance(wanted, list):
-        return isinstance(actual, list) and len(actual) == len(wanted) and all(map(contains, actual, wanted))
-    return actual == wanted
-
-
-_MISSING_BY_DEFAULT: dict[str, Any] = {"Description": "", "PartitionKeys": [], "Compressed": False, "Comment": ""}
 
 
 def _location(table_input: dict[str, Any]) -> str:
     return table_input["StorageDescriptor"]["Location"]
+
+
+def _partition_error(message: str, detail: dict[str, Any]) -> Exception:
+    """The taxonomy error of one partition's ErrorDetail in a Batch*Partition answer, sorted by its ErrorCode."""
+    reason = detail.get("ErrorCode") or ""
+    return classify_reason(reason)(message, service="Glue", reason=reason)

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
-from ddb_lake.compat import AirflowException, Context
+from ddb_lake.compat import Context
 from ddb_lake.core.lake import athena_sql
-from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION
+from ddb_lake.core.lake.athena_query import SUCCEEDED, query_failure
+from ddb_lake.core.lake.errors import LakeConfigError
+from ddb_lake.core.lake.sql_templates import (
+    MODE_TEMPLATES,
+    MODES,
+    SQL_DIR_ENV,
+    render_sql_template,
+    sql_template_dirs,
+    with_sql_templates,
+)
+from ddb_lake.operators.base import ClassifiedErrors
 
-MODES = ("add_partition", "msck_repair")
 
-
-class AthenaPartitionRepairOperator(AwsBaseOperator[AthenaHook]):
+class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook]):
     """Run the partition DDL through Athena with a deterministic ClientRequestToken and wait for it to succeed.
 
-    ``sql`` is generated from the other fields when not given (the generated statement is what the UI's rendered
-    template view shows); a ``.sql`` file from ``include/sql/`` may be passed instead and quotes through the
-    ``athena_*`` Jinja filters. The token is derived from (dag, task, database, table, snapshot, SQL, try number),
-    so a re-sent StartQueryExecution within one try never starts a second query.
+    Without ``sql``, the statement is the mode's template in ``include/sql/`` (``add_snapshot_partition.sql``,
+    ``msck_repair_table.sql``) rendered during template rendering with the other fields, so the UI's rendered
+    template view shows it; the templates quote through the ``athena_*`` Jinja filters. ``sql`` may be another
+    ``.sql`` file (found in the DAG's ``template_searchpath`` or the lake's SQL folder, see
+    ``core.lake.sql_templates``) or a statement. The token is derived from (dag, task, database, table, snapshot,
+    SQL, try number), so a re-sent StartQueryExecution within one try never starts a second query.
     """
 
     template_fields: Sequence[str] = (
@@ -48,7 +59,7 @@ class AthenaPartitionRepairOperator(AwsBaseOperator[AthenaHook]):
     ) -> None:
         super().__init__(**kwargs)
         if mode not in MODES:
-            raise ValueError(f"{self.task_id}: mode must be one of {MODES}, got {mode!r}")
+            raise LakeConfigError(f"{self.task_id}: mode must be one of {MODES}, got {mode!r}")
         self.database = database
         self.table = table
         self.output_location = output_location
@@ -60,20 +71,27 @@ class AthenaPartitionRepairOperator(AwsBaseOperator[AthenaHook]):
         self.poll_interval = poll_interval
         self.max_polling_attempts = max_polling_attempts
 
+    def sql_template_dirs(self) -> list[str]:
+        """The lake's SQL folders for this task: ``$DDB_LAKE_SQL_DIR``, then beside its DAG's folder."""
+        return sql_template_dirs(self.dag.folder if self.has_dag() else None, os.environ.get(SQL_DIR_ENV))
+
+    def get_template_env(self, dag: Any = None) -> Any:
+        """The DAG's Jinja environment plus the ``athena_*`` quoting filters and the lake's SQL folders."""
+        return with_sql_templates(super().get_template_env(dag=dag), self.sql_template_dirs())
+
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render with the ``athena_*`` quoting filters added, then generate ``sql`` when none was given."""
-        jinja_env = jinja_env or self.get_template_env()
-        jinja_env.filters.update(athena_sql.SQL_FILTERS)
+        """Render the fields, then the mode's template into ``sql`` when none was given."""
+        jinja_env = with_sql_templates(jinja_env, self.sql_template_dirs()) if jinja_env else self.get_template_env()
         super().render_template_fields(context, jinja_env)
         if self.sql is None:
-            self.sql = self.build_sql()
+            self.sql = self.build_sql(jinja_env)
 
-    def build_sql(self) -> str:
-        if self.mode == "msck_repair":
-            return athena_sql.msck_repair(self.database, self.table)
-        if not self.snapshot or not self.location:
-            raise AirflowException(f"{self.task_id}: mode add_partition needs snapshot and location")
-        return athena_sql.add_partition(self.database, self.table, {SNAPSHOT_PARTITION: self.snapshot}, self.location)
+    def build_sql(self, jinja_env: Any = None) -> str:
+        """The mode's statement: its ``include/sql/`` template rendered with this task's current field values."""
+        if self.mode == "add_partition" and not (self.snapshot and self.location):
+            raise LakeConfigError(f"{self.task_id}: mode add_partition needs snapshot and location")
+        env = jinja_env or self.get_template_env()
+        return render_sql_template(env, MODE_TEMPLATES[self.mode], self.sql_template_dirs(), task=self)
 
     def execute(self, context: Context) -> dict[str, Any]:
         sql = (self.sql or self.build_sql()).strip()
@@ -89,9 +107,7 @@ class AthenaPartitionRepairOperator(AwsBaseOperator[AthenaHook]):
             workgroup=self.workgroup,
         )
         state = self.hook.poll_query_status(query_id, self.max_polling_attempts, self.poll_interval)
-        if state != "SUCCEEDED":
-            reason = self.hook.get_state_change_reason(query_id)
-            raise AirflowException(
-                f"Athena query {query_id} on {self.database}.{self.table} ended {state}: {reason}\nSQL: {sql}"
-            )
+        if state != SUCCEEDED:
+            status = self.hook.get_query_info(query_id)["QueryExecution"]["Status"]
+            raise query_failure(query_id, f"{self.database}.{self.table}", state, status, sql)
         return {"query_execution_id": query_id, "state": state, "sql": sql, "client_request_token": token}

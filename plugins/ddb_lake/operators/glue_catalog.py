@@ -7,31 +7,76 @@ from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
-from ddb_lake.compat import AirflowException, Context
-from ddb_lake.core.lake.glue_table import (
-    glue_columns,
-    injected_projection_parameters,
-    parent_location,
-    partition_input,
-    snapshot_location,
-    table_input,
+from ddb_lake.compat import Context
+from ddb_lake.core.errors import TransientError
+from ddb_lake.core.lake.catalog_tables import (
+    LAKE_DATABASE_DESCRIPTION,
+    current_table_name,
+    partition_action,
+    snapshots_table_input,
+    snapshots_table_name,
 )
+from ddb_lake.core.lake.convert_summary import require_summary
+from ddb_lake.core.lake.crawler import crawler_request
+from ddb_lake.core.lake.glue_table import parent_location, partition_input, snapshot_location
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
+from ddb_lake.operators.base import ClassifiedErrors
 
-LAKE_DATABASE_DESCRIPTION = "ddb-lake: DynamoDB tables mirrored as Parquet"
+# Imported from here by other modules; the rules live in ddb_lake.core.lake.
+__all__ = [
+    "LAKE_DATABASE_DESCRIPTION", "GlueSnapshotCatalogOperator", "LakeGlueCrawlerOperator", "LakeSnapshotOperator",
+    "require_summary", "snapshots_table_name",
+]
 
 
-class GlueSnapshotCatalogOperator(AwsBaseOperator[LakeCatalogHook]):
+class LakeSnapshotOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]):
+    """Base of the operators on one table's snapshots: the table's names, its Glue tables through ``hook``.
+
+    :param convert_summary: the convert task's return value (``schema``, ``files``, ``snapshot``, ``snapshot_prefix``)
+    :param bucket: the lake bucket, needed when ``snapshot_prefix`` is a key rather than an ``s3://`` URL
+    """
+
+    aws_hook_class = LakeCatalogHook
+
+    def __init__(
+        self,
+        *,
+        database: str,
+        table_name: str,
+        convert_summary: dict[str, Any] | str | None = None,
+        bucket: str | None = None,
+        current_table: str | None = None,
+        snapshots_table: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.database = database
+        self.table_name = table_name
+        self.convert_summary = convert_summary
+        self.bucket = bucket
+        self.current_table = current_table
+        self.snapshots_table = snapshots_table
+
+    def converted_snapshot(self) -> tuple[dict[str, Any], str, str]:
+        """(the convert summary, its snapshot stamp, its ``s3://`` folder)."""
+        summary = require_summary(self.convert_summary, self.task_id)
+        return summary, *snapshot_location(summary, self.bucket)
+
+    def current_table_name(self) -> str:
+        return current_table_name(self.table_name, self.current_table)
+
+    def snapshots_table_name(self) -> str:
+        return snapshots_table_name(self.table_name, self.snapshots_table)
+
+
+class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     """Create or evolve the ``<table>_snapshots`` Glue table and add the new snapshot's partition (idempotent).
 
-    :param convert_summary: the convert task's return value (``schema``, ``snapshot``, ``snapshot_prefix``)
-    :param bucket: the lake bucket, needed when ``snapshot_prefix`` is a key rather than an ``s3://`` URL
     :param partition_projection: declare an injected partition projection instead of adding partitions
     """
 
     template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "snapshots_table")
-    aws_hook_class = LakeCatalogHook
 
     def __init__(
         self,
@@ -44,30 +89,21 @@ class GlueSnapshotCatalogOperator(AwsBaseOperator[LakeCatalogHook]):
         partition_projection: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.convert_summary = convert_summary
-        self.database = database
-        self.table_name = table_name
-        self.bucket = bucket
-        self.snapshots_table = snapshots_table
+        super().__init__(convert_summary=convert_summary, database=database, table_name=table_name, bucket=bucket,
+                         snapshots_table=snapshots_table, **kwargs)
         self.partition_projection = partition_projection
 
     def execute(self, context: Context) -> dict[str, Any]:
-        summary = require_summary(self.convert_summary, self.task_id)
-        stamp, location = snapshot_location(summary, self.bucket)
-        table = snapshots_table_name(self.table_name, self.snapshots_table)
-        columns = glue_columns(LakeSchema.from_json(summary["schema"]))
-        table_location = parent_location(location)
-        parameters = injected_projection_parameters(table_location) if self.partition_projection else {}
-        description = f"Every published snapshot of DynamoDB table {self.table_name}, one partition per snapshot"
-        wanted = table_input(table, columns, table_location, partitioned=True, description=description,
-                             parameters=parameters)
+        summary, stamp, location = self.converted_snapshot()
+        table = self.snapshots_table_name()
+        wanted = snapshots_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]),
+                                       parent_location(location), projection=self.partition_projection)
         self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
         table_action, in_catalog = self.hook.upsert_table(self.database, wanted)
-        outcome: dict[str, list] = {"created": [], "existing": [], "moved": []}
+        columns = in_catalog["StorageDescriptor"]["Columns"]
+        outcome: dict[str, list] = {}
         if not self.partition_projection:
-            partition = partition_input(stamp, in_catalog["StorageDescriptor"]["Columns"], location)
-            outcome = self.hook.add_partitions(self.database, table, [partition])
+            outcome = self.hook.add_partitions(self.database, table, [partition_input(stamp, columns, location)])
         self.log.info("Glue %s.%s %s; partition %s: %s", self.database, table, table_action, stamp, outcome)
         return {
             "database": self.database,
@@ -75,26 +111,12 @@ class GlueSnapshotCatalogOperator(AwsBaseOperator[LakeCatalogHook]):
             "table_action": table_action,
             "snapshot": stamp,
             "location": location,
-            "partition_action": next((k for k, v in outcome.items() if v), "projected"),
-            "columns": len(in_catalog["StorageDescriptor"]["Columns"]),
+            "partition_action": partition_action(outcome),
+            "columns": len(columns),
         }
 
 
-def require_summary(summary: Any, task_id: str) -> dict[str, Any]:
-    if not isinstance(summary, dict):
-        raise AirflowException(
-            f"{task_id}: convert_summary must be the convert task's dict (pass the XComArg, or render templates "
-            f"as native objects); got {type(summary).__name__} {str(summary)[:80]!r}"
-        )
-    return summary
-
-
-def snapshots_table_name(table_name: str, snapshots_table: str | None = None) -> str:
-    """The Glue table with one partition per snapshot: ``snapshots_table``, default ``<table_name>_snapshots``."""
-    return (snapshots_table or f"{table_name}_snapshots").lower()
-
-
-class LakeGlueCrawlerOperator(AwsBaseOperator[LakeCatalogHook]):
+class LakeGlueCrawlerOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]):
     """Create or update a Glue crawler over S3 paths, start it, wait for it, and return its LastCrawl report.
 
     A crawl already running is waited for, then (``start_after_running``) a new crawl is started so that files
@@ -134,16 +156,8 @@ class LakeGlueCrawlerOperator(AwsBaseOperator[LakeCatalogHook]):
         self.timeout = timeout
 
     def crawler_request(self) -> dict[str, Any]:
-        request = {
-            "Name": self.crawler_name,
-            "Role": self.role,
-            "DatabaseName": self.database,
-            "Targets": {"S3Targets": [{"Path": path} for path in self.s3_paths]},
-            **self.crawler_config,
-        }
-        if self.table_prefix:
-            request["TablePrefix"] = self.table_prefix
-        return request
+        return crawler_request(self.crawler_name, self.role, self.database, self.s3_paths, self.table_prefix,
+                               self.crawler_config)
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         action = self.hook.create_or_update_crawler(self.crawler_request())
@@ -182,5 +196,5 @@ class LakeGlueCrawlerOperator(AwsBaseOperator[LakeCatalogHook]):
 
     def _report_of(self, event: dict[str, Any]) -> dict[str, Any]:
         if event.get("status") != "success":
-            raise AirflowException(f"Waiting for Glue crawler {self.crawler_name} failed: {event.get('message')}")
+            raise TransientError(f"Waiting for Glue crawler {self.crawler_name} failed: {event.get('message')}")
         return event["report"]

@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 
+from ddb_lake.core.lake.errors import LakeConfigError
 from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -19,9 +20,9 @@ TOKEN_MIN, TOKEN_MAX = 32, 128
 
 def _check_text(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+        raise LakeConfigError(f"{what} must be a non-empty string, got {value!r}")
     if _CONTROL.search(value):
-        raise ValueError(f"{what} {value!r} contains a control character; Athena cannot take it in a statement")
+        raise LakeConfigError(f"{what} {value!r} contains a control character; Athena cannot take it in a statement")
     return value
 
 
@@ -56,7 +57,7 @@ def dml_table(database: str, table: str) -> str:
 def add_partition(database: str, table: str, partition: Mapping[str, str], location: str) -> str:
     """``ALTER TABLE ... ADD IF NOT EXISTS PARTITION (...) LOCATION '...'`` (a no-op when the partition exists)."""
     if not partition:
-        raise ValueError(f"add_partition on {database}.{table}: no partition values given")
+        raise LakeConfigError(f"add_partition on {database}.{table}: no partition values given")
     spec = ", ".join(f"{ddl_identifier(key)} = {ddl_string(value)}" for key, value in partition.items())
     folder = location if location.endswith("/") else location + "/"
     return (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ddb_lake.core.errors import SchemaError
+from ddb_lake.core.lake.errors import LakeConfigError
 from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
@@ -164,7 +165,7 @@ def parse_hive_type(text: str) -> HiveType:
     tokens = [token.lower() for token in _TOKEN.findall(text)]
     parsed, position = _parse(tokens, 0, text)
     if position != len(tokens):
-        raise ValueError(f"cannot parse Hive type {text!r}: unexpected {tokens[position]!r}")
+        raise SchemaEvolutionError(f"cannot parse Hive type {text!r}: unexpected {tokens[position]!r}")
     return parsed
 
 
@@ -195,7 +196,7 @@ def _parse_list(tokens: list[str], i: int, text: str, *, closing: str, named: bo
         if i < len(tokens) and tokens[i] == ",":
             i += 1
     if i >= len(tokens):
-        raise ValueError(f"cannot parse Hive type {text!r}: missing {closing!r}")
+        raise SchemaEvolutionError(f"cannot parse Hive type {text!r}: missing {closing!r}")
     return out, i + 1
 
 
@@ -267,34 +268,39 @@ def _widen_struct(table: str, column: str, old: HiveType, new: HiveType) -> Hive
 
 # ----------------------------------------------------------------------------------------------- snapshot locations
 def snapshot_location(summary: dict[str, Any], bucket: str | None = None) -> tuple[str, str]:
-    """``(stamp, s3://bucket/.../snapshot=<stamp>/)`` of a convert task's summary.
+    """``(stamp, s3://bucket/.../snapshot=<stamp>/)`` of a convert task's summary, both taken from it as they are.
 
-    ``snapshot_prefix`` may be a full ``s3://`` URL or a key (then ``bucket`` is needed).
+    ``snapshot_prefix`` may be a full ``s3://`` URL or a key (then ``bucket`` is needed); it must end in the
+    ``snapshot=<stamp>`` folder of the summary's own ``snapshot``.
     """
     missing = [key for key in ("snapshot", "snapshot_prefix") if not summary.get(key)]
     if missing:
-        raise ValueError(f"the convert summary lacks {', '.join(missing)}; got keys {sorted(summary)}")
+        raise LakeConfigError(f"the convert summary lacks {', '.join(missing)}; got keys {sorted(summary)}")
     prefix = summary["snapshot_prefix"]
     if not prefix.startswith("s3://"):
         if not bucket:
-            raise ValueError(f"snapshot_prefix {prefix!r} is a key; pass the lake bucket to build its s3:// URL")
+            raise LakeConfigError(f"snapshot_prefix {prefix!r} is a key; pass the lake bucket to build its s3:// URL")
         prefix = f"s3://{bucket}/{prefix.strip('/')}"
     location = folder_url(prefix)
-    if stamp_of_location(location) != summary["snapshot"]:
-        raise ValueError(f"snapshot_prefix {location} does not end in {SNAPSHOT_PARTITION}={summary['snapshot']}/")
+    folder = f"/{SNAPSHOT_PARTITION}={summary['snapshot']}/"
+    if not location.endswith(folder):
+        raise LakeConfigError(f"snapshot_prefix {location} does not end in {folder.lstrip('/')}")
     return summary["snapshot"], location
 
 
 def stamp_of_location(location: str) -> str | None:
-    """``s3://b/p/snapshots/t/snapshot=20261122T000000Z/`` -> ``20261122T000000Z`` (None for other locations)."""
+    """The stamp of a listed ``.../snapshot=20261122T000000Z/`` folder (None for other folders)."""
     last = location.rstrip("/").rsplit("/", 1)[-1]
     key, _, value = last.partition("=")
     return value if key == SNAPSHOT_PARTITION and value else None
 
 
 def parent_location(location: str) -> str:
-    """The folder holding a snapshot folder: the ``<table>_snapshots`` table's location."""
-    return location.rstrip("/").rsplit("/", 1)[0] + "/"
+    """The folder holding the ``snapshot=<stamp>/`` folder at ``location``: the ``<table>_snapshots`` location."""
+    parent, marker, _ = folder_url(location).rpartition(f"/{SNAPSHOT_PARTITION}=")
+    if not marker:
+        raise LakeConfigError(f"{location} is not a {SNAPSHOT_PARTITION}=<stamp>/ folder")
+    return parent + "/"
 
 
 def injected_projection_parameters(snapshots_location: str) -> dict[str, str]:

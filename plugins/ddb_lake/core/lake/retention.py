@@ -7,10 +7,12 @@ that switched it) plus the grace period is when queries planned against the olde
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ddb_lake.core.lake.errors import LakeConfigError
+from ddb_lake.core.lake.glue_table import same_location, stamp_of_location
 from ddb_lake.core.lake.layout import parse_stamp
 
 
@@ -38,7 +40,7 @@ def plan_retention(
     :param keep_last: the newest this many snapshots are kept whatever their age
     """
     if keep_last < 1:
-        raise ValueError(f"keep_last must be at least 1, got {keep_last}")
+        raise LakeConfigError(f"keep_last must be at least 1, got {keep_last}")
     for stamp in snapshots:
         parse_stamp(stamp)
     ordered = sorted(set(snapshots), reverse=True)
@@ -60,3 +62,23 @@ def plan_retention(
         else:
             plan.delete[stamp] = f"superseded by {current} at {published_at.isoformat()}, grace {grace} passed"
     return plan
+
+
+def snapshot_folders(listed: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """``({stamp: folder}, [skipped folders])`` of listed folder keys; only ``snapshot=<stamp>/`` folders count."""
+    folders: dict[str, str] = {}
+    skipped: list[str] = []
+    for folder in listed:
+        stamp = stamp_of_location(folder)
+        if stamp is None:
+            skipped.append(folder)
+        else:
+            folders[stamp] = folder
+    return folders, skipped
+
+
+def current_snapshot(folder_urls: Mapping[str, str], current_location: str | None) -> str | None:
+    """The stamp whose folder (``{stamp: s3:// URL}``) the current table reads; None when it reads none of them."""
+    if not current_location:
+        return None
+    return next((stamp for stamp, url in folder_urls.items() if same_location(url, current_location)), None)

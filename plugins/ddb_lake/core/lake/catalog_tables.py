@@ -1,0 +1,94 @@
+"""The lake's two Glue tables per DynamoDB table: their names, descriptions and TableInputs, and catalog comparisons.
+
+``<table>_snapshots`` holds one partition per snapshot; the current table (``<table>``) reads the published one.
+Pure: builds and compares the dictionaries Glue takes and returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ddb_lake.core.errors import SchemaError
+from ddb_lake.core.lake.glue_table import (
+    PUBLISHED_AT_PARAMETER,
+    SNAPSHOT_PARAMETER,
+    glue_columns,
+    injected_projection_parameters,
+    merge_columns,
+    table_input,
+)
+from ddb_lake.core.schema.lake_schema import LakeSchema
+
+LAKE_DATABASE_DESCRIPTION = "ddb-lake: DynamoDB tables mirrored as Parquet"
+
+
+def snapshots_table_name(table_name: str, snapshots_table: str | None = None) -> str:
+    """The Glue table with one partition per snapshot: ``snapshots_table``, default ``<table_name>_snapshots``."""
+    return (snapshots_table or f"{table_name}_snapshots").lower()
+
+
+def current_table_name(table_name: str, current_table: str | None = None) -> str:
+    """The Glue table that reads the published snapshot: ``current_table``, default the table's own name."""
+    return (current_table or table_name).lower()
+
+
+def snapshots_table_input(
+    name: str, table_name: str, schema: LakeSchema, location: str, *, projection: bool = False
+) -> dict[str, Any]:
+    """TableInput of ``<table>_snapshots`` at ``location`` (the folder holding the ``snapshot=`` folders)."""
+    return table_input(
+        name, glue_columns(schema), location, partitioned=True,
+        description=f"Every published snapshot of DynamoDB table {table_name}, one partition per snapshot",
+        parameters=injected_projection_parameters(location) if projection else {},
+    )
+
+
+def current_table_input(
+    name: str, table_name: str, schema: LakeSchema, location: str, *, snapshot: str, published_at: str
+) -> dict[str, Any]:
+    """TableInput of the current table reading the snapshot at ``location``, stamped with its snapshot and time."""
+    return table_input(
+        name, glue_columns(schema), location, partitioned=False,
+        description=f"Current snapshot of DynamoDB table {table_name} (switched by ddb-lake on publish)",
+        parameters={SNAPSHOT_PARAMETER: snapshot, PUBLISHED_AT_PARAMETER: published_at},
+    )
+
+
+def partition_action(outcome: dict[str, list]) -> str:
+    """``created``, ``existing`` or ``moved`` from an ``add_partitions`` outcome; ``projected`` when none was added."""
+    return next((action for action, values in outcome.items() if values), "projected")
+
+
+def evolved_table_input(database: str, existing: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """``wanted`` with the existing table's columns evolved to hold the new ones, and its other parameters kept.
+
+    :raises SchemaError: the partition keys differ; :class:`SchemaEvolutionError`: a column would narrow.
+    """
+    table = f"{database}.{wanted['Name']}"
+    if [k["Name"] for k in existing.get("PartitionKeys", [])] != [k["Name"] for k in wanted["PartitionKeys"]]:
+        raise SchemaError(
+            f"Glue table {table} has partition keys {existing.get('PartitionKeys')} but ddb-lake needs "
+            f"{wanted['PartitionKeys']}; drop the table (its data stays in S3) and rerun to recreate it."
+        )
+    old_columns = existing["StorageDescriptor"].get("Columns", [])
+    columns = merge_columns(table, old_columns, wanted["StorageDescriptor"]["Columns"])
+    return {
+        **wanted,
+        "Parameters": {**existing.get("Parameters", {}), **wanted.get("Parameters", {})},
+        "StorageDescriptor": {**wanted["StorageDescriptor"], "Columns": columns},
+    }
+
+
+def catalog_holds(actual: Any, wanted: Any) -> bool:
+    """True when every key ddb-lake sets in ``wanted`` has that value in ``actual`` (Glue adds keys of its own)."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(catalog_holds(actual.get(key, _MISSING_BY_DEFAULT.get(key)), value) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(actual, list) and len(actual) == len(wanted) and all(map(catalog_holds, actual, wanted))
+    return actual == wanted
+
+
+# What Glue leaves out of GetTable when ddb-lake set the empty value.
+_MISSING_BY_DEFAULT: dict[str, Any] = {"Description": "", "PartitionKeys": [], "Compressed": False, "Comment": ""}
