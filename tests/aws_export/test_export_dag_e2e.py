@@ -28,10 +28,10 @@ from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
 with DAG("ddb_lake_export_e2e", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
          catchup=False):
     export = DynamoDBExportOperator(
-        task_id="export", table_name="orders", s3_bucket="lake", s3_prefix="mirror",
+        task_id="export", table_name="orders", s3_bucket="lake", s3_prefix="{export_prefix}",
         export_time="{export_time}", deferrable=True, waiter_delay=1, waiter_max_attempts=30,
     )
-    ExportToParquetOperator(task_id="convert", export=export.output)
+    ExportToParquetOperator(task_id="convert", export=export.output, dest_url="{dest_url}", snapshot="{snapshot}")
 '''
 
 
@@ -43,7 +43,19 @@ def test_dags_test_runs_export_and_convert(aws, tmp_path):
     pitr_time = aws.create_table("orders", items=[{"pk": {"S": f"k{i}"}, "n": {"N": str(i)}} for i in range(7)])
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "export_e2e.py").write_text(textwrap.dedent(DAG_FILE).replace("{export_time}", pitr_time.isoformat()))
+    from ddb_lake.core.lake.layout import TableLayout, utc_stamp
+
+    layout = TableLayout("lake", "mirror", "orders")  # what the run plan names for this export time
+    planned = {
+        "{export_time}": pitr_time.isoformat(),
+        "{export_prefix}": layout.export_prefix("FULL_EXPORT", pitr_time),
+        "{dest_url}": layout.url(layout.snapshot_prefix(pitr_time)),
+        "{snapshot}": utc_stamp(pitr_time),
+    }
+    dag_text = textwrap.dedent(DAG_FILE)
+    for placeholder, value in planned.items():
+        dag_text = dag_text.replace(placeholder, value)
+    (dags / "export_e2e.py").write_text(dag_text)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path / "home"),
@@ -58,8 +70,6 @@ def test_dags_test_runs_export_and_convert(aws, tmp_path):
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-5000:]
     print(output)  # shows the deferral and the trigger's run when moto had not finished at the start call
-
-    from ddb_lake.core.lake.layout import TableLayout
 
     snapshot_key = TableLayout("lake", "mirror", "orders").snapshot_prefix(pitr_time)
     manifest = json.loads(aws.s3.get_object(Bucket="lake", Key=f"{snapshot_key}/_manifest.json")["Body"].read())

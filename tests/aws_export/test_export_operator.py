@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 from ddb_lake.compat import AirflowException, AirflowFailException, TaskDeferred
+from ddb_lake.core.export.rules import normalize_export_type
 from ddb_lake.core.lake.layout import TableLayout
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
@@ -27,15 +28,29 @@ RESULT_KEYS = {
 }
 
 
-def export_operator(dag, **kwargs) -> DynamoDBExportOperator:
-    """An export task as the DAG would hold it; the DAG reaches it through the run context (as in a worker)."""
+def export_operator(dag, interval=None, **kwargs) -> DynamoDBExportOperator:
+    """An export task as the DAG would hold it; the DAG reaches it through the run context (as in a worker).
+
+    ``s3_prefix`` defaults to what the run plan hands the task for ``interval``: the lake layout's export prefix.
+    """
     kwargs.setdefault("task_id", "export")
     kwargs.setdefault("table_name", "orders")
     kwargs.setdefault("s3_bucket", "lake")
-    kwargs.setdefault("s3_prefix", "mirror")
+    if interval is not None:
+        export_type = kwargs.get("export_type", "FULL")
+        kwargs.setdefault("s3_prefix", planned_prefix(kwargs["table_name"], export_type, interval))
+    kwargs.setdefault("s3_prefix", "mirror/exports/orders/full/unused")
     kwargs.setdefault("waiter_delay", 1)
     kwargs.setdefault("waiter_max_attempts", 10)
     return DynamoDBExportOperator(**kwargs)
+
+
+def planned_prefix(table: str, export_type: str, interval) -> str:
+    """The run plan's export_prefix of an interval (TableLayout under the lake prefix ``mirror``)."""
+    kind = normalize_export_type(export_type)
+    start, end = interval
+    window_start = start if kind == "INCREMENTAL_EXPORT" else None
+    return TableLayout("lake", "mirror", table).export_prefix(kind, end, window_start)
 
 
 def exported_items(aws, result) -> list[dict]:
@@ -50,8 +65,9 @@ def exported_items(aws, result) -> list[dict]:
 
 def test_full_export_waits_in_worker_and_reports_where_it_landed(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
-    operator = export_operator(dag)
-    result = operator.execute(context_for(dag, operator, pitr_time - timedelta(days=1), pitr_time))
+    interval = (pitr_time - timedelta(days=1), pitr_time)
+    operator = export_operator(dag, interval)
+    result = operator.execute(context_for(dag, operator, *interval))
 
     assert RESULT_KEYS <= set(result)
     expected_prefix = TableLayout("lake", "mirror", "orders").export_prefix("FULL_EXPORT", pitr_time)
@@ -77,8 +93,9 @@ def deferred_export(aws, dag, context_for, **kwargs):
     for attempt in range(8):
         table = f"orders_{attempt}"
         pitr_time = aws.create_table(table, items=ITEMS)
-        operator = export_operator(dag, table_name=table, deferrable=True, **kwargs)
-        context = context_for(dag, operator, pitr_time - timedelta(days=1), pitr_time)
+        interval = (pitr_time - timedelta(days=1), pitr_time)
+        operator = export_operator(dag, interval, table_name=table, deferrable=True, **kwargs)
+        context = context_for(dag, operator, *interval)
         try:
             operator.execute(context)
         except TaskDeferred as deferred:
@@ -107,10 +124,10 @@ def test_full_export_deferrable_defers_to_trigger_and_completes(aws, dag, contex
 def test_retry_reattaches_and_never_starts_a_second_export(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
     interval = (pitr_time - timedelta(days=1), pitr_time)
-    first = export_operator(dag)
+    first = export_operator(dag, interval)
     first_result = first.execute(context_for(dag, first, *interval))
 
-    retry = export_operator(dag)  # a fresh operator object, as a retry in a new worker process gets
+    retry = export_operator(dag, interval)  # a fresh operator object, as a retry in a new worker process gets
     retry_result = retry.execute(context_for(dag, retry, *interval))
 
     assert retry_result == first_result
@@ -119,10 +136,11 @@ def test_retry_reattaches_and_never_starts_a_second_export(aws, dag, context_for
 
 def test_a_different_interval_is_a_different_export(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
-    first = export_operator(dag)
-    first.execute(context_for(dag, first, pitr_time - timedelta(days=1), pitr_time))
-    incremental = export_operator(dag, export_type="INCREMENTAL_EXPORT", check_recovery_window=False)
-    incremental.execute(context_for(dag, incremental, pitr_time - timedelta(hours=1), pitr_time))
+    full_interval, hour = (pitr_time - timedelta(days=1), pitr_time), (pitr_time - timedelta(hours=1), pitr_time)
+    first = export_operator(dag, full_interval)
+    first.execute(context_for(dag, first, *full_interval))
+    incremental = export_operator(dag, hour, export_type="INCREMENTAL_EXPORT", check_recovery_window=False)
+    incremental.execute(context_for(dag, incremental, *hour))
     assert len(aws.export_arns("orders")) == 2
 
 
@@ -130,7 +148,7 @@ def test_incremental_export_of_the_interval(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
     start, end = pitr_time - timedelta(hours=1), pitr_time
     operator = export_operator(
-        dag, export_type="incremental", export_view_type="NEW_IMAGE", check_recovery_window=False
+        dag, (start, end), export_type="incremental", export_view_type="NEW_IMAGE", check_recovery_window=False
     )
     result = operator.execute(context_for(dag, operator, start, end))
 
@@ -146,8 +164,9 @@ def test_incremental_export_of_the_interval(aws, dag, context_for):
 
 def test_export_without_waiting_returns_the_started_export(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
-    operator = export_operator(dag, wait_for_completion=False)
-    result = operator.execute(context_for(dag, operator, pitr_time - timedelta(days=1), pitr_time))
+    interval = (pitr_time - timedelta(days=1), pitr_time)
+    operator = export_operator(dag, interval, wait_for_completion=False)
+    result = operator.execute(context_for(dag, operator, *interval))
     assert result["export_arn"] == aws.export_arns("orders")[0]
     # moto finishes the export in a thread that can beat the start response: the folder is named only when done
     if result["export_folder"] is None:
@@ -158,14 +177,14 @@ def test_export_without_waiting_returns_the_started_export(aws, dag, context_for
 
 def test_missing_table_fails_naming_it(aws, dag, context_for):
     aws.create_table("orders", items=ITEMS)
-    operator = export_operator(dag, table_name="no_such_table")
+    operator = export_operator(dag, _some_interval(), table_name="no_such_table")
     with pytest.raises(AirflowFailException, match="DynamoDB table no_such_table does not exist"):
         operator.execute(context_for(dag, operator, *_some_interval()))
 
 
 def test_pitr_disabled_fails_with_the_fix(aws, dag, context_for):
     aws.create_table("orders", pitr=False, items=ITEMS)
-    operator = export_operator(dag)
+    operator = export_operator(dag, _some_interval())
     with pytest.raises(AirflowFailException) as failure:
         operator.execute(context_for(dag, operator, *_some_interval()))
     assert "orders has point-in-time recovery disabled" in str(failure.value)
@@ -175,8 +194,8 @@ def test_pitr_disabled_fails_with_the_fix(aws, dag, context_for):
 
 def test_backfill_older_than_the_recovery_window_says_so(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
-    operator = export_operator(dag)
     old_end = pitr_time - timedelta(days=40)
+    operator = export_operator(dag, (old_end - timedelta(days=1), old_end))
     with pytest.raises(AirflowFailException) as failure:
         operator.execute(context_for(dag, operator, old_end - timedelta(days=1), old_end))
     message = str(failure.value)
@@ -187,8 +206,8 @@ def test_backfill_older_than_the_recovery_window_says_so(aws, dag, context_for):
 
 def test_time_after_latest_restorable_is_a_retryable_error(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
-    operator = export_operator(dag)
     later = pitr_time + timedelta(minutes=10)
+    operator = export_operator(dag, (later - timedelta(days=1), later))
     with pytest.raises(AirflowException) as failure:
         operator.execute(context_for(dag, operator, later - timedelta(days=1), later))
     assert not isinstance(failure.value, AirflowFailException)
@@ -198,7 +217,7 @@ def test_time_after_latest_restorable_is_a_retryable_error(aws, dag, context_for
 
 def test_incremental_window_too_late_for_recovery_window_is_checked_on_both_ends(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
-    operator = export_operator(dag, export_type="INCREMENTAL_EXPORT")
+    operator = export_operator(dag, (pitr_time - timedelta(hours=1), pitr_time), export_type="INCREMENTAL_EXPORT")
     with pytest.raises(AirflowFailException, match="is before its EarliestRestorableDateTime"):
         operator.execute(context_for(dag, operator, pitr_time - timedelta(hours=1), pitr_time))
 
@@ -217,9 +236,10 @@ def test_incremental_window_outside_15_minutes_to_24_hours_fails(aws, dag, conte
 
 def test_failed_export_surfaces_failure_code_and_message(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
-    operator = export_operator(dag, s3_bucket="bucket-that-does-not-exist")
+    interval = (pitr_time - timedelta(days=1), pitr_time)
+    operator = export_operator(dag, interval, s3_bucket="bucket-that-does-not-exist")
     with pytest.raises(AirflowFailException) as failure:
-        operator.execute(context_for(dag, operator, pitr_time - timedelta(days=1), pitr_time))
+        operator.execute(context_for(dag, operator, *interval))
     message = str(failure.value)
     export_arn = aws.export_arns("orders")[0]
     assert f"DynamoDB export {export_arn} of table orders FAILED: S3NoSuchBucket" in message
@@ -238,8 +258,9 @@ def test_failed_export_in_deferrable_mode_surfaces_failure_code(aws, dag, contex
         "failure_code": "S3NoSuchBucket",
         "failure_message": "The specified bucket does not exist",
     }
-    operator = export_operator(dag, s3_bucket="bucket-that-does-not-exist", deferrable=True)
-    context = context_for(dag, operator, pitr_time - timedelta(days=1), pitr_time)
+    interval = (pitr_time - timedelta(days=1), pitr_time)
+    operator = export_operator(dag, interval, s3_bucket="bucket-that-does-not-exist", deferrable=True)
+    context = context_for(dag, operator, *interval)
     with pytest.raises(AirflowFailException, match="FAILED: S3NoSuchBucket: The specified bucket does not exist"):
         operator.execute_complete(context, event.payload, request={"table_name": "orders"})
 
@@ -248,7 +269,7 @@ def test_retry_after_a_failed_export_starts_a_fresh_one(aws, dag, context_for):
     pitr_time = aws.create_table("orders", items=ITEMS)
     interval = (pitr_time - timedelta(days=1), pitr_time)
     for _ in range(2):
-        operator = export_operator(dag, s3_bucket="bucket-that-does-not-exist")
+        operator = export_operator(dag, interval, s3_bucket="bucket-that-does-not-exist")
         with pytest.raises(AirflowFailException):
             operator.execute(context_for(dag, operator, *interval))
     assert len(aws.export_arns("orders")) == 2  # a FAILED export is not reattached to
@@ -268,7 +289,7 @@ def test_templated_fields_render_from_the_run(dag, context_for):
     context = context_for(dag, operator, start, end)
     operator.render_template_fields(context)
     assert set(DynamoDBExportOperator.template_fields) == {
-        "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start", "lake_table",
+        "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start",
     }
     assert operator.table_name == "orders"
     assert operator.s3_prefix == "mirror/2026-11-20"
@@ -288,9 +309,11 @@ def _some_interval():
     return end - timedelta(days=1), end
 
 
-def test_lake_table_names_the_export_prefix_and_is_returned(dag, context_for):
-    operator = export_operator(dag, table_name="demo-orders", lake_table="orders", s3_prefix="lake")
+def test_the_export_goes_to_exactly_the_planned_prefix(dag, context_for):
+    """The run plan names the export prefix (by the lake's table name); the operator hands it to DynamoDB as is."""
+    operator = export_operator(dag, table_name="demo-orders", s3_prefix="lake/exports/orders/full/20261121T000000Z")
     start, end = _some_interval()
     request = operator.request_for(context_for(dag, operator, start, end))
-    assert request["lake_table"] == "orders" and request["table_name"] == "demo-orders"
-    assert request["s3_prefix"].startswith("lake/exports/orders/full/")
+    assert request["table_name"] == "demo-orders"
+    assert request["s3_prefix"] == "lake/exports/orders/full/20261121T000000Z"
+    assert "lake_table" not in request and "lake_prefix" not in request

@@ -9,16 +9,22 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ddb_lake.compat import DAG, AirflowException, AirflowFailException
-from ddb_lake.hooks.dynamodb_export import RecoveryWindow, is_transient
-from ddb_lake.operators.dynamodb_export import (
-    DynamoDBExportOperator,
-    client_token,
-    export_failure,
-    normalize_export_type,
-    raise_for_export_event,
-)
+from ddb_lake.core.errors import ConfigError
+from ddb_lake.core.export.failures import export_failure, is_transient, raise_for_export_event, start_error
+from ddb_lake.core.export.pitr import RecoveryWindow
+from ddb_lake.core.export.rules import client_token, normalize_export_type
+from ddb_lake.operators.base import airflow_error
+from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 
 END = pendulum.datetime(2026, 11, 21, tz="UTC")  # Airflow hands pendulum datetimes to tasks
+
+
+def decided(call, *args, **kwargs):
+    """Call ``call`` and raise what a task raises for its error: Airflow's retry decision (operators.base)."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as error:
+        raise (airflow_error(error) or error) from error
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -44,7 +50,9 @@ def test_transient_errors_are_throttling_quota_and_5xx(code, status, transient):
 
 
 def operator(**kwargs) -> DynamoDBExportOperator:
-    return DynamoDBExportOperator(task_id="export", table_name="orders", s3_bucket="lake", **kwargs)
+    return DynamoDBExportOperator(
+        task_id="export", table_name="orders", s3_bucket="lake", s3_prefix="mirror/exports/orders", **kwargs
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,7 +68,9 @@ def operator(**kwargs) -> DynamoDBExportOperator:
 )
 def test_start_errors_fail_fast_only_when_retrying_cannot_help(code, status, terminal, words):
     window = RecoveryWindow(True, END - timedelta(days=35), END)
-    error = operator().start_error(client_error(code, status), {"s3_prefix": "mirror/exports/orders"}, window)
+    error = airflow_error(start_error(
+        client_error(code, status), table_name="orders", destination="s3://lake/mirror/exports/orders", recovery=window
+    ))
     assert isinstance(error, AirflowFailException) is terminal
     assert isinstance(error, AirflowException)
     assert words in str(error) and "table orders to s3://lake/mirror/exports/orders" in str(error)
@@ -76,12 +86,12 @@ def test_client_token_is_deterministic_and_changes_after_a_failed_export():
 def test_export_type_aliases():
     assert normalize_export_type("full") == "FULL_EXPORT"
     assert normalize_export_type(" incremental_export ") == "INCREMENTAL_EXPORT"
-    with pytest.raises(ValueError, match="export_type 'DIFF'"):
+    with pytest.raises(ConfigError, match="export_type 'DIFF'"):
         normalize_export_type("DIFF")
 
 
 def test_bad_view_type_is_refused_at_parse_time():
-    with pytest.raises(ValueError, match="export_view_type 'OLD_IMAGE'"):
+    with pytest.raises(ConfigError, match="export_view_type 'OLD_IMAGE'"):
         operator(export_view_type="OLD_IMAGE")
 
 
@@ -101,7 +111,7 @@ def test_zero_length_interval_of_a_cron_trigger_schedule_is_refused_for_incremen
     dag = DAG("daily", schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC"), start_date=END - timedelta(days=1))
     context = {"dag": dag, "data_interval_start": END, "data_interval_end": END, "logical_date": END}
     with pytest.raises(AirflowFailException, match=r"window \[.*\) is 0:00:00, but DynamoDB accepts 15 minutes"):
-        operator(export_type="INCREMENTAL_EXPORT").requested_interval(context, "INCREMENTAL_EXPORT")
+        decided(operator(export_type="INCREMENTAL_EXPORT").requested_interval, context, "INCREMENTAL_EXPORT")
     assert operator().requested_interval(context, "FULL_EXPORT") == (None, END)
 
 
@@ -111,12 +121,13 @@ def test_explicit_times_override_the_interval():
 
 
 def test_failed_export_messages_and_retry_policy():
-    terminal = export_failure("arn:x", "orders", "S3NoSuchBucket", "The specified bucket does not exist")
+    terminal = airflow_error(export_failure("arn:x", "orders", "S3NoSuchBucket", "The specified bucket does not exist"))
     assert isinstance(terminal, AirflowFailException)
     assert str(terminal).startswith("DynamoDB export arn:x of table orders FAILED: S3NoSuchBucket: The specified")
-    other = export_failure("arn:x", "orders", "UNKNOWN", "boom")
+    other = airflow_error(export_failure("arn:x", "orders", "UNKNOWN", "boom"))
     assert not isinstance(other, AirflowFailException) and "A retry starts a new export" in str(other)
-    assert isinstance(export_failure("arn:x", "orders", "UNKNOWN", "boom", restartable=False), AirflowFailException)
+    sensor_side = airflow_error(export_failure("arn:x", "orders", "UNKNOWN", "boom", restartable=False))
+    assert isinstance(sensor_side, AirflowFailException)
 
 
 @pytest.mark.parametrize(
@@ -129,5 +140,5 @@ def test_failed_export_messages_and_retry_policy():
 )
 def test_unsuccessful_trigger_events_raise_with_the_export_arn(event, expected):
     with pytest.raises(AirflowException, match=expected):
-        raise_for_export_event(event, "orders")
+        decided(raise_for_export_event, event, "orders")
     assert raise_for_export_event({"status": "success", "export_arn": "arn:x"}) == "arn:x"

@@ -14,7 +14,7 @@ from ddb_lake.compat import AirflowFailException
 from ddb_lake.core.lake.layout import TableLayout, utc_stamp
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
-from ddb_lake.operators.export_to_parquet import ExportToParquetOperator, lake_prefix_of
+from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +31,23 @@ def item(i: int) -> dict:
     }
 
 
+LAYOUT = TableLayout("lake", "mirror", "orders")
+
+
+def planned(export_time) -> dict:
+    """What the run plan hands the convert task for a full export at ``export_time``."""
+    return {"dest_url": LAYOUT.url(LAYOUT.snapshot_prefix(export_time)), "snapshot": utc_stamp(export_time)}
+
+
 def export_then_convert(aws, dag, context_for, **convert_kwargs):
     pitr_time = aws.create_table("orders", items=[item(i) for i in range(4)])
     export = DynamoDBExportOperator(
-        task_id="export", table_name="orders", s3_bucket="lake", s3_prefix="mirror", waiter_delay=1
+        task_id="export", table_name="orders", s3_bucket="lake",
+        s3_prefix=LAYOUT.export_prefix("FULL_EXPORT", pitr_time), waiter_delay=1,
     )
     context = context_for(dag, export, pitr_time - timedelta(days=1), pitr_time)
     export_result = export.execute(context)
+    convert_kwargs = {**planned(pitr_time), **convert_kwargs}
     convert = ExportToParquetOperator(task_id="convert", export=export_result, **convert_kwargs)
     return pitr_time, export_result, convert.execute(context)
 
@@ -78,8 +88,8 @@ def test_export_converts_to_parquet_in_the_snapshot_prefix(aws, dag, context_for
 
 
 def test_rerun_rewrites_the_same_snapshot(aws, dag, context_for):
-    _, export_result, first = export_then_convert(aws, dag, context_for)
-    again = ExportToParquetOperator(task_id="convert", export=json.dumps(export_result)).execute({})
+    pitr_time, export_result, first = export_then_convert(aws, dag, context_for)
+    again = ExportToParquetOperator(task_id="convert", export=export_result, **planned(pitr_time)).execute({})
     assert again["snapshot_prefix"] == first["snapshot_prefix"]
     assert len(read_snapshot(again["snapshot_prefix"])) == 4
 
@@ -88,8 +98,17 @@ def test_unfinished_export_is_refused(aws):
     operator = ExportToParquetOperator(
         task_id="convert",
         export={"export_arn": "arn:x", "table_name": "orders", "export_folder": None, "s3_bucket": "lake"},
+        dest_url="s3://lake/mirror/snapshots/orders/snapshot=20261121T000000Z", snapshot="20261121T000000Z",
     )
     with pytest.raises(AirflowFailException, match="Export arn:x of table orders has no export_folder"):
+        operator.execute({})
+
+
+def test_export_that_is_not_a_dict_is_refused_naming_the_task():
+    operator = ExportToParquetOperator(
+        task_id="convert", export="{'table_name': 'orders'}", dest_url="s3://lake/x", snapshot="x"
+    )
+    with pytest.raises(AirflowFailException, match=r"Task convert: export must be the export task's result \(a dict"):
         operator.execute({})
 
 
@@ -103,21 +122,18 @@ def test_bad_export_content_fails_terminally_naming_the_file(aws):
         "export_folder": "s3://lake/mirror/exports/orders/full/20261121T000000Z/AWSDynamoDB/x/", "item_count": 1,
     }
     with pytest.raises(AirflowFailException) as failure:
-        ExportToParquetOperator(task_id="convert", export=export).execute({})
+        ExportToParquetOperator(
+            task_id="convert", export=export,
+            dest_url="s3://lake/mirror/snapshots/orders/snapshot=20261121T000000Z", snapshot="20261121T000000Z",
+        ).execute({})
     assert "cannot be converted" in str(failure.value) and "a.gz" in str(failure.value)
     assert aws.keys("lake", "mirror/snapshots/") == []  # nothing half-published
-
-
-def test_lake_prefix_is_recovered_from_the_export_prefix():
-    assert lake_prefix_of({"s3_prefix": "a/b/exports/orders/full/20261121T000000Z"}) == "a/b"
-    assert lake_prefix_of({"s3_prefix": "exports/orders/full/20261121T000000Z"}) == ""
-    assert lake_prefix_of({"s3_prefix": "ignored", "lake_prefix": "mirror"}) == "mirror"
 
 
 def test_templated_fields_render(dag, context_for):
     operator = ExportToParquetOperator(
         task_id="convert", dag=dag, export="{{ params.export }}", dest_url="s3://lake/custom/{{ ds }}",
-        params={"export": {"table_name": "orders"}},
+        snapshot="{{ ds }}", params={"export": {"table_name": "orders"}},
     )
     from datetime import datetime, timezone
 
@@ -125,4 +141,5 @@ def test_templated_fields_render(dag, context_for):
     operator.render_template_fields(context_for(dag, operator, end - timedelta(days=1), end))
     assert operator.dest_url == "s3://lake/custom/2026-11-20"
     assert "orders" in operator.export
-    assert set(ExportToParquetOperator.template_fields) >= {"export", "dest_url", "lake_bucket", "lake_prefix"}
+    assert operator.snapshot == "2026-11-20"
+    assert set(ExportToParquetOperator.template_fields) >= {"export", "dest_url", "snapshot"}

@@ -2,57 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.exceptions import ClientError
 
-FULL_EXPORT = "FULL_EXPORT"
-INCREMENTAL_EXPORT = "INCREMENTAL_EXPORT"
-EXPORT_VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
+from ddb_lake.core.export.failures import error_code, is_transient
+from ddb_lake.core.export.folders import is_export_at
+from ddb_lake.core.export.pitr import RecoveryWindow, recovery_window_of
+from ddb_lake.core.export.rules import INCREMENTAL_EXPORT
 
-# Errors that say "try again later": throttling, a full concurrent-export quota, server faults.
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "LimitExceededException",
-        "InternalServerError",
-        "InternalFailure",
-        "ServiceUnavailable",
-    }
-)
-
-
-def is_transient(error: ClientError) -> bool:
-    """True for throttling, quota and 5xx errors, which a later retry can get past."""
-    code = error.response.get("Error", {}).get("Code", "")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    return code in TRANSIENT_ERROR_CODES or status >= 500 or str(code).startswith("5")
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Aware UTC datetime (naive datetimes are taken as UTC)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-@dataclass(frozen=True)
-class RecoveryWindow:
-    """A table's point-in-time-recovery state: enabled or not, and the restorable time range."""
-
-    enabled: bool
-    earliest: datetime | None
-    latest: datetime | None
+__all__ = ["DynamoDBExportHook", "error_code", "is_transient"]  # the trigger takes the error rules from here
 
 
 class DynamoDBExportHook(AwsBaseHook):
@@ -76,16 +37,8 @@ class DynamoDBExportHook(AwsBaseHook):
             raise
 
     def recovery_window(self, table_name: str) -> RecoveryWindow:
-        pitr = self.conn.describe_continuous_backups(TableName=table_name)["ContinuousBackupsDescription"].get(
-            "PointInTimeRecoveryDescription", {}
-        )
-        earliest = pitr.get("EarliestRestorableDateTime")
-        latest = pitr.get("LatestRestorableDateTime")
-        return RecoveryWindow(
-            enabled=pitr.get("PointInTimeRecoveryStatus") == "ENABLED",
-            earliest=as_utc(earliest) if earliest else None,
-            latest=as_utc(latest) if latest else None,
-        )
+        backups = self.conn.describe_continuous_backups(TableName=table_name)["ContinuousBackupsDescription"]
+        return recovery_window_of(backups)
 
     def list_exports(self, table_arn: str) -> list[dict[str, Any]]:
         """Summaries (ExportArn, ExportStatus, ExportType) of every export DynamoDB lists for the table."""
@@ -108,18 +61,9 @@ class DynamoDBExportHook(AwsBaseHook):
         The S3 prefix is deterministic per (table, type, interval), so this is how a retry finds the export an
         earlier try started; it works on AWS and on moto (which ignores ``ClientToken``).
         """
-        found = []
-        for summary in self.list_exports(table_arn):
-            if summary.get("ExportType", export_type) != export_type:
-                continue
-            description = self.describe_export(summary["ExportArn"])
-            if (
-                description.get("S3Bucket") == s3_bucket
-                and (description.get("S3Prefix") or "").strip("/") == s3_prefix.strip("/")
-                and (description.get("ExportType") or FULL_EXPORT) == export_type
-            ):
-                found.append(description)
-        return found
+        summaries = [s for s in self.list_exports(table_arn) if s.get("ExportType", export_type) == export_type]
+        descriptions = [self.describe_export(summary["ExportArn"]) for summary in summaries]
+        return [d for d in descriptions if is_export_at(d, s3_bucket, s3_prefix, export_type)]
 
     def start_export(
         self,
@@ -167,8 +111,3 @@ class DynamoDBExportHook(AwsBaseHook):
         self.get_waiter("export_table").wait(
             ExportArn=export_arn, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
         )
-
-
-def export_id_of(export_arn: str) -> str:
-    """``arn:...:table/T/export/01700000000000-abcdef12`` -> ``01700000000000-abcdef12``."""
-    return export_arn.rstrip("/").rsplit("/", 1)[-1]

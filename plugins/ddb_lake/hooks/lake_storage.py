@@ -1,4 +1,4 @@
-"""The lake's S3 side: fsspec ``storage_options`` from an AWS connection, and folder listings."""
+"""The lake's S3 side: the connection's S3 client (what the converter uses), folder listings, s3fs options."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 
 class LakeStorageHook(AwsBaseHook):
-    """Client-type S3 hook that also hands the connection's credentials and endpoint to fsspec/s3fs."""
+    """Client-type S3 hook; ``conn`` is the client the converter reads and writes through.
+
+    That client keeps refreshing assumed-role and web-identity credentials and carries the connection's endpoint and
+    botocore config (retries, proxies); :meth:`storage_options` copies credentials out once, for fsspec/s3fs users.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "s3"
@@ -17,7 +21,8 @@ class LakeStorageHook(AwsBaseHook):
     def storage_options(self) -> dict[str, Any]:
         """``{"key", "secret", "token", "client_kwargs": {"endpoint_url", "region_name"}}`` for s3fs.
 
-        Keys whose value is unknown are left out, so s3fs falls back to its own defaults for them.
+        Keys whose value is unknown are left out, so s3fs falls back to its own defaults for them. The credentials
+        are a snapshot: they do not refresh.
         """
         credentials = self.get_credentials(region_name=self.conn_region_name)
         client_kwargs = {

@@ -11,14 +11,23 @@ from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from botocore.exceptions import ClientError
 
 from ddb_lake.compat import Context
-from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, error_code, is_transient
-from ddb_lake.operators.dynamodb_export import export_failure, raise_for_export_event
-from ddb_lake.triggers.dynamodb_export import COMPLETED, FAILED, DynamoDBExportTrigger
+from ddb_lake.core.export.failures import (
+    COMPLETED,
+    ExportFailedError,
+    error_code,
+    is_transient,
+    raise_for_export_event,
+    raise_if_failed,
+)
+from ddb_lake.core.export.folders import table_name_of
+from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook
+from ddb_lake.operators.base import ClassifiedErrors, airflow_error
+from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 60 * 60
 
 
-class DynamoDBExportSensor(AwsBaseSensor[DynamoDBExportHook]):
+class DynamoDBExportSensor(ClassifiedErrors, AwsBaseSensor[DynamoDBExportHook]):
     """Succeed when the export is COMPLETED; fail with its FailureCode/FailureMessage when it is FAILED."""
 
     template_fields: Sequence[str] = ("export_arn",)
@@ -39,6 +48,11 @@ class DynamoDBExportSensor(AwsBaseSensor[DynamoDBExportHook]):
         self.deferrable = deferrable
 
     def poke(self, context: Context) -> bool:
+        """True once COMPLETED; False while running or after a transient error; raises when FAILED.
+
+        The FAILED error becomes AirflowFailException here, not in ``execute``, so ``soft_fail`` applies to it and
+        ``silent_fail`` does not keep poking it.
+        """
         try:
             description = self.hook.describe_export(self.export_arn)
         except ClientError as error:
@@ -48,12 +62,10 @@ class DynamoDBExportSensor(AwsBaseSensor[DynamoDBExportHook]):
             raise
         status = description.get("ExportStatus")
         self.log.info("Export %s is %s", self.export_arn, status)
-        if status == FAILED:
-            table = (description.get("TableArn") or "").rsplit("/", 1)[-1] or None
-            raise export_failure(
-                self.export_arn, table, description.get("FailureCode"), description.get("FailureMessage"),
-                restartable=False,
-            )
+        try:
+            raise_if_failed(description, table_name_of(description.get("TableArn")), restartable=False)
+        except ExportFailedError as failure:
+            raise airflow_error(failure) from failure  # type: ignore[misc]  # a TerminalError always maps
         return status == COMPLETED
 
     def execute(self, context: Context) -> Any:

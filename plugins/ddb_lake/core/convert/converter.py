@@ -77,7 +77,7 @@ class _ParseTask:
     data_file: DataFile
     export_id: str
     raw_dir: str
-    storage_options: dict | None
+    storage: Storage  # pickled to a worker as its storage_options (fresh credentials when sent)
     tuning: Tuning
     output_format: str = JSON_FORMAT
     json_threads: bool = True
@@ -202,7 +202,7 @@ def _profile_chunk(table: pa.Table, shape: str) -> tuple[dict, int]:
 
 def parse_file(task: _ParseTask) -> _ParsedFile:
     """Pass 1 for one data file: verify, parse, profile, and keep the raw Arrow chunks as IPC files."""
-    storage = Storage(task.storage_options)
+    storage = task.storage
     data_file = task.data_file
     result = _ParsedFile(task.index, data_file.name, 0, 0, 0, None, {}, 0)
     stats: dict[str, int] = {}
@@ -424,9 +424,14 @@ def _check_total(rows: int, manifest, expected_items: int | None, note: Callable
 
 
 def convert_export(source: str, dest: str, *, expected_items: int | None = None, numbers: str = "exact",
-                   storage_options: dict | None = None, previous_schema: LakeSchema | None = None,
-                   progress: Callable[[str], None] | None = None, **tuning: Any) -> dict:
-    """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary."""
+                   storage_options: dict | None = None, s3_client: Any = None,
+                   previous_schema: LakeSchema | None = None, progress: Callable[[str], None] | None = None,
+                   **tuning: Any) -> dict:
+    """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary.
+
+    S3 is reached through ``s3_client`` when given (e.g. an Airflow hook's: refreshing credentials, the connection's
+    endpoint and botocore config), else through a client built from ``storage_options`` (fsspec/s3fs naming).
+    """
     if numbers not in ("exact", "float"):
         raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
     knobs = Tuning(**tuning)
@@ -437,15 +442,14 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
         if progress is not None:
             progress(message)
 
-    storage = Storage(storage_options)
+    storage = Storage(storage_options, s3_client=s3_client)
     manifest = read_manifest(source, storage)
     require_supported_format(manifest.output_format, manifest.export_id)
     note(f"export {manifest.export_id}: {len(manifest.files)} data files"
          f"{'' if manifest.has_manifest else ' (no manifest: moto-style layout)'}")
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
     try:
-        summary = _convert(manifest, dest, work, storage, storage_options, expected_items, numbers,
-                           previous_schema, knobs, note)
+        summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary["seconds"] = round(time.monotonic() - started, 3)
@@ -461,16 +465,15 @@ def _pool_size(manifest, storage: Storage, knobs: Tuning) -> int:
     return 1 if sizes < knobs.inline_below_bytes else min(os.cpu_count() or 1, len(manifest.files))
 
 
-def _convert(manifest, dest: str, work: Path, storage: Storage, storage_options: dict | None,
-             expected_items: int | None, numbers: str, previous_schema: LakeSchema | None, knobs: Tuning,
-             note: Callable[[str], None]) -> dict:
+def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: int | None, numbers: str,
+             previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None]) -> dict:
     raw_dir, out_dir = work / "raw", work / "out"
     raw_dir.mkdir()
     out_dir.mkdir()
     workers = _pool_size(manifest, storage, knobs)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) if workers > 1 else None
     try:
-        parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage_options, knobs,
+        parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage, knobs,
                                   manifest.output_format, json_threads=pool is None)
                        for i, f in enumerate(manifest.files)]
         parsed = _run(parse_file, parse_tasks, workers, pool)

@@ -1,7 +1,9 @@
 """Local and ``s3://`` access for the converter: list, open for reading, upload, delete.
 
-``storage_options`` follow fsspec/s3fs naming (``key``, ``secret``, ``token``,
-``client_kwargs={"endpoint_url", "region_name"}``) and are mapped onto one boto3 S3 client, built lazily.
+S3 goes through one client: either a ready one (``s3_client``, e.g. an Airflow hook's, whose credentials refresh and
+which carries the connection's endpoint and botocore config), or one built lazily from ``storage_options`` in
+fsspec/s3fs naming (``key``, ``secret``, ``token``, ``client_kwargs={"endpoint_url", "region_name", ...}``), as the
+CLI does. A :class:`Storage` sent to a worker process travels as ``storage_options`` (see :func:`client_options`).
 """
 
 from __future__ import annotations
@@ -56,20 +58,74 @@ def boto3_client_kwargs(storage_options: dict[str, Any] | None) -> dict[str, Any
     return client_kwargs
 
 
+def client_options(client: Any, default_endpoint: str | None) -> dict[str, Any]:
+    """``storage_options`` that rebuild ``client`` in another process: endpoint, region, botocore config, credentials.
+
+    The credentials are the client's current ones, frozen (refreshed first when about to expire): botocore offers
+    no public accessor, so they are read with ``client._get_credentials()``. The endpoint is kept only when it differs
+    from ``default_endpoint`` (what botocore resolves for the region by itself), so that a default endpoint keeps its
+    virtual-hosted addressing. ``verify`` is not carried (botocore does not expose it either).
+    """
+    client_kwargs: dict[str, Any] = {"region_name": client.meta.region_name, "config": client.meta.config}
+    if client.meta.endpoint_url != default_endpoint:
+        client_kwargs["endpoint_url"] = client.meta.endpoint_url
+    options: dict[str, Any] = {"client_kwargs": client_kwargs}
+    credentials = client._get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        options.update(key=frozen.access_key, secret=frozen.secret_key, token=frozen.token)
+    return options
+
+
+def default_s3_endpoint(region_name: str | None, config: Any) -> str:
+    """The endpoint botocore resolves for an S3 client of this region and config when given none."""
+    import boto3
+
+    probe = boto3.session.Session().client(
+        "s3", region_name=region_name, config=config, aws_access_key_id="probe", aws_secret_access_key="probe"
+    )
+    return probe.meta.endpoint_url
+
+
 @dataclass
 class Storage:
-    """File operations over local paths and ``s3://`` URLs, with one lazily built S3 client."""
+    """File operations over local paths and ``s3://`` URLs, through a ready S3 client or one built lazily.
+
+    Pickled (to a worker process), a Storage becomes its ``storage_options``; with a ready client, these are taken
+    from it at that moment (:func:`client_options`), so each worker task gets credentials fresh when it is sent.
+    """
 
     storage_options: dict[str, Any] | None = None
+    s3_client: Any = None
     _client: Any = field(default=None, init=False, repr=False)
+    _default_endpoint: str | None = field(default=None, init=False, repr=False)
 
     @property
     def s3(self) -> Any:
+        if self.s3_client is not None:
+            return self.s3_client
         if self._client is None:
             import boto3
 
             self._client = boto3.session.Session().client("s3", **boto3_client_kwargs(self.storage_options))
         return self._client
+
+    def worker_options(self) -> dict[str, Any] | None:
+        """``storage_options`` for a client of the same account, endpoint and config in another process."""
+        if self.s3_client is None:
+            return self.storage_options
+        if self._default_endpoint is None:
+            self._default_endpoint = default_s3_endpoint(self.s3_client.meta.region_name, self.s3_client.meta.config)
+        return client_options(self.s3_client, self._default_endpoint)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"storage_options": self.worker_options()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.storage_options = state["storage_options"]
+        self.s3_client = None
+        self._client = None
+        self._default_endpoint = None
 
     def list_files(self, url: str) -> list[str]:
         """Every file under ``url`` (recursive), as full paths/URLs, sorted."""
