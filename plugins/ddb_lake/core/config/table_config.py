@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from ddb_lake.core.errors import ConfigError
+from ddb_lake.destinations.bigquery.config import BIGQUERY_LAYOUTS, BigQuerySettings
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EXPORT_MODES = ("full", "incremental", "both")
@@ -23,7 +24,6 @@ VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
 CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
-BIGQUERY_LAYOUTS = ("partitioned", "sharded", "latest")
 
 
 class TableConfigError(ConfigError, ValueError):
@@ -69,16 +69,6 @@ class AthenaSettings:
     output_location: str
     workgroup: str = "primary"
     repair: str = "add_partition"
-
-
-@dataclass(frozen=True)
-class BigQuerySettings:
-    project: str
-    dataset: str
-    gcs_bucket: str
-    table: str = ""
-    location: str = "US"
-    layout: str = "partitioned"
 
 
 @dataclass(frozen=True)
