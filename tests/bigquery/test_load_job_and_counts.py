@@ -174,3 +174,22 @@ def test_parquet_rows_from_the_tail_alone():
         parquet_metadata_from_tail(data[-20:])
     with pytest.raises(ValueError, match="not a Parquet file"):
         parquet_metadata_from_tail(b"hello world, not parquet")
+
+
+def test_count_sql_parses_as_bigquery_and_selects_one_day():
+    import sqlglot
+
+    from ddb_lake.destinations.bigquery.count_sql import count_sql, key_checksum_sql
+
+    dest = BigQueryDestination("p", "d", "orders")
+    count = sqlglot.parse_one(count_sql(dest.qualified(DAY), dest.partition_filter(DAY)), read="bigquery")
+    assert count.sql("bigquery") == (
+        "SELECT COUNT(*) AS row_count FROM `p.d.orders` WHERE _PARTITIONDATE = CAST('2026-11-22' AS DATE)"
+    )
+    checksum = key_checksum_sql(dest.qualified(DAY), [("pk", "STRING"), ("sk", "INT64")], dest.partition_filter(DAY))
+    parsed = sqlglot.parse_one(checksum, read="bigquery")
+    assert [s.alias for s in parsed.selects] == ["row_count", "key_sum"]
+    assert "CONCAT(COALESCE(`pk`, ''), '|', COALESCE(CAST(`sk` AS STRING), ''))" in checksum  # key_text's shape
+    assert "SUBSTR(TO_HEX(MD5(" in checksum and ", 1, 8)) AS INT64)" in checksum  # key_hash: 8 hex digits
+    with pytest.raises(ValueError, match="key column 'f' is FLOAT64"):
+        key_checksum_sql("`t`", [("f", "FLOAT64")])

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
-from ddb_lake.core.validation.row_counts import bigquery_count_sql, bigquery_key_checksum_sql
+from ddb_lake.destinations.bigquery.count_sql import count_sql, key_checksum_sql
 from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
 
 RUNNING_STATES = ("PENDING", "RUNNING")
@@ -197,14 +197,14 @@ class BigQueryLoadHook(BaseHook):
         return dict(rows[0].items())
 
     def count_rows(self, destination: BigQueryDestination, day: date) -> int:
-        sql = bigquery_count_sql(destination.qualified(day), destination.partition_filter(day))
+        sql = count_sql(destination.qualified(day), destination.partition_filter(day))
         return int(self.scalar_row(destination.project, sql)["row_count"])
 
     def key_checksum(
         self, destination: BigQueryDestination, day: date, key_columns: Sequence[tuple[str, str]]
     ) -> tuple[int, int]:
         """(rows, sum of key hashes) of one snapshot in BigQuery."""
-        sql = bigquery_key_checksum_sql(destination.qualified(day), key_columns, destination.partition_filter(day))
+        sql = key_checksum_sql(destination.qualified(day), key_columns, destination.partition_filter(day))
         row = self.scalar_row(destination.project, sql)
         return int(row["row_count"]), int(row["key_sum"])
 
