@@ -19,6 +19,7 @@ from bq_context import first_event, run_context
 from bq_snapshots import BIG, SNAPSHOT, put_snapshot
 
 from ddb_lake.compat import AirflowException
+from ddb_lake.core.errors import ServiceError
 from ddb_lake.destinations.bigquery.job_trigger import BigQueryJobTrigger
 from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
 from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
@@ -136,7 +137,7 @@ def test_reattach_to_a_submitted_job_and_skip_a_failed_one(moto_reset, gcs_bucke
     # generation 0 fails for real (a file that does not exist); the next try must move on to generation 1.
     broken = {"load": {**configuration["load"], "sourceUris": [f"gs://{gcs_bucket}/missing.parquet"]}}
     hook.submit_or_reattach(gcp_project, broken, lambda g: f"{base}_g{g}")
-    with pytest.raises(AirflowException, match=f"BigQuery job {base}_g0 failed"):
+    with pytest.raises(ServiceError, match=f"BigQuery job {base}_g0 failed"):
         hook.wait_for_job(gcp_project, f"{base}_g0")
     submitted = hook.submit_or_reattach(gcp_project, configuration, lambda g: f"{base}_g{g}")
     assert (submitted.job_id, submitted.how, submitted.generation) == (f"{base}_g1", "submitted", 1)

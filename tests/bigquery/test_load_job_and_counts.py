@@ -193,3 +193,35 @@ def test_count_sql_parses_as_bigquery_and_selects_one_day():
     assert "SUBSTR(TO_HEX(MD5(" in checksum and ", 1, 8)) AS INT64)" in checksum  # key_hash: 8 hex digits
     with pytest.raises(ValueError, match="key column 'f' is FLOAT64"):
         key_checksum_sql("`t`", [("f", "FLOAT64")])
+
+
+def test_failed_jobs_are_sorted_by_reason():
+    from google.api_core.exceptions import BadRequest, InternalServerError
+
+    from ddb_lake.core.errors import TerminalServiceError, TransientServiceError
+    from ddb_lake.destinations.bigquery.load_hook import job_error
+
+    invalid = job_error("j1", BadRequest("bad file", errors=[{"reason": "invalid", "message": "bad file"}]))
+    assert type(invalid) is TerminalServiceError and str(invalid).startswith("BigQuery job j1 failed: 400 bad file")
+    assert invalid.reason == "invalid" and "Fix: the request is invalid" in str(invalid)
+    backend = job_error("j2", InternalServerError("oops", errors=[{"reason": "backendError"}]))
+    assert type(backend) is TransientServiceError and backend.status == 500
+
+
+def test_storage_transfer_api_errors_are_sorted_by_status():
+    import json
+
+    from googleapiclient.errors import HttpError
+    from httplib2 import Response
+
+    from ddb_lake.core.errors import TerminalServiceError, TransientServiceError
+    from ddb_lake.destinations.bigquery.storage_transfer_hook import api_error
+
+    def http_error(status: int, name: str) -> HttpError:
+        body = {"error": {"code": status, "message": "m", "status": name}}
+        return HttpError(Response({"status": status}), json.dumps(body).encode())
+
+    denied = api_error(http_error(403, "PERMISSION_DENIED"))
+    assert type(denied) is TerminalServiceError and denied.reason == "PERMISSION_DENIED" and denied.status == 403
+    assert type(api_error(http_error(503, "UNAVAILABLE"))) is TransientServiceError
+    assert type(api_error(http_error(429, "RESOURCE_EXHAUSTED"))) is TransientServiceError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
+from ddb_lake.core.errors import ServiceError, service_error
 from ddb_lake.destinations.bigquery.transfer_job import (
     ACTIVE_STATUSES,
     FAILED_STATUSES,
@@ -56,6 +58,15 @@ def _endpoint_hook_class() -> type:
 def _http_status(exc: Exception) -> int | None:
     resp = getattr(exc, "resp", None)
     return int(resp.status) if resp is not None and getattr(resp, "status", None) else None
+
+
+def api_error(exc: Exception) -> ServiceError:
+    """An HTTP error of the Storage Transfer API sorted by its status (``PERMISSION_DENIED`` terminal, 5xx retried)."""
+    try:
+        reason = json.loads(getattr(exc, "content", b"") or b"{}").get("error", {}).get("status")
+    except (ValueError, AttributeError):
+        reason = None
+    return service_error("Storage Transfer Service", reason, str(exc), _http_status(exc))
 
 
 class StorageTransferHook(BaseHook):
@@ -114,7 +125,7 @@ class StorageTransferHook(BaseHook):
         except HttpError as exc:
             if _http_status(exc) == 404:
                 return None
-            raise
+            raise api_error(exc) from exc
 
     def create_job(self, job: dict[str, Any]) -> dict[str, Any] | None:
         """Create the job; None when its name is taken (409 ALREADY_EXISTS: an earlier try or another worker)."""
@@ -126,7 +137,7 @@ class StorageTransferHook(BaseHook):
         except HttpError as exc:
             if _http_status(exc) == 409:
                 return None
-            raise
+            raise api_error(exc) from exc
         self.log.info("Created transfer job %s", created["name"])
         return created
 
@@ -142,7 +153,7 @@ class StorageTransferHook(BaseHook):
             if _http_status(exc) in (400, 409) and latest and self.operation_is_active(latest):
                 self.log.info("Transfer job %s already runs operation %s; reattaching", job["name"], latest)
                 return latest
-            raise
+            raise api_error(exc) from exc
         self.log.info("Started operation %s of transfer job %s", started["name"], job["name"])
         return started["name"]
 
