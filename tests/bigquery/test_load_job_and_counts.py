@@ -195,6 +195,21 @@ def test_count_sql_parses_as_bigquery_and_selects_one_day():
         key_checksum_sql("`t`", [("f", "FLOAT64")])
 
 
+def test_job_id_time_prefers_the_interval_end_over_the_snapshot_stamp():
+    from ddb_lake.destinations.bigquery.load_job import job_id_time
+
+    six = datetime(2026, 11, 22, 6, tzinfo=timezone.utc)
+    assert job_id_time("2026-11-22T06:00:00+00:00", "20261122T000000Z") == six
+    assert job_id_time(None, "20261122T000000Z") == datetime(2026, 11, 22, tzinfo=timezone.utc)
+
+
+def test_a_bad_layout_is_a_config_error():
+    from ddb_lake.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown BigQuery layout"):
+        BigQueryDestination("p", "d", "t", "weekly")
+
+
 def test_failed_jobs_are_sorted_by_reason():
     from google.api_core.exceptions import BadRequest, InternalServerError
 
@@ -225,3 +240,19 @@ def test_storage_transfer_api_errors_are_sorted_by_status():
     assert type(denied) is TerminalServiceError and denied.reason == "PERMISSION_DENIED" and denied.status == 403
     assert type(api_error(http_error(503, "UNAVAILABLE"))) is TransientServiceError
     assert type(api_error(http_error(429, "RESOURCE_EXHAUSTED"))) is TransientServiceError
+
+
+def test_bigquery_report_lines_price_the_staging_copy_and_the_load():
+    from ddb_lake.core.validation.run_report import GB, RunVolumes, estimate_cost_usd, render_report
+    from ddb_lake.destinations.bigquery.destination import volume_lines
+
+    lines = volume_lines([{"destination": "bigquery"}], [{"bytes_copied": GB, "bytes_total": 3 * GB}])
+    # The job does not say what it read: the staged files' total is the bytes loaded.
+    assert [(line.key, line.bytes, line.cost) for line in lines] == [
+        ("transfer_bytes", GB, "s3_to_gcs_transfer"),
+        ("bigquery_bytes_loaded", 3 * GB, "bigquery_load"),
+    ]
+    assert volume_lines([], [{"bytes_copied": GB, "bytes_total": GB}])[1].bytes == 0  # staged but not loaded
+    volumes = RunVolumes(destination_lines=tuple(lines))
+    assert estimate_cost_usd(volumes)["s3_to_gcs_transfer"] == 0.09
+    assert "  bigquery bytes loaded   3.00 GiB" in render_report("orders", "S", volumes).splitlines()

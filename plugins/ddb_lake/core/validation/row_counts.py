@@ -21,6 +21,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ddb_lake.core.errors import ConfigError
+from ddb_lake.core.schema.lake_schema import LakeSchema
+
 PARQUET_MAGIC = b"PAR1"
 KEY_SEPARATOR = "|"
 KEY_HASH_HEX_DIGITS = 8
@@ -171,3 +174,27 @@ def _fmt(count: int | None) -> str:
 def _fmt_delta(delta: int | None) -> str:
     return "-" if delta is None else f"{delta:+,d}"
 
+
+def require_key_columns(key_columns: Sequence[str], schema: LakeSchema) -> None:
+    """Raise :class:`ConfigError` naming the key columns the snapshot does not have."""
+    names = [f.name for f in schema.fields]
+    missing = [k for k in key_columns if k not in names]
+    if missing:
+        raise ConfigError(f"key column(s) {missing} are not in the snapshot; columns: {sorted(names)}")
+
+
+def compare_key_checksums(
+    key_columns: Sequence[str], parquet: tuple[int, int], copies: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
+    """The key checksum verdict: each copy's (rows, sum of key hashes) against the Parquet files'.
+
+    Returns ``{"columns", "parquet", <copy name>: sum, ..., "ok", "message"}``; ``ok`` only when every copy has the
+    same rows and the same sum as the Parquet files.
+    """
+    parquet_rows, parquet_sum = parquet
+    ok = all(copy == (parquet_rows, parquet_sum) for copy in copies.values())
+    shown = [f"parquet {parquet_sum} ({parquet_rows} rows)"]
+    shown += [f"{name} {total} ({rows} rows)" for name, (rows, total) in copies.items()]
+    message = f"key checksum over ({', '.join(key_columns)}): {', '.join(shown)}: {'match' if ok else 'DIFFER'}"
+    sums = {name: total for name, (_, total) in copies.items()}
+    return {"columns": list(key_columns), "parquet": parquet_sum, **sums, "ok": ok, "message": message}

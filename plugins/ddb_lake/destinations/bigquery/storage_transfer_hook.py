@@ -10,7 +10,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
-from ddb_lake.core.errors import ServiceError, service_error
+from ddb_lake.core.errors import ConfigError, ServiceError, service_error
 from ddb_lake.destinations.bigquery.transfer_job import (
     ACTIVE_STATUSES,
     FAILED_STATUSES,
@@ -106,13 +106,13 @@ class StorageTransferHook(BaseHook):
 
         credentials = LakeStorageHook(aws_conn_id=self.aws_conn_id).get_credentials()
         if credentials.token:
-            raise AirflowException(
+            raise ConfigError(
                 f"AWS connection {self.aws_conn_id!r} gives temporary credentials (a session token); Storage Transfer "
                 "Service takes only a long-lived access key. Pass storage_transfer_role_arn (federated, preferred) "
                 "or use a connection with a plain access key."
             )
         if not credentials.access_key or not credentials.secret_key:
-            raise AirflowException(
+            raise ConfigError(
                 f"AWS connection {self.aws_conn_id!r} has no access key for Storage Transfer Service"
             )
         return credentials.access_key, credentials.secret_key
