@@ -1,4 +1,4 @@
-"""The slice of a task's run context the BigQuery operators read: XCom of upstream tasks, the DAG id, the interval."""
+"""The slice of a task's run context the BigQuery operators read: the task instance (DAG id, try) and the interval."""
 
 from __future__ import annotations
 
@@ -9,20 +9,17 @@ from typing import Any
 INTERVAL_END = datetime(2026, 11, 22, tzinfo=timezone.utc)
 
 
-class XComTI:
-    """A task instance that answers ``xcom_pull(task_ids=...)`` from a dict of upstream results."""
+class RunTI:
+    """A task instance as the operators see it: its DAG id and try number (they pull no XCom)."""
 
-    def __init__(self, xcoms: dict[str, Any], dag_id: str = "ddb_lake_orders") -> None:
-        self.xcoms = xcoms
+    def __init__(self, dag_id: str = "ddb_lake_orders", try_number: int = 1) -> None:
         self.dag_id = dag_id
-
-    def xcom_pull(self, task_ids: str, **_: Any) -> Any:
-        return self.xcoms.get(task_ids)
+        self.try_number = try_number
 
 
-def run_context(xcoms: dict[str, Any], end: datetime = INTERVAL_END) -> dict[str, Any]:
+def run_context(end: datetime = INTERVAL_END) -> dict[str, Any]:
     start = end.replace(day=end.day - 1) if end.day > 1 else end
-    return {"ti": XComTI(xcoms), "data_interval_start": start, "data_interval_end": end}
+    return {"ti": RunTI(), "data_interval_start": start, "data_interval_end": end}
 
 
 def first_event(trigger: Any) -> Any:

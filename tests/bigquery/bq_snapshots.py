@@ -123,6 +123,7 @@ def put_snapshot(
         "schema": ORDERS_SCHEMA.to_json(),
         "snapshot_prefix": f"s3://{LAKE_BUCKET}/{prefix}",
         "snapshot": snapshot,
+        "table_name": "orders",
     }
     s3.put_object(Bucket=LAKE_BUCKET, Key=f"{prefix}/_manifest.json", Body=json.dumps(summary).encode())
     return Snapshot(summary, all_rows)

@@ -15,10 +15,11 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from bq_context import first_event, run_context
+from bq_context import INTERVAL_END, first_event, run_context
 from bq_snapshots import BIG, SNAPSHOT, put_snapshot
 
-from ddb_lake.compat import AirflowException
+from ddb_lake.compat import AirflowException, AirflowFailException
+from ddb_lake.core.errors import ServiceError
 from ddb_lake.destinations.bigquery.job_trigger import BigQueryJobTrigger
 from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
 from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
@@ -36,14 +37,19 @@ def dataset(bigquery_emulator_host, gcp_project) -> str:
 
 
 def transfer(summary: dict, bucket: str) -> dict:
-    op = SnapshotToGCSOperator(task_id="transfer_to_gcs", gcs_bucket=bucket)
-    return op.execute(run_context({"convert": summary}))
+    op = SnapshotToGCSOperator(
+        task_id="transfer_to_gcs", snapshot=summary, gcs_bucket=bucket, gcs_prefix=f"orders/{summary['snapshot']}"
+    )
+    return op.execute(run_context())
 
 
-def load_op(gcp_project: str, dataset: str, **kwargs) -> BigQueryLoadSnapshotOperator:
+def load_op(gcp_project: str, dataset: str, xcoms: dict, **kwargs) -> BigQueryLoadSnapshotOperator:
+    """The load task of a run whose convert and transfer tasks returned ``xcoms``."""
     kwargs.setdefault("layout", "sharded")
     return BigQueryLoadSnapshotOperator(
         task_id="load_bigquery",
+        snapshot=xcoms["convert"],
+        transfer=xcoms.get("transfer_to_gcs", {}),
         project_id=gcp_project,
         dataset=dataset,
         table="orders",
@@ -60,8 +66,9 @@ def rows_of(gcp_project: str, sql: str) -> list[dict]:
 def test_load_rerun_and_replace_exactly_one_day(moto_reset, gcs_bucket, gcp_project, dataset):
     day22 = put_snapshot()
     xcoms = {"convert": day22.summary, "transfer_to_gcs": transfer(day22.summary, gcs_bucket)}
-    first = load_op(gcp_project, dataset).execute(run_context(xcoms))
+    first = load_op(gcp_project, dataset, xcoms, interval_end=INTERVAL_END.isoformat()).execute(run_context())
     assert (first["table_id"], first["how"]) == ("orders_20261122", "submitted")
+    assert first["destination"] == "bigquery"
     assert first["job_id"].startswith("ddb_lake_ddb_lake_orders_orders_20261122T000000_") and first["job_id"].endswith(
         "_g0"
     )
@@ -80,10 +87,10 @@ def test_load_rerun_and_replace_exactly_one_day(moto_reset, gcs_bucket, gcp_proj
     assert {f.name: f.description for f in table.schema}["pk"] == "DynamoDB attribute 'PK'"
 
     # A retry with the same files and configuration reattaches to the finished job: nothing is loaded twice.
-    again = load_op(gcp_project, dataset).execute(run_context(xcoms))
+    again = load_op(gcp_project, dataset, xcoms).execute(run_context())  # seeded by the snapshot stamp: same id
     assert (again["job_id"], again["how"]) == (first["job_id"], "finished")
     # A forced rerun submits the next generation; WRITE_TRUNCATE keeps the count.
-    forced = load_op(gcp_project, dataset, force_rerun=True).execute(run_context(xcoms))
+    forced = load_op(gcp_project, dataset, xcoms, force_rerun=True).execute(run_context())
     assert forced["job_id"].endswith("_g1") and forced["how"] == "submitted"
     assert hook.count_rows(_dest(gcp_project, dataset), DAY) == 75
 
@@ -91,11 +98,12 @@ def test_load_rerun_and_replace_exactly_one_day(moto_reset, gcs_bucket, gcp_proj
     day23 = put_snapshot("lake/snapshots/orders/snapshot=20261123T000000Z", (10,), "20261123T000000Z")
     xcoms23 = {"convert": day23.summary, "transfer_to_gcs": transfer(day23.summary, gcs_bucket)}
     end23 = datetime(2026, 11, 23, tzinfo=timezone.utc)
-    assert load_op(gcp_project, dataset).execute(run_context(xcoms23, end23))["table_id"] == "orders_20261123"
+    load23 = load_op(gcp_project, dataset, xcoms23, interval_end=end23.isoformat())
+    assert load23.execute(run_context(end23))["table_id"] == "orders_20261123"
     short22 = put_snapshot(parts=(40, 34))
     xcoms_short = {"convert": short22.summary, "transfer_to_gcs": transfer(short22.summary, gcs_bucket)}
     assert xcoms_short["transfer_to_gcs"]["copied"] == 1  # only the rewritten part file
-    reload = load_op(gcp_project, dataset).execute(run_context(xcoms_short))
+    reload = load_op(gcp_project, dataset, xcoms_short).execute(run_context())
     assert reload["how"] == "submitted" and reload["job_id"] != first["job_id"]  # new file contents, new job
     assert hook.count_rows(_dest(gcp_project, dataset), DAY) == 74
     assert hook.count_rows(_dest(gcp_project, dataset), date(2026, 11, 23)) == 10
@@ -112,31 +120,34 @@ def test_deferrable_load_waits_through_the_trigger(moto_reset, gcs_bucket, gcp_p
 
     snap = put_snapshot()
     xcoms = {"convert": snap.summary, "transfer_to_gcs": transfer(snap.summary, gcs_bucket)}
-    op = load_op(gcp_project, dataset, deferrable=True, poll_interval=0.1)
+    op = load_op(gcp_project, dataset, xcoms, deferrable=True, poll_interval=0.1)
     with pytest.raises(TaskDeferred) as deferred:
-        op.execute(run_context(xcoms))
+        op.execute(run_context())
     trigger = deferred.value.trigger
     assert isinstance(trigger, BigQueryJobTrigger) and deferred.value.method_name == "execute_complete"
     event = first_event(trigger)
     assert event.payload == {"status": "success", "job_id": trigger.job_id, "message": "done"}
-    result = op.execute_complete(run_context(xcoms), event.payload, **deferred.value.kwargs)
+    result = op.execute_complete(run_context(), event.payload, **deferred.value.kwargs)
     assert result["job_id"] == trigger.job_id and result["table_id"] == "orders_20261122"
     assert BigQueryLoadHook(api_deadline=DEADLINE).count_rows(_dest(gcp_project, dataset), DAY) == 75
     with pytest.raises(AirflowException, match="boom"):
-        op.execute_complete(run_context(xcoms), {"status": "error", "job_id": "j", "message": "boom"}, result=result)
+        op.execute_complete(run_context(), {"status": "error", "job_id": "j", "message": "boom"}, result=result)
+    # Resumed with the event only (``airflow dags test`` drops the defer kwargs): planning again finds the job.
+    resumed = op.execute_complete(run_context(), event.payload)
+    assert (resumed["job_id"], resumed["how"]) == (trigger.job_id, "finished")
 
 
 def test_reattach_to_a_submitted_job_and_skip_a_failed_one(moto_reset, gcs_bucket, gcp_project, dataset):
     snap = put_snapshot()
     xcoms = {"convert": snap.summary, "transfer_to_gcs": transfer(snap.summary, gcs_bucket)}
-    op = load_op(gcp_project, dataset)
+    op = load_op(gcp_project, dataset, xcoms)
     configuration, _ = op.plan(_dest(gcp_project, dataset), DAY, snap.summary, xcoms["transfer_to_gcs"]["uris"])
     hook = BigQueryLoadHook(api_deadline=DEADLINE)
     base = f"reattach_{uuid.uuid4().hex[:6]}"
     # generation 0 fails for real (a file that does not exist); the next try must move on to generation 1.
     broken = {"load": {**configuration["load"], "sourceUris": [f"gs://{gcs_bucket}/missing.parquet"]}}
     hook.submit_or_reattach(gcp_project, broken, lambda g: f"{base}_g{g}")
-    with pytest.raises(AirflowException, match=f"BigQuery job {base}_g0 failed"):
+    with pytest.raises(ServiceError, match=f"BigQuery job {base}_g0 failed"):
         hook.wait_for_job(gcp_project, f"{base}_g0")
     submitted = hook.submit_or_reattach(gcp_project, configuration, lambda g: f"{base}_g{g}")
     assert (submitted.job_id, submitted.how, submitted.generation) == (f"{base}_g1", "submitted", 1)
@@ -154,7 +165,7 @@ def test_partitioned_layout_creates_an_ingestion_time_table_and_sends_a_decorato
 
     snap = put_snapshot()
     uris = transfer(snap.summary, gcs_bucket)["uris"]
-    op = load_op(gcp_project, dataset, layout="partitioned", partition_expiration_days=400)
+    op = load_op(gcp_project, dataset, {"convert": snap.summary}, layout="partitioned", partition_expiration_days=400)
     from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
 
     dest = BigQueryDestination(gcp_project, dataset, "orders", "partitioned")
@@ -198,7 +209,7 @@ def test_a_narrowing_change_fails_before_any_job(moto_reset, gcs_bucket, gcp_pro
 
     snap = put_snapshot()
     xcoms = {"convert": snap.summary, "transfer_to_gcs": transfer(snap.summary, gcs_bucket)}
-    load_op(gcp_project, dataset, layout="latest").execute(run_context(xcoms))
+    load_op(gcp_project, dataset, xcoms, layout="latest").execute(run_context())
     narrowed = LakeSchema(
         tuple(
             LakeField(f.name, f.attribute, LakeType("string")) if f.name == "price" else f for f in ORDERS_SCHEMA.fields
@@ -206,9 +217,10 @@ def test_a_narrowing_change_fails_before_any_job(moto_reset, gcs_bucket, gcp_pro
     )
     xcoms["convert"] = {**snap.summary, "schema": narrowed.to_json()}
     with pytest.raises(
-        BigQuerySchemaError, match=r"column 'price' is NULLABLE NUMERIC in BigQuery but NULLABLE STRING"
-    ):
-        load_op(gcp_project, dataset, layout="latest").execute(run_context(xcoms))
+        AirflowFailException, match=r"column 'price' is NULLABLE NUMERIC in BigQuery but NULLABLE STRING"
+    ) as refused:
+        load_op(gcp_project, dataset, xcoms, layout="latest").execute(run_context())
+    assert isinstance(refused.value.__cause__, BigQuerySchemaError)  # a SchemaError: terminal, not retried
 
 
 def test_trigger_serializes_round_trip():
@@ -230,20 +242,29 @@ def test_templated_fields_render():
     from jinja2 import Environment
 
     op = BigQueryLoadSnapshotOperator(
-        task_id="t", project_id="{{ params.p }}", dataset="{{ params.d }}_lake", table="{{ params.t }}"
+        task_id="t", snapshot={}, transfer={}, project_id="{{ params.p }}", dataset="{{ params.d }}_lake",
+        table="{{ params.t }}",
     )
     assert set(op.template_fields) >= {"project_id", "dataset", "table", "layout"}
+    assert {"snapshot", "transfer", "interval_end"} <= set(op.template_fields)  # XComArgs resolve at run time
     op.render_template_fields({"params": {"p": "proj", "d": "raw", "t": "orders"}}, jinja_env=Environment())
     assert (op.project_id, op.dataset, op.table) == ("proj", "raw_lake", "orders")
-    transfer_op = SnapshotToGCSOperator(task_id="x", gcs_bucket="{{ params.b }}", gcs_prefix="{{ params.t }}/s")
+    transfer_op = SnapshotToGCSOperator(
+        task_id="x", snapshot={}, gcs_bucket="{{ params.b }}", gcs_prefix="{{ params.t }}/s"
+    )
     transfer_op.render_template_fields({"params": {"b": "bkt", "t": "orders"}}, jinja_env=Environment())
     assert (transfer_op.gcs_bucket, transfer_op.gcs_prefix) == ("bkt", "orders/s")
 
 
 def test_staging_prefix_has_no_hive_folder():
-    from ddb_lake.destinations.bigquery.transfer_operator import staging_prefix
+    from pathlib import Path
 
-    assert staging_prefix("s3://lake/p/snapshots/orders/snapshot=20261122T000000Z/") == "orders/20261122T000000Z"
+    from ddb_lake.core.config.table_config import load_table_config
+    from ddb_lake.core.run_plan import table_plan
+
+    orders = load_table_config(Path(__file__).resolve().parents[2] / "include" / "tables" / "orders.yaml")
+    staging_prefix = table_plan(orders, "full").for_interval(None, INTERVAL_END).gcs_staging_prefix
+    assert staging_prefix == "orders/20261122T000000Z"
 
 
 def test_trigger_reports_an_unknown_job_as_an_error(gcp_project, bigquery_emulator_host):

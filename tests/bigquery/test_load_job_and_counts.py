@@ -174,3 +174,85 @@ def test_parquet_rows_from_the_tail_alone():
         parquet_metadata_from_tail(data[-20:])
     with pytest.raises(ValueError, match="not a Parquet file"):
         parquet_metadata_from_tail(b"hello world, not parquet")
+
+
+def test_count_sql_parses_as_bigquery_and_selects_one_day():
+    import sqlglot
+
+    from ddb_lake.destinations.bigquery.count_sql import count_sql, key_checksum_sql
+
+    dest = BigQueryDestination("p", "d", "orders")
+    count = sqlglot.parse_one(count_sql(dest.qualified(DAY), dest.partition_filter(DAY)), read="bigquery")
+    assert count.sql("bigquery") == (
+        "SELECT COUNT(*) AS row_count FROM `p.d.orders` WHERE _PARTITIONDATE = CAST('2026-11-22' AS DATE)"
+    )
+    checksum = key_checksum_sql(dest.qualified(DAY), [("pk", "STRING"), ("sk", "INT64")], dest.partition_filter(DAY))
+    parsed = sqlglot.parse_one(checksum, read="bigquery")
+    assert [s.alias for s in parsed.selects] == ["row_count", "key_sum"]
+    assert "CONCAT(COALESCE(`pk`, ''), '|', COALESCE(CAST(`sk` AS STRING), ''))" in checksum  # key_text's shape
+    assert "SUBSTR(TO_HEX(MD5(" in checksum and ", 1, 8)) AS INT64)" in checksum  # key_hash: 8 hex digits
+    with pytest.raises(ValueError, match="key column 'f' is FLOAT64"):
+        key_checksum_sql("`t`", [("f", "FLOAT64")])
+
+
+def test_job_id_time_prefers_the_interval_end_over_the_snapshot_stamp():
+    from ddb_lake.destinations.bigquery.load_job import job_id_time
+
+    six = datetime(2026, 11, 22, 6, tzinfo=timezone.utc)
+    assert job_id_time("2026-11-22T06:00:00+00:00", "20261122T000000Z") == six
+    assert job_id_time(None, "20261122T000000Z") == datetime(2026, 11, 22, tzinfo=timezone.utc)
+
+
+def test_a_bad_layout_is_a_config_error():
+    from ddb_lake.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown BigQuery layout"):
+        BigQueryDestination("p", "d", "t", "weekly")
+
+
+def test_failed_jobs_are_sorted_by_reason():
+    from google.api_core.exceptions import BadRequest, InternalServerError
+
+    from ddb_lake.core.errors import TerminalServiceError, TransientServiceError
+    from ddb_lake.destinations.bigquery.load_hook import job_error
+
+    invalid = job_error("j1", BadRequest("bad file", errors=[{"reason": "invalid", "message": "bad file"}]))
+    assert type(invalid) is TerminalServiceError and str(invalid).startswith("BigQuery job j1 failed: 400 bad file")
+    assert invalid.reason == "invalid" and "Fix: the request is invalid" in str(invalid)
+    backend = job_error("j2", InternalServerError("oops", errors=[{"reason": "backendError"}]))
+    assert type(backend) is TransientServiceError and backend.status == 500
+
+
+def test_storage_transfer_api_errors_are_sorted_by_status():
+    import json
+
+    from googleapiclient.errors import HttpError
+    from httplib2 import Response
+
+    from ddb_lake.core.errors import TerminalServiceError, TransientServiceError
+    from ddb_lake.destinations.bigquery.storage_transfer_hook import api_error
+
+    def http_error(status: int, name: str) -> HttpError:
+        body = {"error": {"code": status, "message": "m", "status": name}}
+        return HttpError(Response({"status": status}), json.dumps(body).encode())
+
+    denied = api_error(http_error(403, "PERMISSION_DENIED"))
+    assert type(denied) is TerminalServiceError and denied.reason == "PERMISSION_DENIED" and denied.status == 403
+    assert type(api_error(http_error(503, "UNAVAILABLE"))) is TransientServiceError
+    assert type(api_error(http_error(429, "RESOURCE_EXHAUSTED"))) is TransientServiceError
+
+
+def test_bigquery_report_lines_price_the_staging_copy_and_the_load():
+    from ddb_lake.core.validation.run_report import GB, RunVolumes, estimate_cost_usd, render_report
+    from ddb_lake.destinations.bigquery.destination import volume_lines
+
+    lines = volume_lines([{"destination": "bigquery"}], [{"bytes_copied": GB, "bytes_total": 3 * GB}])
+    # The job does not say what it read: the staged files' total is the bytes loaded.
+    assert [(line.key, line.bytes, line.cost) for line in lines] == [
+        ("transfer_bytes", GB, "s3_to_gcs_transfer"),
+        ("bigquery_bytes_loaded", 3 * GB, "bigquery_load"),
+    ]
+    assert volume_lines([], [{"bytes_copied": GB, "bytes_total": GB}])[1].bytes == 0  # staged but not loaded
+    volumes = RunVolumes(destination_lines=tuple(lines))
+    assert estimate_cost_usd(volumes)["s3_to_gcs_transfer"] == 0.09
+    assert "  bigquery bytes loaded   3.00 GiB" in render_report("orders", "S", volumes).splitlines()

@@ -13,7 +13,7 @@ import uuid
 import boto3
 import pytest
 from bq_context import run_context
-from bq_snapshots import LAKE_BUCKET, put_snapshot
+from bq_snapshots import LAKE_BUCKET, SNAPSHOT, put_snapshot
 from duckdb_on_moto import duckdb_on_moto
 
 from ddb_lake.compat import AirflowException
@@ -86,26 +86,33 @@ def loaded(moto_reset, gcs_bucket, gcp_project, bigquery_emulator_host) -> dict:
         },
         "convert": snap.summary,
     }
-    xcoms["transfer_to_gcs"] = SnapshotToGCSOperator(task_id="transfer_to_gcs", gcs_bucket=gcs_bucket).execute(
-        run_context(xcoms)
-    )
+    xcoms["transfer_to_gcs"] = SnapshotToGCSOperator(
+        task_id="transfer_to_gcs", snapshot=snap.summary, gcs_bucket=gcs_bucket, gcs_prefix=f"orders/{SNAPSHOT}"
+    ).execute(run_context())
     dataset = f"lake_{uuid.uuid4().hex[:8]}"
     xcoms["load_bigquery"] = BigQueryLoadSnapshotOperator(
         task_id="load_bigquery",
+        snapshot=snap.summary,
+        transfer=xcoms["transfer_to_gcs"],
         project_id=gcp_project,
         dataset=dataset,
         table="orders",
         layout="sharded",
         api_deadline=5.0,
-    ).execute(run_context(xcoms))
+    ).execute(run_context())
     return xcoms
 
 
-def validator(**kwargs) -> RowCountValidationOperator:
+def validator(xcoms: dict, **kwargs) -> RowCountValidationOperator:
+    """The validation task of a run whose export, convert and load tasks returned ``xcoms``."""
     kwargs.setdefault("key_columns", ["pk", "sk"])
     return RowCountValidationOperator(
         task_id="validate_counts",
+        export=xcoms["export"],
+        snapshot=xcoms["convert"],
+        loads=[xcoms["load_bigquery"]],
         athena_database=ATHENA_DATABASE,
+        athena_table="orders_snapshots",
         athena_output_location=f"s3://{LAKE_BUCKET}/athena/",
         api_deadline=5.0,
         **kwargs,
@@ -115,7 +122,7 @@ def validator(**kwargs) -> RowCountValidationOperator:
 def test_every_copy_agrees_on_a_good_snapshot(loaded, athena_url):
     expected = duckdb_count([f["path"] for f in loaded["convert"]["files"]])
     assert expected == 75
-    result = validator().execute(run_context(loaded))
+    result = validator(loaded).execute(run_context())
     assert result["ok"] is True and result["problems"] == []
     counts = {r["source"]: (r["count"], r["status"]) for r in result["rows"]}
     assert counts == {
@@ -151,11 +158,11 @@ def test_every_copy_agrees_on_a_good_snapshot(loaded, athena_url):
 
 def test_a_retry_counts_afresh_in_athena(loaded, athena_url):
     """A reused ClientRequestToken returns the earlier execution: each try of the task must send its own."""
-    first = validator().execute(run_context(loaded))["athena_statistics"]["query_execution_id"]
-    same_try = validator().execute(run_context(loaded))["athena_statistics"]["query_execution_id"]
-    retry_context = run_context(loaded)
+    first = validator(loaded).execute(run_context())["athena_statistics"]["query_execution_id"]
+    same_try = validator(loaded).execute(run_context())["athena_statistics"]["query_execution_id"]
+    retry_context = run_context()
     retry_context["ti"].try_number = 2
-    retry = validator().execute(retry_context)["athena_statistics"]["query_execution_id"]
+    retry = validator(loaded).execute(retry_context)["athena_statistics"]["query_execution_id"]
     assert first == same_try
     assert retry != first
 
@@ -167,7 +174,7 @@ def test_a_copy_short_by_one_row_fails_with_a_readable_report(loaded, gcp_projec
         f"DELETE FROM `{load['dataset']}.{load['table_id']}` WHERE pk = 'order#00007'", retry=hook.retry, job_retry=None
     ).result()
     with pytest.raises(AirflowException) as failed:
-        validator().execute(run_context(loaded))
+        validator(loaded).execute(run_context())
     text = str(failed.value)
     assert "orders snapshot 20261122T000000Z is not published" in text
     lines = text.splitlines()
@@ -189,8 +196,8 @@ def test_tolerance_lets_a_known_gap_through(loaded):
                           PartitionValueList=partition["Values"],
                           PartitionInput={"Values": partition["Values"], "StorageDescriptor": descriptor})
     with pytest.raises(AirflowException, match=r"athena has 74 \(-1\)"):
-        validator(key_columns=None).execute(run_context(loaded))
-    result = validator(key_columns=None, tolerance=1).execute(run_context(loaded))
+        validator(loaded, key_columns=None).execute(run_context())
+    result = validator(loaded, key_columns=None, tolerance=1).execute(run_context())
     assert result["ok"] and result["tolerance"] == 1
 
 
@@ -222,6 +229,8 @@ def test_athena_answer_parsing():
 def test_validation_templated_fields_render():
     from jinja2 import Environment
 
-    op = RowCountValidationOperator(task_id="v", athena_database="{{ params.db }}", tolerance="{{ params.tol }}")
+    op = RowCountValidationOperator(
+        task_id="v", export={}, snapshot={}, athena_database="{{ params.db }}", tolerance="{{ params.tol }}"
+    )
     op.render_template_fields({"params": {"db": "lake_prod", "tol": 0}}, jinja_env=Environment())
     assert op.athena_database == "lake_prod"

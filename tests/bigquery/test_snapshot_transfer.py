@@ -84,6 +84,7 @@ def test_multipart_source_streams_in_chunks_and_is_skipped_by_recorded_etag(moto
     source = f"s3://{LAKE_BUCKET}/{key}"
     prefix = f"s3://{LAKE_BUCKET}/{SNAPSHOT_PREFIX}"
     assert [r.action for r in hook.copy_files([source], gcs_bucket, "big", prefix)] == ["copied"]
-    assert hook.list_gcs(gcs_bucket, "big/") == {"big/part-big.parquet": len(payload)}
+    listed = {b.name: int(b.size) for b in hook.gcs_client.list_blobs(gcs_bucket, prefix="big/")}
+    assert listed == {"big/part-big.parquet": len(payload)}
     assert hook.gcs_client.bucket(gcs_bucket).blob("big/part-big.parquet").download_as_bytes() == payload
     assert [r.action for r in hook.copy_files([source], gcs_bucket, "big", prefix)] == ["skipped"]

@@ -149,7 +149,9 @@ def test_auto_picks_storage_transfer_above_the_threshold_only():
 def test_templated_fields_render():
     op = SnapshotToGCSOperator(
         task_id="t",
+        snapshot={},
         gcs_bucket="b",
+        gcs_prefix="orders/S",
         transfer_method="{{ params.method }}",
         storage_transfer_role_arn="arn:aws:iam::1:role/{{ params.role }}",
         project_id="{{ params.project }}",
@@ -177,10 +179,12 @@ def stub(gcs_emulator_host, moto_url):
     server.stop()
 
 
-def sts_operator(stub: StorageTransferStub, gcs_bucket: str, **kwargs) -> SnapshotToGCSOperator:
+def sts_operator(stub: StorageTransferStub, gcs_bucket: str, summary: dict, **kwargs) -> SnapshotToGCSOperator:
     args = {
         "task_id": "transfer_to_gcs",
+        "snapshot": summary,
         "gcs_bucket": gcs_bucket,
+        "gcs_prefix": f"orders/{summary['snapshot']}",
         "transfer_method": "storage_transfer",
         "storage_transfer_endpoint": stub.url,
         "storage_transfer_poll_seconds": 0.02,
@@ -200,8 +204,8 @@ def calls(stub: StorageTransferStub) -> list[tuple[str, str]]:
 
 @pytest.mark.integration
 def test_storage_transfer_copies_then_a_rerun_reuses_the_job_and_copies_nothing(stub, snapshot_on_s3, gcs_bucket):
-    op = sts_operator(stub, gcs_bucket)
-    first = op.execute(run_context({"convert": snapshot_on_s3.summary}))
+    op = sts_operator(stub, gcs_bucket, snapshot_on_s3.summary)
+    first = op.execute(run_context())
 
     name = expected_name(gcs_bucket)
     job_path, op1 = f"/v1/{name}", f"/v1/transferOperations/{name.replace('/', '-')}-1"
@@ -262,7 +266,7 @@ def test_storage_transfer_copies_then_a_rerun_reuses_the_job_and_copies_nothing(
     # A rerun (task retry or backfill): same job name, no second job; spec refreshed, run again, nothing copied.
     created = stub.requests[1].body
     del stub.requests[:]
-    second = op.execute(run_context({"convert": snapshot_on_s3.summary}))
+    second = op.execute(run_context())
     op2 = f"/v1/transferOperations/{name.replace('/', '-')}-2"
     assert calls(stub) == [
         ("GET", f"{job_path}?projectId={PROJECT}&alt=json"),
@@ -286,14 +290,14 @@ def test_storage_transfer_copies_then_a_rerun_reuses_the_job_and_copies_nothing(
 @pytest.mark.integration
 def test_a_retry_after_a_timeout_reattaches_to_the_running_operation(stub, snapshot_on_s3, gcs_bucket):
     stub.hold = True
-    op = sts_operator(stub, gcs_bucket, storage_transfer_timeout=0.1)
+    op = sts_operator(stub, gcs_bucket, snapshot_on_s3.summary, storage_transfer_timeout=0.1)
     with pytest.raises(AirflowException, match=r"operation transferOperations/\S+-g1-1 is still IN_PROGRESS after"):
-        op.execute(run_context({"convert": snapshot_on_s3.summary}))
+        op.execute(run_context())
     assert stub.gcs_client.bucket(gcs_bucket).get_blob(f"orders/{SNAPSHOT}/{NAMES[0]}") is None
 
     stub.hold = False
     del stub.requests[:]
-    result = sts_operator(stub, gcs_bucket).execute(run_context({"convert": snapshot_on_s3.summary}))
+    result = sts_operator(stub, gcs_bucket, snapshot_on_s3.summary).execute(run_context())
     name = expected_name(gcs_bucket)
     op1 = f"/v1/transferOperations/{name.replace('/', '-')}-1?alt=json"
     # No create, no run, no patch: the same operation is waited for.
@@ -309,7 +313,7 @@ def test_a_failing_object_is_named_with_the_job_and_operation(stub, snapshot_on_
     stub.denied_keys = {denied}
     name = expected_name(gcs_bucket)
     with pytest.raises(AirflowException) as caught:
-        sts_operator(stub, gcs_bucket).execute(run_context({"convert": snapshot_on_s3.summary}))
+        sts_operator(stub, gcs_bucket, snapshot_on_s3.summary).execute(run_context())
     message = str(caught.value)
     assert (
         f"Storage Transfer job {name} operation transferOperations/{name.replace('/', '-')}-1 ended FAILED" in message
@@ -318,7 +322,7 @@ def test_a_failing_object_is_named_with_the_job_and_operation(stub, snapshot_on_
 
     # Fixed permissions: the retry patches and reruns the same job; the file already copied is skipped.
     stub.denied_keys = set()
-    result = sts_operator(stub, gcs_bucket).execute(run_context({"convert": snapshot_on_s3.summary}))
+    result = sts_operator(stub, gcs_bucket, snapshot_on_s3.summary).execute(run_context())
     assert (result["copied"], result["skipped"], result["storage_transfer"]["how"]) == (1, 1, "rerun")
     assert list(stub.jobs) == [name]
 
@@ -328,7 +332,7 @@ def test_a_file_missing_after_a_successful_operation_fails_the_task(stub, snapsh
     # The source file vanished after conversion: the service finds nothing to copy for it and reports SUCCESS.
     s3_client().delete_object(Bucket=LAKE_BUCKET, Key=f"{SNAPSHOT_PREFIX}/{NAMES[1]}")
     with pytest.raises(AirflowException) as caught:
-        sts_operator(stub, gcs_bucket).execute(run_context({"convert": snapshot_on_s3.summary}))
+        sts_operator(stub, gcs_bucket, snapshot_on_s3.summary).execute(run_context())
     size = snapshot_on_s3.summary["files"][1]["bytes"]
     assert str(caught.value) == (
         "1 of 2 snapshot file(s) not in GCS as expected:\n"
@@ -342,8 +346,8 @@ def test_a_deleted_job_moves_to_the_next_name_and_a_role_arn_replaces_the_key(st
     role = "arn:aws:iam::123456789012:role/ddb-lake-sts"
     g1 = expected_name(gcs_bucket, 1)
     stub.jobs[g1] = {"name": g1, "projectId": PROJECT, "status": "DELETED", "transferSpec": {}}
-    result = sts_operator(stub, gcs_bucket, storage_transfer_role_arn=role).execute(
-        run_context({"convert": snapshot_on_s3.summary})
+    result = sts_operator(stub, gcs_bucket, snapshot_on_s3.summary, storage_transfer_role_arn=role).execute(
+        run_context()
     )
     g2 = expected_name(gcs_bucket, 2)
     assert calls(stub)[:3] == [
@@ -360,17 +364,17 @@ def test_a_deleted_job_moves_to_the_next_name_and_a_role_arn_replaces_the_key(st
 def test_auto_streams_small_snapshots_and_uses_storage_transfer_for_large_ones(stub, moto_reset, gcs_bucket):
     small = put_snapshot()
     total = sum(f["bytes"] for f in small.summary["files"])
-    streamed = sts_operator(stub, gcs_bucket, transfer_method="auto", storage_transfer_threshold_bytes=total).execute(
-        run_context({"convert": small.summary})
-    )
+    streamed = sts_operator(
+        stub, gcs_bucket, small.summary, transfer_method="auto", storage_transfer_threshold_bytes=total
+    ).execute(run_context())
     assert stub.requests == []  # exactly at the threshold: streamed through the worker
     assert streamed["transfer_method"] == "stream" and "storage_transfer" not in streamed
     assert [f["action"] for f in streamed["files"]] == ["copied", "copied"]
 
     large = put_snapshot(prefix="lake/snapshots/orders/snapshot=20261123T000000Z", snapshot="20261123T000000Z")
-    moved = sts_operator(stub, gcs_bucket, transfer_method="auto", storage_transfer_threshold_bytes=total - 1).execute(
-        run_context({"convert": large.summary})
-    )
+    moved = sts_operator(
+        stub, gcs_bucket, large.summary, transfer_method="auto", storage_transfer_threshold_bytes=total - 1
+    ).execute(run_context())
     assert moved["transfer_method"] == "storage_transfer"
     assert [m for m, _ in calls(stub)][:3] == ["GET", "POST", "POST"]
     assert moved["uris"] == [f"gs://{gcs_bucket}/orders/20261123T000000Z/{n}" for n in NAMES]
@@ -380,18 +384,18 @@ def test_auto_streams_small_snapshots_and_uses_storage_transfer_for_large_ones(s
 def test_temporary_aws_credentials_are_refused_with_the_fix(stub, snapshot_on_s3, gcs_bucket, monkeypatch):
     conn = {"conn_type": "aws", "login": "ASIAEXAMPLE", "password": "s", "extra": {"aws_session_token": "t"}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_TEMP", json.dumps(conn))
-    op = sts_operator(stub, gcs_bucket, aws_conn_id="aws_temp")
+    op = sts_operator(stub, gcs_bucket, snapshot_on_s3.summary, aws_conn_id="aws_temp")
     with pytest.raises(AirflowException, match=r"temporary credentials .* Pass storage_transfer_role_arn"):
-        op.execute(run_context({"convert": snapshot_on_s3.summary}))
+        op.execute(run_context())
     assert stub.requests == []
 
 
 def test_an_unknown_transfer_method_fails_naming_the_task():
-    op = SnapshotToGCSOperator(task_id="t", gcs_bucket="b", transfer_method="sts")
     summary = {"files": [{"path": "s3://l/p/t/snapshot=S/part-0.parquet", "bytes": 1}], "snapshot": "S",
                "snapshot_prefix": "s3://l/p/t/snapshot=S"}  # fmt: skip
+    op = SnapshotToGCSOperator(task_id="t", snapshot=summary, gcs_bucket="b", gcs_prefix="t/S", transfer_method="sts")
     with pytest.raises(AirflowException, match="task 't': transfer_method must be one of"):
-        op.execute(run_context({"convert": summary}))
+        op.execute(run_context())
 
 
 @pytest.mark.integration

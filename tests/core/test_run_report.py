@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from ddb_lake.core.validation.run_report import GB, TB, RunVolumes, estimate_cost_usd, human_bytes, render_report
+from ddb_lake.destinations.bigquery.destination import volume_lines as bigquery_lines
 
 
 def test_cost_lines_follow_list_prices():
+    bigquery = bigquery_lines(loads=[{"bytes_loaded": 2 * GB}], transfers=[{"bytes_copied": 2 * GB}])
     volumes = RunVolumes(items=10, export_bytes=10 * GB, parquet_bytes=2 * GB, athena_bytes_scanned=TB // 2,
-                         athena_queries=2, bigquery_bytes_loaded=2 * GB, transfer_bytes=2 * GB)
+                         athena_queries=2, destination_lines=tuple(bigquery))
     cost = estimate_cost_usd(volumes)
     assert cost["dynamodb_export"] == 1.0
     assert cost["athena"] == 2.5

@@ -12,14 +12,14 @@ def test_volumes_come_from_each_task_result():
         export={"item_count": 5, "export_type": "FULL_EXPORT", "billed_size_bytes": 2 * GIB},
         conversion={"items": 7, "bytes_out": GIB, "bytes_uncompressed": 3 * GIB},
         validation={"athena_statistics": {"data_scanned_bytes": 1234, "queries": 2}},
-        transfer={"bytes_copied": GIB},
-        load={"bytes_loaded": 99},
+        transfers=[{"destination": "bigquery", "bytes_copied": GIB}],
+        loads=[{"destination": "bigquery", "bytes_loaded": 99}],
     )
     assert volumes.items == 7
     assert volumes.export_bytes == 2 * GIB
     assert volumes.parquet_bytes == GIB
     assert volumes.athena_bytes_scanned == 1234 and volumes.athena_queries == 2
-    assert volumes.transfer_bytes == GIB and volumes.bigquery_bytes_loaded == 99
+    assert volumes.figures["transfer_bytes"] == GIB and volumes.figures["bigquery_bytes_loaded"] == 99
     assert not volumes.incremental
 
 

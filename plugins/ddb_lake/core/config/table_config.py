@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from ddb_lake.core.errors import ConfigError
+from ddb_lake.destinations.bigquery.config import BIGQUERY_LAYOUTS, BIGQUERY_TRANSFER_METHODS, BigQuerySettings
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EXPORT_MODES = ("full", "incremental", "both")
@@ -24,7 +25,6 @@ CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
-BIGQUERY_LAYOUTS = ("partitioned", "sharded", "latest")
 
 
 class TableConfigError(ConfigError, ValueError):
@@ -72,16 +72,6 @@ class AthenaSettings:
     output_location: str
     workgroup: str = "primary"
     repair: str = "add_partition"
-
-
-@dataclass(frozen=True)
-class BigQuerySettings:
-    project: str
-    dataset: str
-    gcs_bucket: str
-    table: str = ""
-    location: str = "US"
-    layout: str = "partitioned"
 
 
 @dataclass(frozen=True)
@@ -166,6 +156,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "numbers": NUMBER_MODES,
     "convert.compression": COMPRESSIONS,
     "bigquery.layout": BIGQUERY_LAYOUTS,
+    "bigquery.transfer_method": BIGQUERY_TRANSFER_METHODS,
 }
 
 
@@ -270,6 +261,8 @@ def _check(config: TableConfig, path: str) -> None:
         raise TableConfigError(path, "retention.keep_last", "must keep at least the current snapshot (>= 1)")
     if config.convert.target_file_mb < 1 or config.convert.row_group_rows < 1 or config.convert.workers < 0:
         raise TableConfigError(path, "convert", "target_file_mb and row_group_rows must be >= 1, workers >= 0")
+    if config.bigquery is not None and config.bigquery.partition_expiration_days < 0:
+        raise TableConfigError(path, "bigquery.partition_expiration_days", "must be >= 0 (0: never expire)")
     if config.export.poll_seconds < 1:
         raise TableConfigError(path, "export.poll_seconds", "must be at least 1 second")
     if config.validation.tolerance < 0:

@@ -1,8 +1,12 @@
 """Row counts of one snapshot in every copy, compared; plus the key checksum and the Parquet footer reader.
 
-Each copy reports a :class:`CountSource`. Exact sources (the export's item count, Parquet footers, Athena, BigQuery)
-must all agree with the reference within ``tolerance``; approximate ones (DescribeTable's ``ItemCount``, refreshed
-about every six hours) are shown with their delta but never fail the check.
+Each copy reports a :class:`CountSource`. Exact sources (the export's item count, Parquet footers, Athena, each
+destination's loaded copy) must all agree with the reference within ``tolerance``; approximate ones (DescribeTable's
+``ItemCount``, refreshed about every six hours) are shown with their delta but never fail the check.
+
+The key checksum is a contract between the lake and each destination: :func:`key_text` and :func:`key_hash` say how
+one row's key is hashed, and a destination computes the same sum in its own SQL (BigQuery's is in
+``ddb_lake.destinations.bigquery.count_sql``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ddb_lake.core.errors import ConfigError
+from ddb_lake.core.schema.lake_schema import LakeSchema
 
 PARQUET_MAGIC = b"PAR1"
 KEY_SEPARATOR = "|"
@@ -168,33 +175,26 @@ def _fmt_delta(delta: int | None) -> str:
     return "-" if delta is None else f"{delta:+,d}"
 
 
-_KEY_TEXT_SQL = {
-    "STRING": "{col}",
-    "INT64": "CAST({col} AS STRING)",
-    "INTEGER": "CAST({col} AS STRING)",
-    "BYTES": "TO_HEX({col})",
-    "BOOL": "CAST({col} AS STRING)",
-    "BOOLEAN": "CAST({col} AS STRING)",
-}
+def require_key_columns(key_columns: Sequence[str], schema: LakeSchema) -> None:
+    """Raise :class:`ConfigError` naming the key columns the snapshot does not have."""
+    names = [f.name for f in schema.fields]
+    missing = [k for k in key_columns if k not in names]
+    if missing:
+        raise ConfigError(f"key column(s) {missing} are not in the snapshot; columns: {sorted(names)}")
 
 
-def bigquery_count_sql(qualified_table: str, where: str = "") -> str:
-    """``SELECT COUNT(*)`` of one snapshot: exact, and answered from metadata (no bytes billed) on BigQuery."""
-    return f"SELECT COUNT(*) AS row_count FROM {qualified_table}" + (f" WHERE {where}" if where else "")
+def compare_key_checksums(
+    key_columns: Sequence[str], parquet: tuple[int, int], copies: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
+    """The key checksum verdict: each copy's (rows, sum of key hashes) against the Parquet files'.
 
-
-def bigquery_key_checksum_sql(qualified_table: str, key_columns: Sequence[tuple[str, str]], where: str = "") -> str:
-    """Rows and the sum of key hashes, the same numbers :func:`key_checksum_of_batches` computes from Parquet.
-
-    ``key_columns`` are (column, BigQuery type); keys are STRING, INT64, BYTES or BOOL (DynamoDB keys are S, N, B).
+    Returns ``{"columns", "parquet", <copy name>: sum, ..., "ok", "message"}``; ``ok`` only when every copy has the
+    same rows and the same sum as the Parquet files.
     """
-    parts = []
-    for column, bq_type in key_columns:
-        template = _KEY_TEXT_SQL.get(bq_type.upper())
-        if template is None:
-            raise ValueError(f"key column {column!r} is {bq_type}; key checksums take STRING, INT64, BYTES, BOOL")
-        parts.append(f"COALESCE({template.format(col=f'`{column}`')}, '')")
-    text = parts[0] if len(parts) == 1 else "CONCAT(" + f", '{KEY_SEPARATOR}', ".join(parts) + ")"
-    hashed = f"CAST(CONCAT('0x', SUBSTR(TO_HEX(MD5({text})), 1, {KEY_HASH_HEX_DIGITS})) AS INT64)"
-    sql = f"SELECT COUNT(*) AS row_count, COALESCE(SUM({hashed}), 0) AS key_sum FROM {qualified_table}"
-    return sql + (f" WHERE {where}" if where else "")
+    parquet_rows, parquet_sum = parquet
+    ok = all(copy == (parquet_rows, parquet_sum) for copy in copies.values())
+    shown = [f"parquet {parquet_sum} ({parquet_rows} rows)"]
+    shown += [f"{name} {total} ({rows} rows)" for name, (rows, total) in copies.items()]
+    message = f"key checksum over ({', '.join(key_columns)}): {', '.join(shown)}: {'match' if ok else 'DIFFER'}"
+    sums = {name: total for name, (_, total) in copies.items()}
+    return {"columns": list(key_columns), "parquet": parquet_sum, **sums, "ok": ok, "message": message}

@@ -1,12 +1,15 @@
 """The short report each run logs: volumes moved and an estimated cost from published per-GB list prices.
 
-Prices live in :data:`PRICES_USD` only; they are the public on-demand list prices (us-east-1 / US multi-region)
-as published in 2026, and an estimate, not a bill: free tiers, discounts and request charges are left out.
+The lake's prices live in :data:`PRICES_USD`; each destination prices its own lines (a :class:`VolumeLine` carries
+its rate), so the report knows no destination by name. They are the public on-demand list prices (us-east-1 / US
+multi-region) as published in 2026, and an estimate, not a bill: free tiers, discounts and request charges are left
+out.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 GB = 1024**3
 TB = 1024**4
@@ -18,27 +21,46 @@ PRICES_USD = {
     # Athena: per TB scanned, 10 MB minimum per query.
     "athena_per_tb_scanned": 5.00,
     "athena_min_bytes_per_query": 10 * 1024**2,
-    # Copying the snapshot from S3 to GCS leaves AWS: data transfer out to the internet, first tier.
+    # Copying a snapshot out of AWS (to another cloud's staging): data transfer out to the internet, first tier.
     "aws_transfer_out_per_gb": 0.09,
-    # BigQuery batch load jobs are free; storage is billed monthly and is not a per-run cost.
-    "bigquery_load_per_gb": 0.0,
     # S3 Standard storage of one snapshot for a month (shown for scale, not added to the run cost).
     "s3_storage_per_gb_month": 0.023,
 }
 
 
 @dataclass(frozen=True)
+class VolumeLine:
+    """One figure a destination moved: kept in the report as ``key``, shown as ``label``, priced as ``cost``.
+
+    An empty ``label`` keeps the figure out of the printed rows; an empty ``cost`` keeps it out of the estimate.
+    """
+
+    key: str
+    bytes: int
+    label: str = ""
+    cost: str = ""
+    usd_per_gb: float = 0.0
+
+
+@dataclass(frozen=True)
 class RunVolumes:
-    """What one run moved, in items and bytes."""
+    """What one run moved, in items and bytes; ``destination_lines`` come from each destination it loaded."""
 
     items: int = 0
     export_bytes: int = 0
     parquet_bytes: int = 0
     athena_bytes_scanned: int = 0
     athena_queries: int = 0
-    bigquery_bytes_loaded: int = 0
-    transfer_bytes: int = 0
     incremental: bool = False
+    destination_lines: tuple[VolumeLine, ...] = ()
+
+    @property
+    def figures(self) -> dict[str, int]:
+        """Each destination figure's bytes by key (summed when several loads report the same key)."""
+        totals: dict[str, int] = {}
+        for line in self.destination_lines:
+            totals[line.key] = totals.get(line.key, 0) + line.bytes
+        return totals
 
 
 def estimate_cost_usd(volumes: RunVolumes) -> dict[str, float]:
@@ -49,9 +71,10 @@ def estimate_cost_usd(volumes: RunVolumes) -> dict[str, float]:
     lines = {
         "dynamodb_export": volumes.export_bytes / GB * export_rate,
         "athena": athena_billed / TB * PRICES_USD["athena_per_tb_scanned"],
-        "s3_to_gcs_transfer": volumes.transfer_bytes / GB * PRICES_USD["aws_transfer_out_per_gb"],
-        "bigquery_load": volumes.bigquery_bytes_loaded / GB * PRICES_USD["bigquery_load_per_gb"],
     }
+    for line in volumes.destination_lines:
+        if line.cost:
+            lines[line.cost] = lines.get(line.cost, 0.0) + line.bytes / GB * line.usd_per_gb
     lines = {name: round(value, 4) for name, value in lines.items()}
     lines["total"] = round(sum(lines.values()), 4)
     lines["s3_storage_per_month"] = round(volumes.parquet_bytes / GB * PRICES_USD["s3_storage_per_gb_month"], 4)
@@ -75,7 +98,7 @@ def render_report(table: str, snapshot: str, volumes: RunVolumes) -> str:
         ("bytes exported", human_bytes(volumes.export_bytes)),
         ("parquet bytes", human_bytes(volumes.parquet_bytes)),
         ("athena bytes scanned", human_bytes(volumes.athena_bytes_scanned)),
-        ("bigquery bytes loaded", human_bytes(volumes.bigquery_bytes_loaded)),
+        *((line.label, human_bytes(line.bytes)) for line in volumes.destination_lines if line.label),
         ("estimated cost (USD)", f"{cost['total']:.4f}  " + ", ".join(
             f"{k} {v:.4f}" for k, v in cost.items() if k not in ("total", "s3_storage_per_month"))),
         ("s3 storage (USD/month)", f"{cost['s3_storage_per_month']:.4f}"),
@@ -85,5 +108,8 @@ def render_report(table: str, snapshot: str, volumes: RunVolumes) -> str:
     return "\n".join([header, *(f"  {name.ljust(width)}  {value}" for name, value in rows)])
 
 
-def report_dict(table: str, snapshot: str, volumes: RunVolumes) -> dict:
-    return {"table": table, "snapshot": snapshot, **asdict(volumes), "estimated_cost_usd": estimate_cost_usd(volumes)}
+def report_dict(table: str, snapshot: str, volumes: RunVolumes) -> dict[str, Any]:
+    """The report's XCom: the lake's figures, each destination figure by its key, and the cost estimate."""
+    lake = {name: value for name, value in asdict(volumes).items() if name != "destination_lines"}
+    cost = estimate_cost_usd(volumes)
+    return {"table": table, "snapshot": snapshot, **lake, **volumes.figures, "estimated_cost_usd": cost}

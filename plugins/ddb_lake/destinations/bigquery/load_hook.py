@@ -9,7 +9,8 @@ from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
-from ddb_lake.core.validation.row_counts import bigquery_count_sql, bigquery_key_checksum_sql
+from ddb_lake.core.errors import TERMINAL_REASONS, NotFoundError, ServiceError, classify_reason
+from ddb_lake.destinations.bigquery.count_sql import count_sql, key_checksum_sql
 from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
 
 RUNNING_STATES = ("PENDING", "RUNNING")
@@ -161,22 +162,26 @@ class BigQueryLoadHook(BaseHook):
 
     def job_status(self, project: str, job_id: str) -> dict[str, Any]:
         """``{"state", "error"}`` of a job (error is the error result's message when it failed)."""
-        job = self.find_job(project, job_id)
-        if job is None:
-            raise AirflowException(f"BigQuery job {job_id} not found in project {project}")
+        job = self._existing_job(project, job_id)
         error = job.error_result.get("message", str(job.error_result)) if job.error_result else None
         return {"state": job.state, "error": error, "errors": job.errors or []}
 
     def wait_for_job(self, project: str, job_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """Block until the job is done; raise with BigQuery's errors when it failed."""
-        job = self.find_job(project, job_id)
-        if job is None:
-            raise AirflowException(f"BigQuery job {job_id} not found in project {project}")
+        """Block until the job is done; when it failed, raise its error sorted by BigQuery's reason (``job_error``)."""
+        from google.api_core.exceptions import GoogleAPICallError
+
+        job = self._existing_job(project, job_id)
         try:
             job.result(timeout=timeout, retry=self.retry)
-        except Exception as exc:
-            raise AirflowException(f"BigQuery job {job_id} failed: {exc}") from exc
+        except GoogleAPICallError as exc:
+            raise job_error(job_id, exc) from exc
         return self.job_status(project, job_id)
+
+    def _existing_job(self, project: str, job_id: str) -> Any:
+        job = self.find_job(project, job_id)
+        if job is None:
+            raise NotFoundError(f"BigQuery job {job_id} not found in project {project}")
+        return job
 
     def scalar_row(self, project: str, sql: str) -> dict[str, Any]:
         """Run a standard SQL query that returns one row; return it as a dict."""
@@ -197,14 +202,14 @@ class BigQueryLoadHook(BaseHook):
         return dict(rows[0].items())
 
     def count_rows(self, destination: BigQueryDestination, day: date) -> int:
-        sql = bigquery_count_sql(destination.qualified(day), destination.partition_filter(day))
+        sql = count_sql(destination.qualified(day), destination.partition_filter(day))
         return int(self.scalar_row(destination.project, sql)["row_count"])
 
     def key_checksum(
         self, destination: BigQueryDestination, day: date, key_columns: Sequence[tuple[str, str]]
     ) -> tuple[int, int]:
         """(rows, sum of key hashes) of one snapshot in BigQuery."""
-        sql = bigquery_key_checksum_sql(destination.qualified(day), key_columns, destination.partition_filter(day))
+        sql = key_checksum_sql(destination.qualified(day), key_columns, destination.partition_filter(day))
         row = self.scalar_row(destination.project, sql)
         return int(row["row_count"]), int(row["key_sum"])
 
@@ -216,3 +221,16 @@ def _verdict(job: Any, force_rerun: bool) -> str | None:
     if job.state == "DONE" and not job.error_result and not force_rerun:
         return "finished"
     return None
+
+
+def job_error(job_id: str, error: Exception) -> ServiceError:
+    """A failed job's error as a taxonomy error sorted by its reason (``invalid`` fails, ``backendError`` retries)."""
+    reasons = [e.get("reason") for e in (getattr(error, "errors", None) or []) if isinstance(e, dict)]
+    reason = next((r for r in reasons if r), None)
+    status = getattr(error, "code", None)
+    status = status if isinstance(status, int) else None
+    message = f"BigQuery job {job_id} failed: {error}"
+    fix = TERMINAL_REASONS.get(reason or "")
+    return classify_reason(reason, status)(
+        message + (f". Fix: {fix}" if fix else ""), service="BigQuery", reason=reason or "", status=status
+    )

@@ -19,9 +19,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ddb_lake.core.errors import ConfigError
+from ddb_lake.core.export.rules import to_datetime
+from ddb_lake.core.lake.layout import parse_stamp
+
 LAYOUTS = ("partitioned", "sharded", "latest")
 DECIMAL_TARGET_TYPES = ("NUMERIC", "BIGNUMERIC", "STRING")
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class BigQueryConfigError(ConfigError, ValueError):
+    """A BigQuery setting is invalid (an unknown layout)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class BigQueryDestination:
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
-            raise ValueError(f"unknown BigQuery layout {self.layout!r}; expected one of {', '.join(LAYOUTS)}")
+            raise BigQueryConfigError(f"unknown BigQuery layout {self.layout!r}; expected one of {', '.join(LAYOUTS)}")
 
     def table_id(self, day: date) -> str:
         """The ``tableId`` of the load's destination: ``t$YYYYMMDD``, ``t_YYYYMMDD`` or ``t``."""
@@ -100,6 +108,11 @@ def configuration_fingerprint(configuration: dict[str, Any], source_checksums: l
     """12 hex digits of the SHA-256 of the canonical configuration plus the source files' checksums."""
     payload = json.dumps({"configuration": configuration, "sources": sorted(source_checksums or [])}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def job_id_time(interval_end: str | None, snapshot: str) -> datetime:
+    """The time a load job id is seeded with: the run's interval end (ISO), else the snapshot stamp's time."""
+    return to_datetime(interval_end) if interval_end else parse_stamp(snapshot)
 
 
 def load_job_id(dag_id: str, table: str, interval_end: datetime | date, fingerprint: str, generation: int = 0) -> str:

@@ -7,19 +7,23 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import AirflowException, BaseOperator, Context, data_interval_of
+from ddb_lake.compat import BaseOperator, Context
+from ddb_lake.core.errors import ConfigError, TransientError
 from ddb_lake.core.lake.layout import parse_stamp
 from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.core.validation.snapshot_summary import snapshot_summary
+from ddb_lake.destinations.bigquery.destination import NAME
 from ddb_lake.destinations.bigquery.job_trigger import BigQueryJobTrigger
-from ddb_lake.destinations.bigquery.load_hook import DEFAULT_API_DEADLINE, BigQueryLoadHook
+from ddb_lake.destinations.bigquery.load_hook import DEFAULT_API_DEADLINE, BigQueryLoadHook, SubmittedJob
 from ddb_lake.destinations.bigquery.load_job import (
     BigQueryDestination,
     configuration_fingerprint,
+    job_id_time,
     load_job_configuration,
     load_job_id,
 )
-from ddb_lake.destinations.bigquery.schema import bigquery_fields, evolve_schema
-from ddb_lake.destinations.bigquery.transfer_operator import snapshot_of
+from ddb_lake.destinations.bigquery.schema import SchemaEvolution, bigquery_fields, evolve_schema
+from ddb_lake.operators.base import ClassifiedErrors
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]")
 
@@ -29,26 +33,33 @@ def label_value(text: str) -> str:
     return _LABEL_UNSAFE.sub("_", text.lower())[:63]
 
 
-class BigQueryLoadSnapshotOperator(BaseOperator):
+class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
     """Load the snapshot the transfer task copied to GCS into ``dataset.table`` (see ``BigQueryDestination``).
 
     The table is created when missing (ingestion-time DAY partitions for the ``partitioned`` layout), the schema comes
     from the converter's lake schema (never autodetected), new columns are added, any narrowing change fails. The job
-    id is deterministic, so a retry reattaches to the job an earlier try submitted instead of loading twice.
+    id is deterministic, so a retry reattaches to the job an earlier try submitted instead of loading twice. The
+    result names its destination (``"destination": "bigquery"``) for the validator and the run report.
+
+    :param snapshot: the convert task's summary (``snapshot``, ``schema``), e.g. ``convert.output``.
+    :param transfer: the transfer task's result (``uris``, ``files`` with their crc32c), e.g. ``transfer.output``.
+    :param interval_end: ISO time of the run's interval end (the run plan's ``export_time``): seeds the job id;
+        without it, the snapshot stamp does.
     """
 
-    template_fields = ("project_id", "dataset", "table", "layout", "convert_task_id", "transfer_task_id")
+    template_fields = ("snapshot", "transfer", "project_id", "dataset", "table", "layout", "interval_end")
     ui_color = "#e8f0fe"
 
     def __init__(
         self,
         *,
+        snapshot: dict[str, Any],
+        transfer: dict[str, Any],
         project_id: str,
         dataset: str,
         table: str,
         layout: str = "partitioned",
-        convert_task_id: str = "convert",
-        transfer_task_id: str = "transfer_to_gcs",
+        interval_end: str | None = None,
         gcp_conn_id: str = "google_cloud_default",
         location: str | None = None,
         partition_expiration_days: int | None = None,
@@ -63,8 +74,9 @@ class BigQueryLoadSnapshotOperator(BaseOperator):
         self.dataset = dataset
         self.table = table
         self.layout = layout
-        self.convert_task_id = convert_task_id
-        self.transfer_task_id = transfer_task_id
+        self.snapshot = snapshot
+        self.transfer = transfer
+        self.interval_end = interval_end
         self.gcp_conn_id = gcp_conn_id
         self.location = location
         self.partition_expiration_days = partition_expiration_days
@@ -78,35 +90,21 @@ class BigQueryLoadSnapshotOperator(BaseOperator):
         return BigQueryLoadHook(self.gcp_conn_id, self.location, self.api_deadline)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        summary = snapshot_of(context, self.convert_task_id)
-        transfer = context["ti"].xcom_pull(task_ids=self.transfer_task_id) or {}
-        if not transfer.get("uris"):
-            raise AirflowException(f"task {self.transfer_task_id!r} returned no gs:// URIs to load")
+        summary, transfer = snapshot_summary(self.snapshot, "snapshot", "schema"), self.transfer or {}
+        if not isinstance(transfer, dict) or not transfer.get("uris"):
+            raise ConfigError(f"task {self.task_id!r}: the transfer result holds no gs:// URIs to load: {transfer!r}")
         day = parse_stamp(summary["snapshot"]).date()
         destination = BigQueryDestination(self.project_id, self.dataset, self.table, self.layout)
         configuration, evolution = self.plan(destination, day, summary, transfer["uris"])
         fingerprint = configuration_fingerprint(configuration, [f.get("crc32c", "") for f in transfer.get("files", [])])
-        interval_end = data_interval_of(context)[1] or parse_stamp(summary["snapshot"])
+        interval_end = job_id_time(self.interval_end, summary["snapshot"])
         dag_id = context["ti"].dag_id
 
         def job_id_for(generation: int) -> str:
             return load_job_id(dag_id, self.table, interval_end, fingerprint, generation)
 
         job = self.hook.submit_or_reattach(self.project_id, configuration, job_id_for, force_rerun=self.force_rerun)
-        result = {
-            "job_id": job.job_id,
-            "how": job.how,
-            "project_id": self.project_id,
-            "dataset": self.dataset,
-            "table": self.table,
-            "table_id": destination.table_id(day),
-            "layout": self.layout,
-            "day": day.isoformat(),
-            "snapshot": summary["snapshot"],
-            "uris": list(transfer["uris"]),
-            "added_columns": list(evolution.added),
-            "columns_not_in_snapshot": list(evolution.kept_missing),
-        }
+        result = self.load_result(job, destination, day, transfer["uris"], evolution)
         if job.how == "finished":
             return result
         if self.deferrable:
@@ -120,9 +118,34 @@ class BigQueryLoadSnapshotOperator(BaseOperator):
         self.hook.wait_for_job(self.project_id, job.job_id)
         return result
 
+    def load_result(
+        self,
+        job: SubmittedJob,
+        destination: BigQueryDestination,
+        day: date,
+        uris: list[str],
+        evolution: SchemaEvolution,
+    ) -> dict[str, Any]:
+        """The task's result: where the snapshot was loaded, by which job, and how the schema changed."""
+        return {
+            "destination": NAME,
+            "job_id": job.job_id,
+            "how": job.how,
+            "project_id": self.project_id,
+            "dataset": self.dataset,
+            "table": self.table,
+            "table_id": destination.table_id(day),
+            "layout": self.layout,
+            "day": day.isoformat(),
+            "snapshot": self.snapshot["snapshot"],
+            "uris": list(uris),
+            "added_columns": list(evolution.added),
+            "columns_not_in_snapshot": list(evolution.kept_missing),
+        }
+
     def plan(
         self, destination: BigQueryDestination, day: date, summary: dict[str, Any], uris: list[str]
-    ) -> tuple[dict[str, Any], Any]:
+    ) -> tuple[dict[str, Any], SchemaEvolution]:
         """Create the table if missing, check schema evolution, and build the load job configuration."""
         fields = bigquery_fields(LakeSchema.from_json(summary["schema"]), table=self.table)
         description = f"DynamoDB table {self.table} mirrored by ddb-lake; one snapshot per day."
@@ -149,7 +172,7 @@ class BigQueryLoadSnapshotOperator(BaseOperator):
         self, context: Context, event: dict[str, Any], result: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         if event.get("status") != "success":
-            raise AirflowException(event.get("message") or f"BigQuery job {event.get('job_id')} failed")
+            raise TransientError(event.get("message") or f"BigQuery job {event.get('job_id')} failed")
         if result is None:
             # Resumed with the event only (``airflow dags test`` drops the defer kwargs): the job id is
             # deterministic, so planning again finds the finished job and submits nothing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from ddb_lake.compat import AirflowException, BaseHook
+from ddb_lake.core.errors import ConfigError, ServiceError, service_error
 from ddb_lake.destinations.bigquery.transfer_job import (
     ACTIVE_STATUSES,
     FAILED_STATUSES,
@@ -58,6 +60,15 @@ def _http_status(exc: Exception) -> int | None:
     return int(resp.status) if resp is not None and getattr(resp, "status", None) else None
 
 
+def api_error(exc: Exception) -> ServiceError:
+    """An HTTP error of the Storage Transfer API sorted by its status (``PERMISSION_DENIED`` terminal, 5xx retried)."""
+    try:
+        reason = json.loads(getattr(exc, "content", b"") or b"{}").get("error", {}).get("status")
+    except (ValueError, AttributeError):
+        reason = None
+    return service_error("Storage Transfer Service", reason, str(exc), _http_status(exc))
+
+
 class StorageTransferHook(BaseHook):
     """Create (or find) a snapshot's transfer job, start or reattach to its operation, wait for it, report errors.
 
@@ -95,13 +106,13 @@ class StorageTransferHook(BaseHook):
 
         credentials = LakeStorageHook(aws_conn_id=self.aws_conn_id).get_credentials()
         if credentials.token:
-            raise AirflowException(
+            raise ConfigError(
                 f"AWS connection {self.aws_conn_id!r} gives temporary credentials (a session token); Storage Transfer "
                 "Service takes only a long-lived access key. Pass storage_transfer_role_arn (federated, preferred) "
                 "or use a connection with a plain access key."
             )
         if not credentials.access_key or not credentials.secret_key:
-            raise AirflowException(
+            raise ConfigError(
                 f"AWS connection {self.aws_conn_id!r} has no access key for Storage Transfer Service"
             )
         return credentials.access_key, credentials.secret_key
@@ -114,7 +125,7 @@ class StorageTransferHook(BaseHook):
         except HttpError as exc:
             if _http_status(exc) == 404:
                 return None
-            raise
+            raise api_error(exc) from exc
 
     def create_job(self, job: dict[str, Any]) -> dict[str, Any] | None:
         """Create the job; None when its name is taken (409 ALREADY_EXISTS: an earlier try or another worker)."""
@@ -126,7 +137,7 @@ class StorageTransferHook(BaseHook):
         except HttpError as exc:
             if _http_status(exc) == 409:
                 return None
-            raise
+            raise api_error(exc) from exc
         self.log.info("Created transfer job %s", created["name"])
         return created
 
@@ -142,7 +153,7 @@ class StorageTransferHook(BaseHook):
             if _http_status(exc) in (400, 409) and latest and self.operation_is_active(latest):
                 self.log.info("Transfer job %s already runs operation %s; reattaching", job["name"], latest)
                 return latest
-            raise
+            raise api_error(exc) from exc
         self.log.info("Started operation %s of transfer job %s", started["name"], job["name"])
         return started["name"]
 

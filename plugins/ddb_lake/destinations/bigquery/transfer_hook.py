@@ -134,10 +134,6 @@ class SnapshotTransferHook(BaseHook):
             )
         return results
 
-    def list_gcs(self, gcs_bucket: str, prefix: str) -> dict[str, int]:
-        """Object name -> size under a prefix (used to check a copy)."""
-        return {b.name: int(b.size) for b in self.gcs_client.list_blobs(gcs_bucket, prefix=prefix)}
-
 
 def destination_name(source: str, source_prefix: str, gcs_prefix: str) -> str:
     """The GCS object name of one S3 file: its path under the snapshot prefix, placed under ``gcs_prefix``."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import AirflowException, BaseOperator, Context
+from ddb_lake.compat import BaseOperator, Context
 from ddb_lake.core.convert.storage import split_url
+from ddb_lake.core.errors import ConfigError
+from ddb_lake.core.validation.snapshot_summary import snapshot_summary
+from ddb_lake.destinations.bigquery.destination import NAME
 from ddb_lake.destinations.bigquery.storage_transfer_hook import DEFAULT_POLL_SECONDS, StorageTransferHook
 from ddb_lake.destinations.bigquery.transfer_hook import (
     DEFAULT_CHUNK_BYTES,
@@ -21,29 +24,20 @@ from ddb_lake.destinations.bigquery.transfer_job import (
     transfer_method_for,
     transfer_spec,
 )
+from ddb_lake.operators.base import ClassifiedErrors
 
 DEFAULT_STORAGE_TRANSFER_THRESHOLD_BYTES = 5 * 1024**3
 DEFAULT_STORAGE_TRANSFER_TIMEOUT_SECONDS = 6 * 3600.0
 
 
-def snapshot_of(context: Context, task_id: str) -> dict[str, Any]:
-    """The convert task's summary (files, schema, snapshot) from XCom, or a clear error naming the task."""
-    summary = context["ti"].xcom_pull(task_ids=task_id)
-    if not isinstance(summary, dict) or not summary.get("files") or not summary.get("snapshot"):
-        raise AirflowException(f"task {task_id!r} returned no snapshot summary with files and a snapshot stamp")
-    return summary
-
-
-def staging_prefix(snapshot_prefix: str) -> str:
-    """``s3://lake/p/snapshots/orders/snapshot=20261122T000000Z`` -> ``orders/20261122T000000Z``."""
-    table, folder = snapshot_prefix.rstrip("/").split("/")[-2:]
-    return f"{table}/{folder.split('=', 1)[-1]}"
-
-
-class SnapshotToGCSOperator(BaseOperator):
+class SnapshotToGCSOperator(ClassifiedErrors, BaseOperator):
     """Copy the snapshot's files to ``gs://<gcs_bucket>/<gcs_prefix>/``; files already there are skipped.
 
-    :param gcs_prefix: defaults to ``<table>/<stamp>`` from the snapshot's S3 prefix. Deliberately no ``key=value``
+    The result (counts, bytes, each file's ``gs://`` URI and crc32c) names its destination (``"bigquery"``) for the
+    run report.
+
+    :param snapshot: the convert task's summary (``files``, ``snapshot``, ``snapshot_prefix``), e.g. ``convert.output``.
+    :param gcs_prefix: the run plan's ``gcs_staging_prefix`` (``<table>/<stamp>``). Deliberately no ``key=value``
         folder: the staging copy is read only by the load job, and readers that infer Hive partitions from paths
         (DuckDB, hence the local BigQuery stand-in) would otherwise add a ``snapshot`` column.
     :param transfer_method: ``stream`` (through this worker, bounded memory), ``storage_transfer`` (a Storage
@@ -56,9 +50,9 @@ class SnapshotToGCSOperator(BaseOperator):
     """
 
     template_fields = (
+        "snapshot",
         "gcs_bucket",
         "gcs_prefix",
-        "convert_task_id",
         "transfer_method",
         "storage_transfer_role_arn",
         "project_id",
@@ -68,12 +62,9 @@ class SnapshotToGCSOperator(BaseOperator):
     def __init__(
         self,
         *,
+        snapshot: dict[str, Any],
         gcs_bucket: str,
-        gcs_prefix: str | None = None,
-        convert_task_id: str = "convert",
-        aws_conn_id: str | None = "aws_default",
-        gcp_conn_id: str = "google_cloud_default",
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        gcs_prefix: str,
         transfer_method: str = "stream",
         storage_transfer_threshold_bytes: int = DEFAULT_STORAGE_TRANSFER_THRESHOLD_BYTES,
         storage_transfer_role_arn: str | None = None,
@@ -81,12 +72,15 @@ class SnapshotToGCSOperator(BaseOperator):
         storage_transfer_poll_seconds: float = DEFAULT_POLL_SECONDS,
         storage_transfer_endpoint: str | None = None,
         project_id: str | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        aws_conn_id: str | None = "aws_default",
+        gcp_conn_id: str = "google_cloud_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.snapshot = snapshot
         self.gcs_bucket = gcs_bucket
         self.gcs_prefix = gcs_prefix
-        self.convert_task_id = convert_task_id
         self.aws_conn_id = aws_conn_id
         self.gcp_conn_id = gcp_conn_id
         self.chunk_bytes = chunk_bytes
@@ -109,13 +103,12 @@ class SnapshotToGCSOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
-        summary = snapshot_of(context, self.convert_task_id)
-        prefix = self.gcs_prefix or staging_prefix(summary["snapshot_prefix"])
+        summary, prefix = snapshot_summary(self.snapshot, "files", "snapshot", "snapshot_prefix"), self.gcs_prefix
         total_bytes = sum(int(f["bytes"]) for f in summary["files"])
         try:
             method = transfer_method_for(self.transfer_method, total_bytes, self.storage_transfer_threshold_bytes)
         except ValueError as exc:
-            raise AirflowException(f"task {self.task_id!r}: {exc}") from exc
+            raise ConfigError(f"task {self.task_id!r}: {exc}") from exc
         self.log.info(
             "Snapshot %s: %s bytes in %s file(s) -> %s", summary["snapshot"], total_bytes, len(summary["files"]), method
         )
@@ -138,6 +131,7 @@ class SnapshotToGCSOperator(BaseOperator):
         )
         return {
             **out,
+            "destination": NAME,
             "transfer_method": method,
             "gcs_bucket": self.gcs_bucket,
             "gcs_prefix": prefix,
@@ -172,7 +166,7 @@ class SnapshotToGCSOperator(BaseOperator):
         relative_names = [destination_name(f["path"], source_prefix, "") for f in summary["files"]]
         project_id = self.project_id or self.storage_transfer_hook.project_id
         if not project_id:
-            raise AirflowException(
+            raise ConfigError(
                 f"task {self.task_id!r}: no project for the transfer job; set project_id or the project of "
                 f"connection {self.gcp_conn_id!r}"
             )
@@ -186,7 +180,7 @@ class SnapshotToGCSOperator(BaseOperator):
             role_arn=role_arn,
             aws_access_key=None if role_arn else self.storage_transfer_hook.aws_access_key(),
         )
-        table, snapshot = staging_prefix(source_prefix).split("/")[0], summary["snapshot"]
+        table, snapshot = snapshot_summary(summary, "table_name")["table_name"], summary["snapshot"]
         identity = f"s3://{s3_bucket}/{s3_path} -> gs://{self.gcs_bucket}/{prefix.strip('/')}/"
         description = f"ddb-lake {dag_id}: {table} snapshot {snapshot}, {identity}"
 
