@@ -12,10 +12,11 @@ mkdir -p dist
 "$PY" -m pip wheel --quiet --no-deps --wheel-dir dist .
 WHEEL="$(basename "$(ls dist/ddb_lake-*.whl)")"
 
-bundle_dags() {  # $1: target dags folder; DAG files plus the table settings in dags/tables/
-  mkdir -p "$1/tables"
+bundle_dags() {  # $1: target dags folder; DAG files, the table settings in dags/tables/, the Athena SQL in dags/sql/
+  mkdir -p "$1/tables" "$1/sql"
   cp dags/*.py "$1/"
   cp include/tables/*.yaml "$1/tables/"
+  cp include/sql/*.sql "$1/sql/"
 }
 
 # MWAA: the wheel travels inside plugins.zip; requirements.txt installs it from the plugins folder.

@@ -26,6 +26,8 @@ def test_wheel_installs_into_clean_venv_and_dags_import(tmp_path):
         names = bundle.namelist()
     assert wheel.name in names and "ddb_lake/__init__.py" in names
     assert wheel.name in (dist / "mwaa" / "requirements.txt").read_text()
+    for bundle_dags in (dist / "mwaa" / "dags", dist / "composer" / "dags"):
+        assert (bundle_dags / "sql" / "add_snapshot_partition.sql").is_file(), bundle_dags
 
     # A venv with no ddb_lake: it sees Airflow's site-packages through a path entry, which (unlike a site dir)
     # does not run the editable install's finder, so ddb_lake can only come from the wheel.
@@ -41,7 +43,9 @@ def test_wheel_installs_into_clean_venv_and_dags_import(tmp_path):
     probe = (
         "import json, ddb_lake, sys; from airflow.models import DagBag;"
         f" bag = DagBag(dag_folder={str(dist / 'composer' / 'dags')!r});"
-        " print(json.dumps({'file': ddb_lake.__file__, 'dags': sorted(bag.dags),"
+        " athena = bag.dags['ddb_lake__orders'].get_task('lake.athena_partitions');"
+        " sql = athena.get_template_env().get_template('add_snapshot_partition.sql').filename;"
+        " print(json.dumps({'file': ddb_lake.__file__, 'dags': sorted(bag.dags), 'sql': sql,"
         " 'errors': {k: str(v) for k, v in bag.import_errors.items()}}))"
     )
     env = {"PATH": str(venv / "bin"), "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -51,3 +55,5 @@ def test_wheel_installs_into_clean_venv_and_dags_import(tmp_path):
     assert report["file"].startswith(str(venv_site)), report["file"]
     assert report["errors"] == {}
     assert "ddb_lake__orders" in report["dags"]
+    # The bundled Athena task finds its SQL template beside the DAGs, with no setting.
+    assert report["sql"] == str(dist / "composer" / "dags" / "sql" / "add_snapshot_partition.sql")

@@ -117,3 +117,15 @@ def test_bad_conversion_knobs_name_the_field(tmp_path, convert, field_name):
     with pytest.raises(TableConfigError) as raised:
         load_table_config(write(tmp_path, {**MINIMAL, "convert": convert}))
     assert raised.value.field_name == field_name
+
+
+def test_bigquery_knobs_are_checked(tmp_path):
+    bigquery = {"project": "p", "dataset": "d", "gcs_bucket": "b"}
+    config = load_table_config(write(tmp_path, {**MINIMAL, "bigquery": bigquery}))
+    assert (config.bigquery.transfer_method, config.bigquery.partition_expiration_days) == ("stream", 0)
+    assert config.bigquery.force_rerun is False
+    for bad, field_name in [({"transfer_method": "rsync"}, "bigquery.transfer_method"),
+                            ({"partition_expiration_days": -1}, "bigquery.partition_expiration_days")]:
+        with pytest.raises(TableConfigError) as raised:
+            load_table_config(write(tmp_path, {**MINIMAL, "bigquery": {**bigquery, **bad}}))
+        assert raised.value.field_name == field_name

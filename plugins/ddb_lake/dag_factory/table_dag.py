@@ -1,7 +1,8 @@
 """Build one Airflow DAG per table from its validated YAML settings.
 
-Full mode:   export → convert → lake (catalog → athena) → bigquery (transfer → load) → validate → publish → retention
-Incremental: export → convert → lake (catalog → athena) → validate → report
+Full mode:   plan → export → convert → lake (catalog → athena) → bigquery (transfer → load) → validate → publish
+             → retention, report
+Incremental: plan → export → convert → lake (catalog → athena) → validate → report
 
 Nothing here touches the network: operators build their hooks when they run, never at parse time.
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from ddb_lake.compat import DAG, Asset, CronDataIntervalTimetable
 from ddb_lake.core.config.table_config import TableConfig, load_table_configs
-from ddb_lake.dag_factory.tasks import add_tasks, history_table, lake_root_url
+from ddb_lake.core.run_plan import TablePlan, table_plan
+from ddb_lake.dag_factory.tasks import add_tasks
 
 DAG_ID_PREFIX = "ddb_lake"
 TABLES_DIR_ENV = "DDB_LAKE_TABLES_DIR"
@@ -33,14 +35,14 @@ def default_tables_dir(dags_folder: Path) -> Path:
     return beside if beside.is_dir() else dags_folder / "tables"
 
 
-def lake_asset(config: TableConfig) -> Asset:
-    return Asset(lake_root_url(config, "full"), extra={"glue_table": f"{config.glue.database}.{config.glue_table}"})
+def lake_asset(table: TablePlan) -> Asset:
+    """The lake's snapshots of the table (always the full-mode root), with the current Glue table's name."""
+    full_root = table.lake_root_url if table.mode == "full" else table.layout.url(table.layout.snapshots_prefix())
+    return Asset(full_root, extra={"glue_table": f"{table.glue_database}.{table.current_table}"})
 
 
-def bigquery_asset(config: TableConfig) -> Asset:
-    bq = config.bigquery
-    assert bq is not None
-    return Asset(f"bigquery://{bq.project}/{bq.dataset}/{config.bigquery_table}")
+def bigquery_asset(table: TablePlan) -> Asset:
+    return Asset(f"bigquery://{table.bigquery_project}/{table.bigquery_dataset}/{table.bigquery_table}")
 
 
 def default_args(config: TableConfig) -> dict:
@@ -54,17 +56,17 @@ def default_args(config: TableConfig) -> dict:
     }
 
 
-def doc_md(config: TableConfig, mode: str) -> str:
+def doc_md(config: TableConfig, table: TablePlan) -> str:
     bq = config.bigquery
     target = f"`{bq.project}.{bq.dataset}.{config.bigquery_table}`" if bq else "(lake only)"
-    return f"""### ddb-lake: `{config.dynamodb.table_name}` → lake{' and BigQuery' if bq else ''} ({mode})
+    return f"""### ddb-lake: `{config.dynamodb.table_name}` → lake{' and BigQuery' if bq else ''} ({table.mode})
 
 | | |
 |---|---|
 | DynamoDB table | `{config.dynamodb.table_name}` ({config.dynamodb.region}) |
-| export mode | {mode} |
-| lake | `{lake_root_url(config, mode)}/` |
-| Glue | `{config.glue.database}.{config.glue_table}` (current) and `{history_table(config, mode)}` |
+| export mode | {table.mode} |
+| lake | `{table.lake_root_url}/` |
+| Glue | `{table.glue_database}.{table.current_table}` (current) and `{table.history_table}` |
 | BigQuery | {target} |
 | numbers | {config.numbers} |
 | retention | {config.retention.grace_hours} h grace, keep last {config.retention.keep_last} |
@@ -77,6 +79,7 @@ Each run covers one data interval; reruns and backfills of the same interval pro
 def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
     """The DAG for one table and one export mode (``full`` or ``incremental``)."""
     cron = config.schedule if mode == "full" else config.export.incremental_schedule
+    table = table_plan(config, mode)
     with DAG(
         dag_id=dag_id_for(config, mode),
         # Data intervals, not trigger times: each run covers [previous tick, this tick) and exports at its end.
@@ -86,12 +89,12 @@ def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
         max_active_runs=1,
         default_args=default_args(config),
         dagrun_timeout=timedelta(minutes=config.task_timeout_minutes * 4),
-        doc_md=doc_md(config, mode),
+        doc_md=doc_md(config, table),
         tags=["ddb-lake", config.name, mode, *config.tags],
     ) as dag:
         add_tasks(
-            config, mode, lake_asset=lake_asset(config),
-            bigquery_asset=bigquery_asset(config) if config.bigquery else None,
+            config, table, lake_asset=lake_asset(table),
+            bigquery_asset=bigquery_asset(table) if config.bigquery else None,
         )
     return dag
 

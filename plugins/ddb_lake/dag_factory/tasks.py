@@ -1,4 +1,8 @@
-"""The tasks of one table's DAG, wired from its settings; called inside a ``DAG`` context by ``table_dag``."""
+"""The tasks of one table's DAG, wired from its table plan; called inside a ``DAG`` context by ``table_dag``.
+
+Data flows one way: the ``plan`` task computes the run's :class:`~ddb_lake.core.run_plan.RunPlan` from the table plan
+and the data interval; every later task receives plan values and upstream results only as XComArgs.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,28 @@ from typing import Any
 
 from ddb_lake.compat import Asset, TaskGroup
 from ddb_lake.core.config.table_config import TableConfig
-from ddb_lake.core.lake.layout import TableLayout
-
-EXPORT_TYPES = {"full": "FULL_EXPORT", "incremental": "INCREMENTAL_EXPORT"}
+from ddb_lake.core.run_plan import TablePlan
 
 
-def lake_layout(config: TableConfig) -> TableLayout:
-    """The table's S3 keys; the lake names a table by its Glue table name."""
-    return TableLayout(config.lake.bucket, config.lake.prefix, config.glue_table)
-
-
-def lake_root_url(config: TableConfig, mode: str) -> str:
-    """``s3://<bucket>/<prefix>/snapshots/<table>`` (full) or ``.../changes/<table>`` (incremental)."""
-    layout = lake_layout(config)
-    return layout.url(layout.snapshots_prefix() if mode == "full" else layout.changes_root_prefix())
-
-
-def history_table(config: TableConfig, mode: str) -> str:
-    """The partitioned Glue table a run adds to: ``<table>_snapshots`` (full) or ``<table>_changes`` (incremental)."""
-    return f"{config.glue_table}{'_snapshots' if mode == 'full' else '_changes'}"
-
-
-def add_tasks(config: TableConfig, mode: str, *, lake_asset: Asset, bigquery_asset: Asset | None) -> dict[str, Any]:
+def add_tasks(
+    config: TableConfig, table: TablePlan, *, lake_asset: Asset, bigquery_asset: Asset | None
+) -> dict[str, Any]:
     """Create the tasks in the current DAG and return them by name."""
     from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
     from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
-    from ddb_lake.operators.run_report import RunReportOperator
+    from ddb_lake.operators.run_plan import RunPlanOperator
 
     aws = {"aws_conn_id": config.connections.aws, "region_name": config.dynamodb.region}
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, Any] = {"plan": RunPlanOperator(task_id="plan", table_plan=table)}
+    plan = tasks["plan"].output
     tasks["export"] = DynamoDBExportOperator(
         task_id="export",
-        table_name=config.dynamodb.table_name,
-        s3_bucket=config.lake.bucket,
-        s3_prefix=config.lake.prefix,
-        export_type=EXPORT_TYPES[mode],
-        lake_table=config.glue_table,
+        table_name=table.dynamodb_table,
+        s3_bucket=table.lake_bucket,
+        s3_prefix=plan["export_prefix"],
+        export_type=table.export_type,
+        export_time=plan["export_time"],
+        window_start=plan["window_start"],
         waiter_delay=config.export.poll_seconds,
         export_view_type=config.export.view_type,
         check_recovery_window=config.export.check_recovery_window,
@@ -52,53 +42,44 @@ def add_tasks(config: TableConfig, mode: str, *, lake_asset: Asset, bigquery_ass
     tasks["convert"] = ExportToParquetOperator(
         task_id="convert",
         export=tasks["export"].output,
-        lake_bucket=config.lake.bucket,
-        lake_prefix=config.lake.prefix,
+        dest_url=plan["snapshot_url"],
+        snapshot=plan["snapshot"],
         numbers=config.numbers,
+        converter_options=config.convert.converter_options(),
         **aws,
     )
-    tasks["export"] >> tasks["convert"]
     with TaskGroup(group_id="lake", tooltip="Glue catalog and Athena partitions") as lake_group:
-        tasks.update(_lake_tasks(config, mode, tasks["convert"].output, aws))
+        tasks.update(_lake_tasks(config, table, plan, tasks["convert"].output, aws))
     tasks["convert"] >> lake_group
-    last = lake_group
-    if mode == "full" and config.bigquery is not None:
+    last: Any = lake_group
+    if table.mode == "full" and config.bigquery is not None:
         with TaskGroup(group_id="bigquery", tooltip="S3 → GCS → BigQuery load job") as bq_group:
-            tasks.update(_bigquery_tasks(config, bigquery_asset))
+            tasks.update(_bigquery_tasks(config, table, plan, tasks["convert"].output, bigquery_asset))
         tasks["convert"] >> bq_group
         last = [lake_group, bq_group]
-    tasks["validate"] = _validation_task(config, mode, tasks)
+    tasks["validate"] = _validation_task(config, table, tasks)
     last >> tasks["validate"]
     tail = tasks["validate"]
-    if mode == "full":
-        tasks.update(_publish_tasks(config, tasks["convert"].output, lake_asset, aws))
+    if table.mode == "full":
+        tasks.update(_publish_tasks(config, table, tasks["convert"].output, lake_asset, aws))
         tasks["validate"] >> tasks["publish"] >> tasks["retention"]
         tail = tasks["publish"]
-    tasks["report"] = RunReportOperator(
-        task_id="report",
-        table=config.name,
-        export=tasks["export"].output,
-        conversion=tasks["convert"].output,
-        validation=tasks["validate"].output,
-        transfer=tasks["bigquery.transfer_to_gcs"].output if "bigquery.transfer_to_gcs" in tasks else None,
-        load=tasks["bigquery.load"].output if "bigquery.load" in tasks else None,
-    )
+    tasks["report"] = _report_task(config, tasks)
     tail >> tasks["report"]
     return tasks
 
 
-def _lake_tasks(config: TableConfig, mode: str, summary: Any, aws: dict) -> dict[str, Any]:
+def _lake_tasks(config: TableConfig, table: TablePlan, plan: Any, summary: Any, aws: dict) -> dict[str, Any]:
     from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
     from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator, LakeGlueCrawlerOperator
 
-    partitioned_table = history_table(config, mode)
     tasks: dict[str, Any] = {}
     if config.glue.catalog_mode == "crawler":
         tasks["lake.crawl"] = LakeGlueCrawlerOperator(
             task_id="crawl",
-            crawler_name=f"ddb-lake-{config.name}-{mode}",
-            s3_paths=[lake_root_url(config, mode) + "/"],
-            database=config.glue.database,
+            crawler_name=table.crawler_name,
+            s3_paths=[table.lake_root_url + "/"],
+            database=table.glue_database,
             role=config.glue.crawler_role,
             deferrable=True,
             **aws,
@@ -107,21 +88,22 @@ def _lake_tasks(config: TableConfig, mode: str, summary: Any, aws: dict) -> dict
     tasks["lake.catalog"] = GlueSnapshotCatalogOperator(
         task_id="catalog",
         convert_summary=summary,
-        database=config.glue.database,
-        table_name=config.glue_table,
-        bucket=config.lake.bucket,
-        snapshots_table=partitioned_table,
+        database=table.glue_database,
+        table_name=table.lake_table,
+        bucket=table.lake_bucket,
+        snapshots_table=table.history_table,
+        partition_projection=config.glue.partition_projection,
         **aws,
     )
     if config.athena.repair != "none":
         tasks["lake.athena_partitions"] = AthenaPartitionRepairOperator(
             task_id="athena_partitions",
-            database=config.glue.database,
-            table=partitioned_table,
+            database=table.glue_database,
+            table=table.history_table,
             output_location=config.athena.output_location,
             workgroup=config.athena.workgroup,
-            snapshot="{{ ti.xcom_pull(task_ids='convert')['snapshot'] }}",
-            location="{{ ti.xcom_pull(task_ids='convert')['snapshot_prefix'] }}",
+            snapshot=plan["snapshot"],
+            location=plan["snapshot_url"],
             mode="msck_repair" if config.athena.repair == "msck" else "add_partition",
             **aws,
         )
@@ -129,7 +111,9 @@ def _lake_tasks(config: TableConfig, mode: str, summary: Any, aws: dict) -> dict
     return tasks
 
 
-def _bigquery_tasks(config: TableConfig, bigquery_asset: Asset | None) -> dict[str, Any]:
+def _bigquery_tasks(
+    config: TableConfig, table: TablePlan, plan: Any, summary: Any, bigquery_asset: Asset | None
+) -> dict[str, Any]:
     from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
     from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 
@@ -137,39 +121,43 @@ def _bigquery_tasks(config: TableConfig, bigquery_asset: Asset | None) -> dict[s
     assert bq is not None
     transfer = SnapshotToGCSOperator(
         task_id="transfer_to_gcs",
+        snapshot=summary,
         gcs_bucket=bq.gcs_bucket,
-        convert_task_id="convert",
+        gcs_prefix=plan["gcs_staging_prefix"],
+        transfer_method=bq.transfer_method,
         aws_conn_id=config.connections.aws,
         gcp_conn_id=config.connections.gcp,
     )
     load = BigQueryLoadSnapshotOperator(
         task_id="load",
+        snapshot=summary,
+        transfer=transfer.output,
         project_id=bq.project,
         dataset=bq.dataset,
         table=config.bigquery_table,
         layout=bq.layout,
-        convert_task_id="convert",
-        transfer_task_id="bigquery.transfer_to_gcs",
+        interval_end=plan["export_time"],
         gcp_conn_id=config.connections.gcp,
         location=bq.location,
+        partition_expiration_days=bq.partition_expiration_days or None,
+        force_rerun=bq.force_rerun,
         deferrable=True,
         outlets=[bigquery_asset] if bigquery_asset is not None else [],
     )
-    transfer >> load
     return {"bigquery.transfer_to_gcs": transfer, "bigquery.load": load}
 
 
-def _validation_task(config: TableConfig, mode: str, tasks: dict[str, Any]) -> Any:
+def _validation_task(config: TableConfig, table: TablePlan, tasks: dict[str, Any]) -> Any:
     from ddb_lake.operators.row_count_validation import RowCountValidationOperator
 
     athena = config.athena.repair != "none" and config.glue.catalog_mode == "api"
     return RowCountValidationOperator(
         task_id="validate",
-        export_task_id="export",
-        convert_task_id="convert",
-        load_task_id="bigquery.load" if "bigquery.load" in tasks else None,
-        athena_database=config.glue.database if athena else None,
-        athena_table=history_table(config, mode) if athena else None,
+        export=tasks["export"].output,
+        snapshot=tasks["convert"].output,
+        loads=[tasks["bigquery.load"].output] if "bigquery.load" in tasks else None,
+        athena_database=table.glue_database if athena else None,
+        athena_table=table.history_table if athena else None,
         athena_output_location=config.athena.output_location if athena else None,
         athena_workgroup=config.athena.workgroup,
         key_columns=list(config.validation.key_columns) or None,
@@ -180,26 +168,41 @@ def _validation_task(config: TableConfig, mode: str, tasks: dict[str, Any]) -> A
     )
 
 
-def _publish_tasks(config: TableConfig, summary: Any, lake_asset: Asset, aws: dict) -> dict[str, Any]:
+def _publish_tasks(config: TableConfig, table: TablePlan, summary: Any, lake_asset: Asset, aws: dict) -> dict:
     from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator, SnapshotRetentionOperator
 
     publish = SnapshotPublishOperator(
         task_id="publish",
         convert_summary=summary,
-        database=config.glue.database,
-        table_name=config.glue_table,
-        bucket=config.lake.bucket,
+        database=table.glue_database,
+        table_name=table.lake_table,
+        bucket=table.lake_bucket,
+        allow_rollback=config.lake.allow_rollback,
         outlets=[lake_asset],
         **aws,
     )
     retention = SnapshotRetentionOperator(
         task_id="retention",
-        database=config.glue.database,
-        table_name=config.glue_table,
-        bucket=config.lake.bucket,
-        prefix=config.lake.prefix,
+        database=table.glue_database,
+        table_name=table.lake_table,
+        bucket=table.lake_bucket,
+        prefix=table.lake_prefix,
         grace_period=timedelta(hours=config.retention.grace_hours),
         keep_last=config.retention.keep_last,
         **aws,
     )
     return {"publish": publish, "retention": retention}
+
+
+def _report_task(config: TableConfig, tasks: dict[str, Any]) -> Any:
+    from ddb_lake.operators.run_report import RunReportOperator
+
+    return RunReportOperator(
+        task_id="report",
+        table=config.name,
+        export=tasks["export"].output,
+        conversion=tasks["convert"].output,
+        validation=tasks["validate"].output,
+        transfers=[tasks["bigquery.transfer_to_gcs"].output] if "bigquery.transfer_to_gcs" in tasks else None,
+        loads=[tasks["bigquery.load"].output] if "bigquery.load" in tasks else None,
+    )

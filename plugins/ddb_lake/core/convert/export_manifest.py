@@ -58,7 +58,8 @@ def md5_to_hex(checksum: str) -> str:
         raise ManifestError(f"md5Checksum {checksum!r} is neither base64 nor hex") from err
 
 
-def export_id_of(folder: str) -> str:
+def export_id_of_folder(folder: str) -> str:
+    """``.../AWSDynamoDB/<ExportId>/`` -> ``<ExportId>``: AWS names an export's folder by its id."""
     return folder.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -75,7 +76,7 @@ def _relative_to_export(data_key: str, export_id: str) -> str:
 def read_manifest(folder: str, storage: Storage) -> ExportManifest:
     """Read the export's manifests, or list ``data/`` when there are none (moto)."""
     folder = folder.rstrip("/")
-    export_id = export_id_of(folder)
+    export_id = export_id_of_folder(folder)
     listing = storage.list_files(folder)
     if not listing:
         raise MissingDataFileError("export folder is empty or does not exist", export_id=export_id, file=folder)
