@@ -27,7 +27,7 @@ find dist/mwaa/plugins-src -name __pycache__ -prune -exec rm -rf {} +
 (cd dist/mwaa/plugins-src && "$OLDPWD/$PY" -m zipfile -c ../plugins.zip ./*)
 rm -rf dist/mwaa/plugins-src
 {
-  echo "apache-airflow-providers-amazon"
+  echo "apache-airflow-providers-amazon[aiobotocore]"
   echo "apache-airflow-providers-google"
   echo "/usr/local/airflow/plugins/$WHEEL"
 } > dist/mwaa/requirements.txt

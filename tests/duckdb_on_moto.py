@@ -9,18 +9,11 @@ import duckdb
 import s3fs
 
 
-class MotoS3(s3fs.S3FileSystem):
-    """s3fs 0.4 lacks ``modified()``, which DuckDB's fsspec bridge calls."""
-
-    def modified(self, path: str):
-        return self.info(path)["LastModified"]
-
-
 @contextlib.contextmanager
 def duckdb_on_moto(endpoint_url: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection whose ``s3://`` reads go to moto at ``endpoint_url`` through fsspec."""
     connection = duckdb.connect()
-    fs = MotoS3(
+    fs = s3fs.S3FileSystem(
         key="testing",
         secret="testing",
         client_kwargs={"endpoint_url": endpoint_url, "region_name": "us-east-1"},

@@ -29,7 +29,6 @@ _OPERATORS = {
 _SENSORS = {_AWS_EXPORT: ["sensors.dynamodb_export"]}
 _TRIGGERS = {
     _AWS_EXPORT: ["triggers.dynamodb_export"],
-    _LAKE: ["triggers.glue_crawler"],
     _BIGQUERY: [f"{_BQ}.job_trigger"],
 }
 

@@ -6,12 +6,12 @@ import asyncio
 import time
 
 import pytest
+from airflow.providers.amazon.aws.triggers.glue_crawler import GlueCrawlerCompleteTrigger
 from catalog_lake import DATABASE
 
 from ddb_lake.compat import AirflowException
 from ddb_lake.hooks.lake_catalog import GlueCrawlFailed, LakeCatalogHook, check_crawl, crawler_changes
 from ddb_lake.operators.glue_catalog import LakeGlueCrawlerOperator
-from ddb_lake.triggers.glue_crawler import GlueCrawlerReadyTrigger
 
 ROLE = "arn:aws:iam::123456789012:role/glue-crawler"
 PATHS = ["s3://lake/mirror/snapshots/orders/"]
@@ -86,9 +86,10 @@ def test_deferrable_path_runs_the_trigger_and_resumes(lake):
         operator.execute({})
     assert deferred.value.method_name == "execute_complete"
     trigger = deferred.value.trigger
-    assert isinstance(trigger, GlueCrawlerReadyTrigger)
+    assert isinstance(trigger, GlueCrawlerCompleteTrigger)
+    assert (trigger.waiter_delay, trigger.attempts) == (0.2, 151)  # poll_interval, timeout / poll_interval + 1
     event = asyncio.run(first_event(trigger))
-    assert event["status"] == "success" and event["report"]["status"] == "COMPLETED"
+    assert event == {"status": "success", "value": None}
     assert getattr(operator, deferred.value.method_name)({}, event)["status"] == "COMPLETED"
 
 
@@ -115,27 +116,48 @@ def test_trigger_reports_timeout_and_missing_crawler(lake):
     hook = LakeCatalogHook(aws_conn_id="aws_default")
     hook.create_or_update_crawler(crawler_operator().crawler_request())
     hook.start_crawler("orders")
-    event = asyncio.run(first_event(GlueCrawlerReadyTrigger("orders", poll_interval=0.1, timeout=0.3)))
-    assert event["status"] == "timeout" and event["report"]["state"] == "RUNNING"
-    missing = asyncio.run(first_event(GlueCrawlerReadyTrigger("nope", poll_interval=0.1, timeout=1)))
-    assert missing["status"] == "error" and "does not exist" in missing["message"]
+    event = asyncio.run(first_event(GlueCrawlerCompleteTrigger("orders", waiter_delay=0.1, waiter_max_attempts=3)))
+    assert event["status"] == "error" and event["message"] == "Waiter error: max attempts reached"
+    assert hook.crawl_report("orders")["state"] == "RUNNING"
+    missing = asyncio.run(first_event(GlueCrawlerCompleteTrigger("nope", waiter_delay=0.1, waiter_max_attempts=3)))
+    assert missing["status"] == "error" and "EntityNotFoundException" in missing["message"]
     with pytest.raises(AirflowException, match="Waiting for Glue crawler orders failed"):
         crawler_operator().execute_complete({}, event)
 
 
+@pytest.mark.integration
+def test_error_event_on_a_ready_crawler_is_judged_by_its_last_crawl(lake):
+    """crawler_ready also ends (as an error) on READY after a FAILED/CANCELLED crawl: the report decides, as before.
+
+    moto's crawls end COMPLETED (or STOPPED), never FAILED, so the waiter's own failure event is handed in here.
+    """
+    from ddb_lake.compat import TaskDeferred
+
+    lake.finish_crawls_after(1)
+    operator = crawler_operator(deferrable=True)
+    operator.hook.create_or_update_crawler(operator.crawler_request())
+    lake.glue.start_crawler(Name="orders")
+    operator.hook.wait_for_crawler("orders", poll_interval=0.2, timeout=30)
+    failure = {"status": "error", "message": "Error while waiting for glue crawl to complete", "value": None}
+    assert operator.execute_complete({}, failure)["status"] == "COMPLETED"
+    with pytest.raises(TaskDeferred) as again:
+        operator.resume_after_running({}, failure)  # the earlier crawl's end, whatever it was: ours starts
+    assert again.value.method_name == "execute_complete"
+
+
 def test_trigger_serialize_round_trip():
-    trigger = GlueCrawlerReadyTrigger("orders", aws_conn_id="lake_aws", region_name="eu-west-1", poll_interval=3,
-                                      timeout=120)
+    trigger = GlueCrawlerCompleteTrigger("orders", aws_conn_id="lake_aws", region_name="eu-west-1", waiter_delay=3,
+                                         waiter_max_attempts=41)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "ddb_lake.triggers.glue_crawler.GlueCrawlerReadyTrigger"
+    assert classpath == "airflow.providers.amazon.aws.triggers.glue_crawler.GlueCrawlerCompleteTrigger"
     module, _, name = classpath.rpartition(".")
     rebuilt = getattr(__import__(module, fromlist=[name]), name)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
     assert kwargs == {"crawler_name": "orders", "aws_conn_id": "lake_aws", "region_name": "eu-west-1",
-                      "poll_interval": 3, "timeout": 120}
+                      "waiter_delay": 3, "waiter_max_attempts": 41}
 
 
-async def first_event(trigger: GlueCrawlerReadyTrigger) -> dict:
+async def first_event(trigger: GlueCrawlerCompleteTrigger) -> dict:
     async for event in trigger.run():
         return event.payload
     raise AssertionError("the trigger yielded no event")

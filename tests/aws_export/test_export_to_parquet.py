@@ -53,7 +53,7 @@ def export_then_convert(aws, dag, context_for, **convert_kwargs):
 
 
 def read_snapshot(snapshot_url: str) -> list[dict]:
-    fs = s3fs.S3FileSystem(**LakeStorageHook().storage_options())
+    fs = s3fs.S3FileSystem(**LakeStorageHook().storage_options(), skip_instance_cache=True)
     keys = sorted(k for k in fs.find(snapshot_url.removeprefix("s3://")) if k.endswith(".parquet"))
     assert keys, f"no Parquet under {snapshot_url}"
     rows = []

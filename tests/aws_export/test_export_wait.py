@@ -7,10 +7,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from airflow.providers.amazon.aws.exceptions import WaiterMaxAttemptsError, WaiterTerminalFailure
 
-from ddb_lake.compat import AirflowFailException, TaskDeferred
+from ddb_lake.compat import AirflowException, AirflowFailException, TaskDeferred
 from ddb_lake.sensors.dynamodb_export import DynamoDBExportSensor
-from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
+from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger, export_event
 
 # moto answers DescribeExport for an unknown ARN with a 500 (real DynamoDB: ExportNotFoundException); one try only.
 NO_RETRIES = {"retries": {"max_attempts": 1, "mode": "standard"}}
@@ -53,12 +54,37 @@ def test_trigger_reports_completed_export(aws, trigger_event):
     assert event.payload == {"status": "success", "export_arn": export_arn}
 
 
+def test_waiter_endings_map_to_the_events_the_operator_and_sensor_read():
+    timeout = export_event(UNKNOWN_ARN, WaiterMaxAttemptsError("Waiter error: max attempts reached"), 0, 2)
+    assert timeout["status"] == "timeout"
+    assert timeout["message"] == "still not finished after 2 polls 0s apart"
+    failed = export_event(
+        UNKNOWN_ARN,
+        WaiterTerminalFailure("x", last_response={"ExportDescription": {"ExportStatus": "FAILED",
+                                                                        "FailureCode": "S3NoSuchBucket",
+                                                                        "FailureMessage": "no bucket"}}),
+        0, 2,
+    )
+    assert failed == {"status": "failed", "export_arn": UNKNOWN_ARN, "failure_code": "S3NoSuchBucket",
+                      "failure_message": "no bucket"}
+    with pytest.raises(AirflowFailException, match="FAILED: S3NoSuchBucket: no bucket"):
+        DynamoDBExportSensor(task_id="wait", export_arn=UNKNOWN_ARN).execute_complete({}, failed)
+
+
 @pytest.mark.integration
-def test_trigger_keeps_polling_through_server_errors_then_times_out(aws, trigger_event):
+def test_trigger_ends_with_a_retryable_error_when_a_5xx_outlives_botocore_retries(aws, trigger_event):
+    """moto's 500 for an unknown ARN has the bare code "500", which the provider's waiter does not retry.
+
+    Real DynamoDB answers ExportNotFoundException (400); its own 5xx codes (InternalServerError, ...) are retried by
+    botocore within a poll and by the waiter loop. The task's resume raises a retryable error, not a terminal one.
+    """
     trigger = DynamoDBExportTrigger(UNKNOWN_ARN, waiter_delay=0, waiter_max_attempts=2, botocore_config=NO_RETRIES)
     event = trigger_event(trigger)
-    assert event.payload["status"] == "timeout"
-    assert event.payload["message"] == "still not finished after 2 polls 0s apart"
+    assert event.payload["status"] == "error" and event.payload["export_arn"] == UNKNOWN_ARN
+    assert "An error occurred (500)" in event.payload["message"]
+    with pytest.raises(AirflowException, match=f"Waiting for DynamoDB export {UNKNOWN_ARN}") as raised:
+        DynamoDBExportSensor(task_id="wait", export_arn=UNKNOWN_ARN).execute_complete({}, event.payload)
+    assert not isinstance(raised.value, AirflowFailException)
 
 
 @pytest.mark.integration

@@ -121,8 +121,8 @@ class LakeGlueCrawlerOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]
 
     A crawl already running is waited for, then (``start_after_running``) a new crawl is started so that files
     written after that crawl began are crawled too. UpdateCrawler is only called for keys whose value differs.
-    The deferred wait (``GlueCrawlerReadyTrigger``) uses ``aws_conn_id`` and ``region_name`` only, not ``verify`` or
-    ``botocore_config``.
+    The deferred wait is the amazon provider's ``GlueCrawlerCompleteTrigger`` (its ``crawler_ready`` waiter), built
+    with this operator's connection, region, ``verify`` and ``botocore_config``.
     """
 
     template_fields: Sequence[str] = ("crawler_name", "s3_paths", "database", "role", "table_prefix")
@@ -177,11 +177,12 @@ class LakeGlueCrawlerOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]
 
     def _wait(self, context: Context, method_name: str) -> dict[str, Any] | None:
         if self.deferrable:
-            from ddb_lake.triggers.glue_crawler import GlueCrawlerReadyTrigger
+            from airflow.providers.amazon.aws.triggers.glue_crawler import GlueCrawlerCompleteTrigger
 
-            trigger = GlueCrawlerReadyTrigger(
-                self.crawler_name, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
-                poll_interval=self.poll_interval, timeout=self.timeout,
+            trigger = GlueCrawlerCompleteTrigger(
+                self.crawler_name, aws_conn_id=self.aws_conn_id, waiter_delay=self.poll_interval,
+                waiter_max_attempts=int(self.timeout / self.poll_interval) + 1, region_name=self.region_name,
+                verify=self.verify, botocore_config=self.botocore_config,
             )
             self.defer(trigger=trigger, method_name=method_name)
         return self.hook.wait_for_crawler(self.crawler_name, poll_interval=self.poll_interval, timeout=self.timeout)
@@ -195,6 +196,12 @@ class LakeGlueCrawlerOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]
         return check_crawl(self._report_of(event))
 
     def _report_of(self, event: dict[str, Any]) -> dict[str, Any]:
-        if event.get("status") != "success":
+        """The crawler's LastCrawl report once the trigger fired; raise when the wait ended before it was READY.
+
+        The ``crawler_ready`` waiter also ends with an error event when the crawler is READY after a FAILED or
+        CANCELLED crawl: then the report is returned, for ``check_crawl`` (or the restart) to judge as before.
+        """
+        report = self.hook.crawl_report(self.crawler_name)
+        if event.get("status") != "success" and report["state"] != "READY":
             raise TransientError(f"Waiting for Glue crawler {self.crawler_name} failed: {event.get('message')}")
-        return event["report"]
+        return report

@@ -1,28 +1,35 @@
-"""Deferrable wait for a DynamoDB export: polls DescribeExport on the triggerer until it leaves IN_PROGRESS.
+"""Deferrable wait for a DynamoDB export: the amazon provider's ``export_table`` waiter, run on aiobotocore.
 
-The amazon provider's ``AwsBaseWaiterTrigger`` needs aiobotocore, which cannot be installed next to this project's
-pinned botocore; this trigger runs the (short, non-blocking-in-effect) DescribeExport call in a worker thread instead,
-and reports FAILED exports with their ``FailureCode`` / ``FailureMessage`` rather than a waiter error string.
+The waiter is declared in the provider's ``waiters/dynamodb.json`` (COMPLETED: success, FAILED: failure,
+IN_PROGRESS: retry); a client-type ``dynamodb`` hook finds it there. Throttling and 5xx answers are retried by botocore
+inside each poll and, for the provider's retriable error codes, by the waiter loop without counting an attempt.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from airflow.providers.amazon.aws.exceptions import (
+    WaiterMaxAttemptsError,
+    WaiterNoCredentialsError,
+    WaiterTerminalFailure,
+)
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 
-from ddb_lake.compat import TriggerEvent
-from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, error_code, is_transient
-from ddb_lake.triggers.base import ConstructorArgumentsTrigger
+from ddb_lake.compat import AirflowException, TriggerEvent
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 
 
-class DynamoDBExportTrigger(ConstructorArgumentsTrigger):
-    """Fire once the export is COMPLETED (``status=success``), FAILED (``failed``), or after too many polls."""
+class DynamoDBExportTrigger(AwsBaseWaiterTrigger):
+    """Fire once the export is COMPLETED (``status=success``), FAILED (``failed``) or after max polls (``timeout``).
+
+    Events: ``{"status", "export_arn"}`` plus ``failure_code`` / ``failure_message`` (failed) or ``message``.
+    """
+
+    aws_hook_class = AwsBaseHook
 
     def __init__(
         self,
@@ -35,55 +42,45 @@ class DynamoDBExportTrigger(ConstructorArgumentsTrigger):
         verify: bool | str | None = None,
         botocore_config: dict | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            serialized_fields={"export_arn": export_arn},
+            waiter_name="export_table",
+            waiter_args={"ExportArn": export_arn},
+            failure_message=f"DynamoDB export {export_arn} failed",
+            status_message=f"DynamoDB export {export_arn} is",
+            status_queries=["ExportDescription.ExportStatus"],
+            return_key="export_arn",
+            return_value=export_arn,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )
         self.export_arn = export_arn
-        self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
-    def hook(self) -> DynamoDBExportHook:
-        return DynamoDBExportHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        # A client-type hook: aiobotocore has no resources, and "dynamodb" makes waiter_path the provider's JSON.
+        return {**super()._hook_parameters, "client_type": "dynamodb"}
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self.hook()
-        for attempt in range(1, self.waiter_max_attempts + 1):
-            try:
-                description = await asyncio.to_thread(hook.describe_export, self.export_arn)
-            except ClientError as error:
-                if not is_transient(error):
-                    yield TriggerEvent(self._event("error", message=f"DescribeExport failed: {error}"))
-                    return
-                self.log.warning("Export %s: transient %s, polling again", self.export_arn, error_code(error))
-            else:
-                status = description.get("ExportStatus")
-                if status == COMPLETED:
-                    yield TriggerEvent(self._event("success"))
-                    return
-                if status == FAILED:
-                    yield TriggerEvent(
-                        self._event(
-                            "failed",
-                            failure_code=description.get("FailureCode"),
-                            failure_message=description.get("FailureMessage"),
-                        )
-                    )
-                    return
-                self.log.info(
-                    "Export %s is %s (poll %d of %d)", self.export_arn, status, attempt, self.waiter_max_attempts
-                )
-            if attempt < self.waiter_max_attempts:
-                await asyncio.sleep(self.waiter_delay)
-        yield TriggerEvent(
-            self._event(
-                "timeout",
-                message=f"still not finished after {self.waiter_max_attempts} polls {self.waiter_delay}s apart",
-            )
-        )
+    def _event_from_exception(self, error: AirflowException) -> TriggerEvent:
+        return TriggerEvent(export_event(self.export_arn, error, self.waiter_delay, self.waiter_max_attempts))
 
-    def _event(self, status: str, **fields: Any) -> dict[str, Any]:
-        return {"status": status, "export_arn": self.export_arn, **fields}
+
+def export_event(export_arn: str, error: Exception, waiter_delay: float, waiter_max_attempts: int) -> dict[str, Any]:
+    """The event of a wait that did not succeed: ``failed`` (with the FailureCode), ``timeout`` or ``error``."""
+    if isinstance(error, WaiterTerminalFailure):
+        description = (error.last_response or {}).get("ExportDescription", {})
+        return {
+            "status": "failed",
+            "export_arn": export_arn,
+            "failure_code": description.get("FailureCode"),
+            "failure_message": description.get("FailureMessage"),
+        }
+    if isinstance(error, WaiterMaxAttemptsError) and not isinstance(error, WaiterNoCredentialsError):
+        message = f"still not finished after {waiter_max_attempts} polls {waiter_delay}s apart"
+        return {"status": "timeout", "export_arn": export_arn, "message": message}
+    return {"status": "error", "export_arn": export_arn, "message": str(error)}

@@ -1,9 +1,20 @@
-"""Deferrable wait for one BigQuery job: polls its state from the triggerer until it is DONE."""
+"""Deferrable wait for one BigQuery job: polls its state from the triggerer until it is DONE.
+
+Kept hand-written on purpose, beside the google provider's ``BigQueryInsertJobTrigger``, for a measured reason:
+Google declares no waiter model, so the provider's trigger is a polling loop too, and it also reads the job with the
+synchronous client in a thread (``sync_to_async(BigQueryHook.get_job)``). It answers the bqemulator correctly, but
+its module imports the google BigQuery stack at import time, which the triggerer does inside its event loop
+(``TriggerRunner.create_triggers`` → ``import_string``): 1.6-1.9 s warm, 3.7 s cold on the 2-core dev machine, every
+other trigger stalled meanwhile. This module imports in 0.02 s and builds its hook (and with it the google imports)
+in a worker thread. It also keeps what the load operator reports: the job id in every event, BigQuery's error list
+with the error result, ``api_deadline`` on each ``jobs.get``, and no cancel on kill (a retry reattaches to the job).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from ddb_lake.compat import TriggerEvent
 from ddb_lake.triggers.base import ConstructorArgumentsTrigger
@@ -29,10 +40,13 @@ class BigQueryJobTrigger(ConstructorArgumentsTrigger):
         self.poll_interval = poll_interval
         self.api_deadline = api_deadline
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
+    def hook(self) -> Any:
         from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
 
-        hook = BigQueryLoadHook(gcp_conn_id=self.gcp_conn_id, location=self.location, api_deadline=self.api_deadline)
+        return BigQueryLoadHook(gcp_conn_id=self.gcp_conn_id, location=self.location, api_deadline=self.api_deadline)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = await asyncio.to_thread(self.hook)
         while True:
             try:
                 status = await asyncio.to_thread(hook.job_status, self.project_id, self.job_id)
