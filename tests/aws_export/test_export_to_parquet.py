@@ -94,6 +94,35 @@ def test_rerun_rewrites_the_same_snapshot(aws, dag, context_for):
     assert len(read_snapshot(again["snapshot_prefix"])) == 4
 
 
+def test_rerun_deletes_its_own_stale_part_and_leaves_sibling_snapshots_and_other_objects(aws, dag, context_for):
+    aws.s3.put_object(Bucket="lake", Key="mirror/snapshots/orders/snapshot=20200101T000000Z/part-00000.parquet",
+                      Body=b"an older snapshot")
+    aws.s3.put_object(Bucket="lake", Key="unrelated.txt", Body=b"not ours")
+    pitr_time, export_result, first = export_then_convert(aws, dag, context_for)
+    prefix = first["snapshot_prefix"].removeprefix("s3://lake/")
+    # As an earlier conversion split into two parts leaves it (the split depends on the worker count).
+    stale = {"path": f"{first['snapshot_prefix']}/part-00001.parquet", "rows": 0, "bytes": 3}
+    aws.s3.put_object(Bucket="lake", Key=f"{prefix}/part-00001.parquet", Body=b"old")
+    manifest = {**first, "files": [*first["files"], stale]}
+    aws.s3.put_object(Bucket="lake", Key=f"{prefix}/_manifest.json", Body=json.dumps(manifest).encode())
+    again = ExportToParquetOperator(task_id="convert", export=export_result, **planned(pitr_time)).execute({})
+    assert aws.keys("lake", prefix + "/") == [f"{prefix}/_manifest.json", f"{prefix}/part-00000.parquet"]
+    assert [f["rows"] for f in again["files"]] == [4] and len(read_snapshot(again["snapshot_prefix"])) == 4
+    older = aws.s3.get_object(Bucket="lake", Key="mirror/snapshots/orders/snapshot=20200101T000000Z/part-00000.parquet")
+    assert older["Body"].read() == b"an older snapshot"
+    assert aws.s3.get_object(Bucket="lake", Key="unrelated.txt")["Body"].read() == b"not ours"
+
+
+def test_snapshot_folder_holding_foreign_objects_is_refused_terminally(aws, dag, context_for):
+    dest_url = "s3://lake/mirror/snapshots/orders/snapshot=20261121T000000Z"
+    foreign_key = dest_url.removeprefix("s3://lake/") + "/part-00000.parquet"
+    aws.s3.put_object(Bucket="lake", Key=foreign_key, Body=b"written by someone else")
+    with pytest.raises(AirflowFailException, match=f"{dest_url} is not empty and holds 1 object.*part-00000.parquet"):
+        export_then_convert(aws, dag, context_for, dest_url=dest_url)
+    assert aws.s3.get_object(Bucket="lake", Key=foreign_key)["Body"].read() == b"written by someone else"
+    assert aws.keys("lake", dest_url.removeprefix("s3://lake/") + "/") == [foreign_key]
+
+
 def test_unfinished_export_is_refused(aws):
     operator = ExportToParquetOperator(
         task_id="convert",

@@ -69,3 +69,100 @@ def test_cli_on_moto_s3(tmp_path: Path, moto_reset: str):
     body = s3.get_object(Bucket="lake", Key="snapshots/t/snapshot=1/part-00000.parquet")["Body"].read()
     (tmp_path / "back.parquet").write_bytes(body)
     assert pq.read_table(tmp_path / "back.parquet").column("pk").to_pylist() == ["k0", "k1", "k2", "k3"]
+
+
+def _s3(moto_url: str):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
+def _keys(s3, prefix: str = "") -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix=prefix).get("Contents", ()))
+
+
+@pytest.fixture
+def s3_lake(tmp_path: Path, moto_reset: str, monkeypatch):
+    """A moto bucket ``lake`` holding an unrelated object, a sibling snapshot and a 3-file export; env for main()."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    s3 = _s3(moto_reset)
+    s3.create_bucket(Bucket="lake")
+    files = [[item_line({"pk": {"S": f"f{f}-{i}"}, "n": {"N": str(i)}}) for i in range(20)] for f in range(3)]
+    src = write_export(tmp_path / "AWSDynamoDB" / "01700000000000-cli00003", files)
+    for path in src.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), "lake", f"exports/t/AWSDynamoDB/{src.name}/{path.relative_to(src)}")
+    s3.put_object(Bucket="lake", Key="README.txt", Body=b"not ours")
+    s3.put_object(Bucket="lake", Key="snapshots/t/snapshot=0/part-00000.parquet", Body=b"older snapshot")
+    return s3, f"s3://lake/exports/t/AWSDynamoDB/{src.name}/", moto_reset
+
+
+@pytest.mark.integration
+def test_cli_leaves_unrelated_objects_and_sibling_snapshots_and_reruns_without_stale_files(s3_lake, capsys):
+    s3, source, endpoint = s3_lake
+    before = {k for k in _keys(s3) if not k.startswith("exports/")}
+    dest = "s3://lake/snapshots/t/snapshot=1"
+    assert main(["convert", source, dest, "--endpoint-url", endpoint, "--workers", "3", "--quiet"]) == 0
+    assert _keys(s3, "snapshots/t/snapshot=1/") == ["snapshots/t/snapshot=1/_manifest.json"] + [
+        f"snapshots/t/snapshot=1/part-{n:05d}.parquet" for n in range(3)]
+    # The rerun writes one part: the two others of the first run are its own, no longer listed, hence deleted.
+    assert main(["convert", source, dest + "/", "--endpoint-url", endpoint, "--workers", "1", "--quiet"]) == 0
+    assert _keys(s3, "snapshots/t/snapshot=1/") == ["snapshots/t/snapshot=1/_manifest.json",
+                                                   "snapshots/t/snapshot=1/part-00000.parquet"]
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["items"] == 60 and [f["rows"] for f in summary["files"]] == [60]
+    assert before <= set(_keys(s3))  # README.txt and snapshot=0 untouched
+    assert s3.get_object(Bucket="lake", Key="snapshots/t/snapshot=0/part-00000.parquet")["Body"].read() == (
+        b"older snapshot")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("dest", "first_foreign"), [("s3://lake", "README.txt"), ("s3://lake/", "README.txt"),
+                                                     ("s3://lake/snapshots/t", "snapshot=0/part-00000.parquet")])
+def test_cli_refuses_a_folder_holding_foreign_objects(s3_lake, capsys, dest, first_foreign):
+    s3, source, endpoint = s3_lake
+    before = {k: s3.head_object(Bucket="lake", Key=k)["ETag"] for k in _keys(s3)}
+    assert main(["convert", source, dest, "--endpoint-url", endpoint, "--quiet"]) == 3
+    captured = capsys.readouterr()
+    error = json.loads(captured.out)
+    assert error["error"] == "DestinationNotOwnedError" and error["dest"] == dest.rstrip("/")
+    assert f"ddb-lake: error: {dest.rstrip('/')} is not empty" in captured.err
+    assert "Fix: convert to an empty or new folder" in captured.err
+    assert error["foreign"][0] == first_foreign
+    assert {k: s3.head_object(Bucket="lake", Key=k)["ETag"] for k in _keys(s3)} == before  # nothing written/deleted
+
+
+@pytest.mark.integration
+def test_cli_keep_foreign_writes_beside_foreign_objects_and_never_deletes_them(s3_lake, capsys):
+    s3, source, endpoint = s3_lake
+    dest = "s3://lake/snapshots/t"
+    assert main(["convert", source, dest, "--endpoint-url", endpoint, "--keep-foreign", "--workers", "3",
+                 "--quiet"]) == 0
+    assert main(["convert", source, dest, "--endpoint-url", endpoint, "--keep-foreign", "--workers", "1",
+                 "--quiet"]) == 0
+    assert _keys(s3, "snapshots/t/") == ["snapshots/t/_manifest.json", "snapshots/t/part-00000.parquet",
+                                         "snapshots/t/snapshot=0/part-00000.parquet"]
+
+
+def test_cli_local_refuses_a_foreign_folder_and_reruns_its_own(tmp_path: Path, capsys):
+    src = _export(tmp_path)
+    table = tmp_path / "lake" / "t"
+    (table / "snapshot=0").mkdir(parents=True)
+    (table / "snapshot=0" / "part-00000.parquet").write_bytes(b"older snapshot")
+    (table / "notes.txt").write_text("not ours")
+    assert main(["convert", str(src), str(table), "--quiet"]) == 3
+    error = json.loads(capsys.readouterr().out)
+    assert error["foreign"] == ["notes.txt", "snapshot=0/part-00000.parquet"] and error["dest"] == str(table)
+    assert sorted(p.relative_to(table).as_posix() for p in table.rglob("*") if p.is_file()) == [
+        "notes.txt", "snapshot=0/part-00000.parquet"]
+
+    dest = table / "snapshot=1"
+    for _ in range(2):  # first run, then a rerun replacing its own files
+        assert main(["convert", str(src), str(dest), "--quiet"]) == 0
+        assert sorted(p.name for p in dest.iterdir()) == ["_manifest.json", "part-00000.parquet"]
+    assert (table / "notes.txt").read_text() == "not ours"
+    assert (table / "snapshot=0" / "part-00000.parquet").read_bytes() == b"older snapshot"
+    assert not [p for p in table.iterdir() if p.name.startswith(".")]  # no staging folder left behind

@@ -29,6 +29,8 @@ def dest(tmp_path: Path) -> Path:
     out = tmp_path / "out"
     out.mkdir()
     (out / "part-00000.parquet").write_bytes(b"previous snapshot")
+    manifest = {"dest": str(out), "files": [{"path": str(out / "part-00000.parquet"), "rows": 1, "bytes": 17}]}
+    (out / "_manifest.json").write_text(json.dumps(manifest))  # an earlier conversion's, so the folder is owned
     return out
 
 
@@ -36,7 +38,7 @@ def _fails(src: Path, dest: Path, error: type, **kwargs) -> errors.ExportFormatE
     with pytest.raises(error) as caught:
         convert_export(str(src), str(dest), **kwargs)
     assert caught.value.export_id == EXPORT_ID
-    assert sorted(p.name for p in dest.iterdir()) == ["part-00000.parquet"]
+    assert sorted(p.name for p in dest.iterdir()) == ["_manifest.json", "part-00000.parquet"]
     assert (dest / "part-00000.parquet").read_bytes() == b"previous snapshot"
     assert isinstance(caught.value, errors.ExportFormatError)
     return caught.value

@@ -1,4 +1,8 @@
-"""``ddb-lake convert SOURCE DEST``: convert a DynamoDB export folder to typed Parquet; JSON summary on stdout."""
+"""``ddb-lake convert SOURCE DEST``: convert a DynamoDB export folder to typed Parquet; JSON summary on stdout.
+
+Exit codes: 0 converted; 2 the export cannot be converted; 3 DEST holds objects an earlier conversion to exactly DEST
+did not write (nothing written or deleted). Either error also prints its JSON on stdout.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sys
 from typing import Any
 
 from ddb_lake.core.convert.converter import convert_export
+from ddb_lake.core.convert.dest_ownership import DestinationNotOwnedError
 from ddb_lake.core.errors import ExportFormatError
 from ddb_lake.core.schema.lake_schema import LakeSchema
 
@@ -26,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     convert = commands.add_parser("convert", help="convert one export folder (local path or s3://) to Parquet")
     convert.add_argument("source", help="export folder: .../AWSDynamoDB/<ExportId>/ (local or s3://)")
-    convert.add_argument("dest", help="output prefix (local or s3://); replaced as a whole on success")
+    convert.add_argument("dest", help="output folder (local or s3://): empty, new, or written by an earlier conversion "
+                         "to exactly it (whose files are replaced); anything else there is refused, never deleted")
+    convert.add_argument("--keep-foreign", action="store_true",
+                         help="write into a DEST holding objects ddb-lake did not write; they are kept (never "
+                              "deleted or overwritten)")
     convert.add_argument("--expected-items", type=int, help="item count to verify when the export has no manifest")
     convert.add_argument("--numbers", choices=("exact", "float"), default="exact")
     convert.add_argument("--previous-schema", help="a _manifest.json or schema JSON of an earlier run (drift)")
@@ -60,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = convert_export(args.source, args.dest, expected_items=args.expected_items, numbers=args.numbers,
                                  storage_options=_storage_options(args),
-                                 previous_schema=_previous_schema(args.previous_schema), progress=progress, **tuning)
+                                 previous_schema=_previous_schema(args.previous_schema), progress=progress,
+                                 keep_foreign=args.keep_foreign, **tuning)
+    except DestinationNotOwnedError as err:
+        print(f"ddb-lake: error: {err}", file=sys.stderr)
+        print(json.dumps(err.to_json()), file=sys.stdout)
+        return 3
     except ExportFormatError as err:
         print(f"ddb-lake: error: {err}", file=sys.stderr)
         print(json.dumps(err.to_json()), file=sys.stdout)

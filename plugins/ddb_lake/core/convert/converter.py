@@ -7,7 +7,9 @@ Two passes, each spread over a process pool:
 2. *write*: the profiles merge into one :class:`LakeSchema`; raw chunks are unwrapped column by column into it and
    written as zstd Parquet parts of about ``target_file_bytes``.
 
-Everything is staged; the destination is replaced only once all of it succeeded.
+Everything is staged; the destination changes only once all of it succeeded, and only in files an earlier conversion
+to exactly that folder wrote (``dest_ownership``): new files, then ``_manifest.json``, then own files no longer listed.
+A folder holding anything else is refused before any work (``keep_foreign`` writes beside it, never deleting it).
 """
 
 from __future__ import annotations
@@ -35,11 +37,21 @@ import pyarrow.parquet as pq
 
 from ddb_lake.core.convert.arrow_unwrap import convert_values
 from ddb_lake.core.convert.ddb_profile import RawShapeError, merge_attribute_maps, profile_attributes
+from ddb_lake.core.convert.dest_ownership import (
+    MANIFEST_NAME,
+    RECORD_NAMES,
+    WRITING_NAME,
+    check_destination,
+    foreign_names,
+    owned_by_records,
+    stale_names,
+    writing_record,
+)
 from ddb_lake.core.convert.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, DataFile, read_manifest
 from ddb_lake.core.convert.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, JsonChunk, iter_json_chunks, make_chunk
 from ddb_lake.core.convert.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
 from ddb_lake.core.convert.item_validation import find_bad_line
-from ddb_lake.core.convert.storage import Storage, is_s3, join_url, local_path, replace_local_dir
+from ddb_lake.core.convert.storage import Storage, is_s3, join_url, local_path
 from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError
 from ddb_lake.core.schema.inference import (
     OPERATION_ATTRIBUTE,
@@ -51,7 +63,6 @@ from ddb_lake.core.schema.lake_schema import LakeSchema
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "_manifest.json"
 INCREMENTAL_COLUMNS = frozenset(("Metadata", "Keys", "NewImage", "OldImage"))
 
 
@@ -426,11 +437,14 @@ def _check_total(rows: int, manifest, expected_items: int | None, note: Callable
 def convert_export(source: str, dest: str, *, expected_items: int | None = None, numbers: str = "exact",
                    storage_options: dict | None = None, s3_client: Any = None,
                    previous_schema: LakeSchema | None = None, progress: Callable[[str], None] | None = None,
-                   **tuning: Any) -> dict:
+                   keep_foreign: bool = False, **tuning: Any) -> dict:
     """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary.
 
     S3 is reached through ``s3_client`` when given (e.g. an Airflow hook's: refreshing credentials, the connection's
     endpoint and botocore config), else through a client built from ``storage_options`` (fsspec/s3fs naming).
+
+    :param keep_foreign: write into a ``dest`` that holds objects no earlier conversion to it wrote (they are kept,
+        never overwritten); without it such a ``dest`` raises :class:`DestinationNotOwnedError` before any work.
     """
     if numbers not in ("exact", "float"):
         raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
@@ -443,6 +457,9 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
             progress(message)
 
     storage = Storage(storage_options, s3_client=s3_client)
+    dest = dest.rstrip("/") or dest
+    listed, owned = _ownership(dest, storage)
+    check_destination(dest, foreign_names(listed, owned), RECORD_NAMES, keep_foreign=keep_foreign)
     manifest = read_manifest(source, storage)
     require_supported_format(manifest.output_format, manifest.export_id)
     note(f"export {manifest.export_id}: {len(manifest.files)} data files"
@@ -450,6 +467,7 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
     try:
         summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note)
+        _commit(summary, work / "out", dest, storage, note, keep_foreign=keep_foreign)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary["seconds"] = round(time.monotonic() - started, 3)
@@ -518,31 +536,58 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
         "drift": drift,
         "verified": {"manifest": manifest.has_manifest, "expected_items": expected_items},
     }
-    return _commit(summary, parts, out_dir, dest, storage, note)
+    _name_parts(summary, parts, out_dir, dest)
+    return summary
 
 
-def _commit(summary: dict, parts: list[dict], out_dir: Path, dest: str, storage: Storage,
-            note: Callable[[str], None]) -> dict:
-    """Name the parts, write ``_manifest.json`` and publish: local swap, or S3 upload with the manifest last."""
-    dest = dest.rstrip("/")
-    final = []
+def _name_parts(summary: dict, parts: list[dict], out_dir: Path, dest: str) -> None:
+    """Rename the parts ``part-NNNNN.parquet`` in ``out_dir``; list them in the summary and write ``_manifest.json``."""
+    files = []
     for number, part in enumerate(sorted(parts, key=lambda p: p["path"])):
         name = f"part-{number:05d}.parquet"
         os.replace(part["path"], out_dir / name)
-        final.append({"path": join_url(dest, name), "rows": part["rows"], "bytes": part["bytes"], "_local": name})
-    summary["files"] = [{k: v for k, v in f.items() if k != "_local"} for f in final]
-    summary["bytes_out"] = sum(f["bytes"] for f in final)
+        files.append({"path": join_url(dest, name), "rows": part["rows"], "bytes": part["bytes"]})
+    summary["files"] = files
+    summary["bytes_out"] = sum(f["bytes"] for f in files)
     (out_dir / MANIFEST_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True))
-    if is_s3(dest):
-        before = set(storage.list_files(dest))
-        for f in final:
-            storage.upload(out_dir / f["_local"], f["path"])
-        manifest_url = join_url(dest, MANIFEST_NAME)
-        storage.upload(out_dir / MANIFEST_NAME, manifest_url)
-        storage.delete(sorted(before - {f["path"] for f in final} - {manifest_url}))
-    else:
-        staged = local_path(dest).with_name(f".{local_path(dest).name}.staging-{uuid.uuid4().hex[:8]}")
-        shutil.move(str(out_dir), staged)
-        replace_local_dir(staged, local_path(dest))
-    note(f"wrote {len(final)} Parquet file(s), {summary['bytes_out']} bytes, to {dest}")
-    return summary
+
+
+def _ownership(dest: str, storage: Storage) -> tuple[list[str], frozenset[str]]:
+    """(every name under ``dest``, the names this converter owns there)."""
+    listed = storage.list_names(dest)
+    records = {name: storage.read_text(join_url(dest, name)) for name in RECORD_NAMES if name in listed}
+    return listed, owned_by_records(dest, records)
+
+
+def _commit(summary: dict, out_dir: Path, dest: str, storage: Storage, note: Callable[[str], None], *,
+            keep_foreign: bool) -> None:
+    """Publish the staged files: ``_writing.json``, the parts, ``_manifest.json``; then delete own stale files.
+
+    Only files the converter owns in ``dest`` are replaced or deleted (see ``dest_ownership``); ``_writing.json``
+    lists them all before the first write, so a conversion killed half way leaves its files owned by the next one.
+    """
+    names = [f["path"].rsplit("/", 1)[1] for f in summary["files"]]
+    listed, owned = _ownership(dest, storage)
+    check_destination(dest, foreign_names(listed, owned), [*names, *RECORD_NAMES], keep_foreign=keep_foreign)
+    (out_dir / WRITING_NAME).write_text(writing_record(dest, owned | set(names)))
+    staged = out_dir if is_s3(dest) else _stage_beside(out_dir, dest)
+    try:
+        for name in [WRITING_NAME, *names, MANIFEST_NAME]:
+            storage.put(staged / name, join_url(dest, name))
+        stale = stale_names(owned, names)
+        storage.delete([join_url(dest, name) for name in stale])
+        storage.delete([join_url(dest, WRITING_NAME)])
+    finally:
+        if staged != out_dir:
+            shutil.rmtree(staged, ignore_errors=True)
+    note(f"wrote {len(names)} Parquet file(s), {summary['bytes_out']} bytes, to {dest}"
+         + (f"; deleted {len(stale)} own file(s) of the previous conversion" if stale else ""))
+
+
+def _stage_beside(out_dir: Path, dest: str) -> Path:
+    """Move ``out_dir`` next to the local ``dest`` (same file system), so each file lands there by one rename."""
+    folder = Path(os.path.abspath(local_path(dest)))
+    staged = folder.with_name(f".{folder.name}.staging-{uuid.uuid4().hex[:8]}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(out_dir), staged)
+    return staged

@@ -9,7 +9,6 @@ CLI does. A :class:`Storage` sent to a worker process travels as ``storage_optio
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -127,6 +126,22 @@ class Storage:
         self._client = None
         self._default_endpoint = None
 
+    def list_names(self, url: str) -> list[str]:
+        """Every file under the folder ``url`` (recursive), as names relative to it with ``/`` separators, sorted."""
+        if is_s3(url):
+            prefix = split_s3(url)[1].rstrip("/")
+            prefix = prefix + "/" if prefix else ""
+            return sorted(split_s3(found)[1][len(prefix):] for found in self.list_files(url))
+        root = local_path(url)
+        return sorted(Path(found).relative_to(root).as_posix() for found in self.list_files(url))
+
+    def read_text(self, url: str) -> str | None:
+        """The file's text (UTF-8), or None when it does not exist."""
+        try:
+            return self.read_bytes(url).decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+
     def list_files(self, url: str) -> list[str]:
         """Every file under ``url`` (recursive), as full paths/URLs, sorted."""
         if is_s3(url):
@@ -177,6 +192,18 @@ class Storage:
         bucket, key = split_s3(url)
         self.s3.upload_file(str(local_file), bucket, key)
 
+    def put(self, local_file: Path, url: str) -> None:
+        """Place ``local_file`` at ``url`` whole: an S3 upload, or a local rename (a reader never sees half a file).
+
+        A local ``local_file`` must be on the destination's file system (e.g. staged in a sibling folder).
+        """
+        if is_s3(url):
+            self.upload(local_file, url)
+            return
+        target = local_path(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(local_file, target)
+
     def delete(self, urls: list[str]) -> None:
         if not urls:
             return
@@ -190,17 +217,3 @@ class Storage:
         for url in urls:
             local_path(url).unlink(missing_ok=True)
 
-
-def replace_local_dir(staged: Path, dest: Path) -> None:
-    """Swap ``staged`` into ``dest``: the old ``dest`` (if any) is set aside and removed only after the swap."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    aside = dest.with_name(f".{dest.name}.replaced-{os.getpid()}")
-    if dest.exists():
-        os.replace(dest, aside)
-    try:
-        os.replace(staged, dest)
-    except BaseException:
-        if aside.exists():
-            os.replace(aside, dest)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)

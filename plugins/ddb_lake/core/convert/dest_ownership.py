@@ -1,0 +1,127 @@
+"""What a conversion owns under its destination: only the files an earlier conversion to exactly that folder wrote.
+
+Ownership is read from two records the converter keeps in the destination folder:
+
+- ``_manifest.json``: the finished conversion's summary; its ``files`` are owned when its ``dest`` is this folder;
+- ``_writing.json``: written *before* any Parquet file, listing every file the conversion may leave there (the new
+  files and those it owned before); deleted last. A conversion killed half way thus leaves a record that lets the
+  next one replace its files instead of refusing them.
+
+Everything else under the folder is foreign: never replaced, never deleted. A folder holding foreign objects is
+refused unless the caller keeps them (``keep_foreign``), and even then a foreign object is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+
+from ddb_lake.core.errors import ConfigError
+
+MANIFEST_NAME = "_manifest.json"
+WRITING_NAME = "_writing.json"
+RECORD_NAMES = frozenset((MANIFEST_NAME, WRITING_NAME))
+SHOWN_FOREIGN = 3
+
+
+class DestinationNotOwnedError(ConfigError):
+    """The destination holds objects this converter did not write; nothing was written or deleted."""
+
+    def __init__(self, message: str, *, dest: str, foreign: list[str]):
+        self.dest = dest
+        self.foreign = foreign
+        super().__init__(message)
+
+    def to_json(self) -> dict:
+        return {"error": type(self).__name__, "message": str(self), "dest": self.dest,
+                "foreign": self.foreign[:SHOWN_FOREIGN], "foreign_count": len(self.foreign)}
+
+
+def same_folder(a: str, b: str) -> bool:
+    """``a`` and ``b`` name the same folder: equal ``s3://`` URLs, or equal absolute local paths."""
+    if a.startswith("s3://") or b.startswith("s3://"):
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.abspath(a.removeprefix("file://")) == os.path.abspath(b.removeprefix("file://"))
+
+
+def _record_of(text: str | None, dest: str) -> dict | None:
+    """The record's JSON when it is one written for ``dest``; None when missing, unreadable or for another folder."""
+    try:
+        data = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("dest"), str) or not same_folder(data["dest"], dest):
+        return None
+    return data
+
+
+def owned_names(record: str | None, dest: str) -> frozenset[str]:
+    """Names (relative to ``dest``) of the files a ``_manifest.json``/``_writing.json`` text records in ``dest``.
+
+    Empty when the record is missing, unreadable, or written for another folder (e.g. a snapshot copied here).
+    A listed path counts only when it lies directly in ``dest``: nothing elsewhere is ever owned.
+    """
+    data = _record_of(record, dest)
+    if data is None:
+        return frozenset()
+    prefix = data["dest"].rstrip("/") + "/"
+    names = set()
+    for entry in data.get("files") or ():
+        path = entry.get("path") if isinstance(entry, dict) else entry
+        if isinstance(path, str) and path.startswith(prefix) and path[len(prefix):] and "/" not in path[len(prefix):]:
+            names.add(path[len(prefix):])
+    return frozenset(names)
+
+
+def owned_by_records(dest: str, records: dict[str, str | None]) -> frozenset[str]:
+    """Every name the converter owns in ``dest``: the records written for ``dest`` and the files they list.
+
+    :param records: the text of each record found in ``dest`` (``_manifest.json``, ``_writing.json``), None if absent.
+    """
+    owned: set[str] = set()
+    for name, text in records.items():
+        if name in RECORD_NAMES and _record_of(text, dest) is not None:
+            owned |= owned_names(text, dest) | {name}
+    return frozenset(owned)
+
+
+def foreign_names(listed: Iterable[str], owned: frozenset[str]) -> list[str]:
+    """The listed names the converter does not own, sorted."""
+    return sorted(set(listed) - owned)
+
+
+def check_destination(dest: str, foreign: list[str], writes: Iterable[str], *, keep_foreign: bool) -> None:
+    """Raise :class:`DestinationNotOwnedError` unless writing ``writes`` (names) into ``dest`` touches nothing foreign.
+
+    Without ``keep_foreign`` any foreign object refuses the folder; with it, only a foreign object of the same name
+    as one to be written does (it would be overwritten).
+    """
+    if foreign and not keep_foreign:
+        raise DestinationNotOwnedError(
+            f"{dest} is not empty and holds {len(foreign)} object(s) that no earlier conversion to exactly this "
+            f"folder wrote, e.g. {_some(foreign)}. Nothing was written or deleted. Fix: convert to an empty or new "
+            "folder (e.g. one per snapshot), or keep them beside the new files with keep_foreign "
+            "(--keep-foreign); they are never deleted.", dest=dest, foreign=foreign)
+    clash = sorted(set(foreign) & set(writes))
+    if clash:
+        raise DestinationNotOwnedError(
+            f"{dest} holds {_some(clash)}, which ddb-lake did not write there and would overwrite. Nothing was "
+            "written or deleted. Fix: convert to an empty or new folder.", dest=dest, foreign=clash)
+
+
+def stale_names(owned: frozenset[str], written: Iterable[str]) -> list[str]:
+    """Own files the new conversion did not write again, to delete once its manifest is in place (records excepted)."""
+    return sorted(owned - set(written) - RECORD_NAMES)
+
+
+def writing_record(dest: str, names: Iterable[str]) -> str:
+    """The ``_writing.json`` text: ``dest`` and the URLs of every file this conversion may leave there."""
+    base = dest.rstrip("/")
+    return json.dumps({"dest": base, "files": [f"{base}/{name}" for name in sorted(set(names) - RECORD_NAMES)]},
+                      indent=2)
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(names[:SHOWN_FOREIGN])
+    return shown + (f" (and {len(names) - SHOWN_FOREIGN} more)" if len(names) > SHOWN_FOREIGN else "")
