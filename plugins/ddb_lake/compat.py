@@ -50,7 +50,15 @@ __all__ = [
     "TaskGroup",
     "TriggerEvent",
     "data_interval_of",
+    "run_attempt",
 ]
+
+
+def run_attempt(context: Any) -> tuple[str, int]:
+    """(run_id, try number) of the running task: new for every run and every retry, the same for a re-send."""
+    ti = context.get("ti")
+    run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None) or getattr(ti, "run_id", None)
+    return str(run_id or ""), int(getattr(ti, "try_number", 1) or 1)
 
 
 def data_interval_of(context: Any) -> tuple[Any, Any]:

@@ -152,6 +152,23 @@ def test_add_partition_runs_through_athena_with_a_deterministic_token(lake):
 
 
 @pytest.mark.integration
+def test_a_new_run_after_the_cause_is_fixed_runs_afresh_while_a_resend_reattaches(lake):
+    failed_run = {"ti": SimpleNamespace(try_number=1), "run_id": "scheduled__2026-11-22T00:00:00+00:00"}
+    with pytest.raises(Exception, match="ended FAILED") as failed:
+        repair().execute(failed_run)  # the snapshots table is missing
+    failed_id = lake.athena.list_query_executions()["QueryExecutionIds"]
+    snapshots_table(lake)  # the cause is fixed
+    lake.write_snapshot(STAMP, rows(3))
+    with pytest.raises(Exception, match="ended FAILED"):
+        repair().execute(failed_run)  # a re-send within that try gets the same (FAILED) execution back
+    assert lake.athena.list_query_executions()["QueryExecutionIds"] == failed_id, "no second query started"
+    new_run = repair().execute({"ti": SimpleNamespace(try_number=1), "run_id": "manual__2026-11-22T09:00:00+00:00"})
+    assert new_run["state"] == "SUCCEEDED" and new_run["query_execution_id"] not in failed_id
+    assert glue_partitions(lake) == {STAMP: LOCATION + "/"} and athena_count(STAMP) == 3
+    assert "orders_snapshots" in str(failed.value)
+
+
+@pytest.mark.integration
 def test_add_partition_on_a_table_glue_does_not_have_fails_with_athenas_reason(lake):
     with pytest.raises(Exception, match=r"ended FAILED: .*TABLE_NOT_FOUND|ended FAILED: .*does not exist") as failed:
         repair().execute({"ti": SimpleNamespace(try_number=1)})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -71,8 +73,19 @@ def test_rejects_empty_and_control_characters(bad):
 
 
 def test_client_request_token_is_deterministic_and_sized_for_athena():
-    token = athena_sql.client_request_token("dag", "task", "orders", "20261122T000000Z")
-    assert token == athena_sql.client_request_token("dag", "task", "orders", "20261122T000000Z")
-    assert token != athena_sql.client_request_token("dag", "task", "orders", "20261123T000000Z")
+    attempt = ("scheduled__2026-11-22T00:00:00+00:00", 1)
+    token = athena_sql.client_request_token("dag", "task", "orders", "20261122T000000Z", attempt=attempt)
+    assert token == hashlib.sha256(
+        b"dag\x1ftask\x1forders\x1f20261122T000000Z\x1fscheduled__2026-11-22T00:00:00+00:00\x1f1"
+    ).hexdigest()
+    assert token == athena_sql.client_request_token("dag", "task", "orders", "20261122T000000Z", attempt=attempt)
+    assert token != athena_sql.client_request_token("dag", "task", "orders", "20261123T000000Z", attempt=attempt)
     assert athena_sql.TOKEN_MIN <= len(token) <= athena_sql.TOKEN_MAX
-    assert token != athena_sql.client_request_token("dag", "task", "orders2", "0261122T000000Z")
+    assert token != athena_sql.client_request_token("dag", "task", "orders2", "0261122T000000Z", attempt=attempt)
+
+
+def test_client_request_token_is_new_for_a_new_run_or_try():
+    parts = ("dag", "task", "orders", "20261122T000000Z")
+    tokens = {athena_sql.client_request_token(*parts, attempt=attempt)
+              for attempt in [("run-1", 1), ("run-1", 2), ("run-2", 1), ("run-2", 2)]}
+    assert len(tokens) == 4

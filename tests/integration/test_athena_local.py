@@ -246,12 +246,12 @@ def test_a_bad_query_fails_with_a_reason(lake, hook, sql, reason):
 
 
 def test_same_client_request_token_gives_the_same_query(lake, hook):
-    token = athena_sql.client_request_token("count", DATABASE, TABLE, "s2")
+    token = athena_sql.client_request_token("count", DATABASE, TABLE, "s2", attempt=("run-1", 1))
     sql = athena_sql.count_rows(DATABASE, TABLE, "s2")
 
     first_id, state, _ = run(hook, sql, token)
     again_id, _, _ = run(hook, sql, token)
-    other_id, _, _ = run(hook, sql, athena_sql.client_request_token("another"))
+    other_id, _, _ = run(hook, sql, athena_sql.client_request_token("another", attempt=("run-1", 1)))
 
     assert state == "SUCCEEDED" and first_id == again_id != other_id
     with pytest.raises(ClientError, match="already used with different parameters"):

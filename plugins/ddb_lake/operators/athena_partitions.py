@@ -9,7 +9,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
-from ddb_lake.compat import Context
+from ddb_lake.compat import Context, run_attempt
 from ddb_lake.core.lake import athena_sql
 from ddb_lake.core.lake.athena_query import SUCCEEDED, query_failure
 from ddb_lake.core.lake.errors import LakeConfigError
@@ -32,7 +32,8 @@ class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook
     template view shows it; the templates quote through the ``athena_*`` Jinja filters. ``sql`` may be another
     ``.sql`` file (found in the DAG's ``template_searchpath`` or the lake's SQL folder, see
     ``core.lake.sql_templates``) or a statement. The token is derived from (dag, task, database, table, snapshot,
-    SQL, try number), so a re-sent StartQueryExecution within one try never starts a second query.
+    SQL) and the run attempt (run_id, try number): a re-sent StartQueryExecution within one try never starts a second
+    query, and a new run or retry never replays an earlier FAILED one.
     """
 
     template_fields: Sequence[str] = (
@@ -95,9 +96,8 @@ class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook
 
     def execute(self, context: Context) -> dict[str, Any]:
         sql = (self.sql or self.build_sql()).strip()
-        ti = context.get("ti")
         token = athena_sql.client_request_token(
-            self.dag_id, self.task_id, self.database, self.table, self.snapshot, sql, getattr(ti, "try_number", 1)
+            self.dag_id, self.task_id, self.database, self.table, self.snapshot, sql, attempt=run_attempt(context)
         )
         query_id = self.hook.run_query(
             sql,

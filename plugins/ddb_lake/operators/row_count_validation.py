@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import BaseOperator, Context
+from ddb_lake.compat import BaseOperator, Context, run_attempt
 from ddb_lake.core.errors import ConfigError, ValidationFailedError
 from ddb_lake.core.lake import athena_sql
 from ddb_lake.core.schema.lake_schema import LakeSchema
@@ -101,8 +101,7 @@ class RowCountValidationOperator(ClassifiedErrors, BaseOperator):
         export, summary = self.export or {}, snapshot_summary(self.snapshot, "files", "snapshot", "schema")
         table_name = export.get("table_name") or summary.get("table_name") or "?"
         copies = self.loaded_copies()
-        try_number = int(getattr(context["ti"], "try_number", 1) or 1)
-        sources, athena_statistics = self.count_sources(export, summary, copies, try_number)
+        sources, athena_statistics = self.count_sources(export, summary, copies, run_attempt(context))
         report = compare_counts(
             sources, table=table_name, snapshot=summary["snapshot"], reference="dynamodb_export",
             tolerance=self.tolerance,
@@ -123,7 +122,7 @@ class RowCountValidationOperator(ClassifiedErrors, BaseOperator):
         return out
 
     def count_sources(
-        self, export: dict[str, Any], summary: dict[str, Any], copies: list[LoadedCopy], try_number: int
+        self, export: dict[str, Any], summary: dict[str, Any], copies: list[LoadedCopy], attempt: tuple[str, int]
     ) -> tuple[list[CountSource], dict[str, Any] | None]:
         """Every copy's count, and the Athena query's statistics when Athena was asked."""
         files = [f["path"] for f in summary["files"]]
@@ -141,23 +140,23 @@ class RowCountValidationOperator(ClassifiedErrors, BaseOperator):
         sources.append(CountSource("parquet_footers", footer_rows, note=f"{len(files)} file(s)"))
         athena_statistics = None
         if self.athena_database:
-            count, athena_statistics = self.athena_count(summary["snapshot"], try_number)
+            count, athena_statistics = self.athena_count(summary["snapshot"], attempt)
             sources.append(CountSource("athena", count, note="COUNT(*) of the snapshot partition"))
         sources.extend(destination.row_count(load) for destination, load in copies)
         return sources, athena_statistics
 
-    def athena_count(self, snapshot: str, try_number: int) -> tuple[int, dict[str, Any]]:
+    def athena_count(self, snapshot: str, attempt: tuple[str, int]) -> tuple[int, dict[str, Any]]:
         """The snapshot's ``COUNT(*)`` in Athena and the query's statistics.
 
-        The token includes the try number: Athena answers a reused token with the earlier execution, so a retry
-        must count afresh rather than read the result that made the previous try fail.
+        The token includes the run attempt (run_id, try number): Athena answers a reused token with the earlier
+        execution, so a retry or a new run must count afresh rather than read the result that made one fail.
         """
         if not self.athena_table:
             raise ConfigError(f"task {self.task_id!r}: athena_database is set but athena_table is not")
         table = self.athena_table.lower()
         sql = athena_sql.count_rows(self.athena_database, table, snapshot)
         token = athena_sql.client_request_token(
-            "count", self.athena_database, table, snapshot, self.dag_id, self.task_id, try_number
+            "count", self.athena_database, table, snapshot, self.dag_id, self.task_id, attempt=attempt
         )
         return self.aws.athena_count(
             sql,

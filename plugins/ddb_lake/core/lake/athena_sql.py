@@ -79,9 +79,15 @@ def count_rows(database: str, table: str, snapshot: str | None = None) -> str:
     return sql
 
 
-def client_request_token(*parts: object) -> str:
-    """A 64-character token, the same for the same parts (Athena wants 32 to 128 characters)."""
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+def client_request_token(*parts: object, attempt: tuple[str, int]) -> str:
+    """A 64-character token, the same for the same parts within one run attempt (Athena wants 32 to 128 characters).
+
+    :param attempt: (run_id, try number). Athena answers a token it has seen with that earlier execution, FAILED
+        ones included; so a re-send within one try reattaches, while a retry or a new run (once the cause is fixed)
+        starts a fresh query.
+    """
+    run_id, try_number = attempt
+    return hashlib.sha256("\x1f".join(str(p) for p in (*parts, run_id, int(try_number))).encode()).hexdigest()
 
 
 SQL_FILTERS = {
