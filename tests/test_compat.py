@@ -75,3 +75,42 @@ def test_a_zero_length_interval_is_taken_from_the_dag_timetable(cron, start):
 def test_without_a_dag_a_zero_length_interval_stays_as_given():
     context = {"data_interval_start": DAY_END, "data_interval_end": DAY_END}
     assert data_interval_of(context) == (DAY_END, DAY_END)
+
+
+RUN_AFTER = pendulum.datetime(2026, 11, 20, 9, 30, tz="UTC")
+
+
+def no_logical_date_context(dag, run_after=RUN_AFTER) -> dict:
+    """The context Airflow 3 gives a run triggered without a logical date (REST ``logical_date: null``, plain
+    ``airflow dags trigger``): a ``dag_run`` with ``run_after`` and no ``logical_date``/``data_interval_*`` keys."""
+    run_id = f"manual__{run_after.isoformat()}"
+    fields = {"dag_id": dag.dag_id, "run_id": run_id, "logical_date": None, "data_interval_start": None,
+              "data_interval_end": None, "run_after": run_after}
+    if compat.AIRFLOW_V3:
+        from airflow.sdk.api.datamodels._generated import DagRun, DagRunState, DagRunType
+
+        dag_run = DagRun(**fields, start_date=run_after, end_date=None, run_type=DagRunType.MANUAL,
+                         state=DagRunState.RUNNING, consumed_asset_events=[], partition_key=None)
+    else:  # pragma: no cover - Airflow 2 always gives a logical date
+        from types import SimpleNamespace
+
+        dag_run = SimpleNamespace(**fields)
+    return {"dag": dag, "dag_run": dag_run, "run_id": run_id}
+
+
+@pytest.mark.parametrize(("cron", "interval"), [
+    ("0 0 * * *", (DAY_START, DAY_END)),
+    ("0 * * * *", (pendulum.datetime(2026, 11, 20, 8, tz="UTC"), pendulum.datetime(2026, 11, 20, 9, tz="UTC"))),
+])
+def test_a_run_without_a_logical_date_covers_the_last_complete_interval_before_run_after(cron, interval):
+    dag = DAG("no_logical_date", schedule=CronDataIntervalTimetable(cron, timezone="UTC"), start_date=DAY_START)
+    assert data_interval_of(no_logical_date_context(dag)) == interval
+
+
+def test_run_attempt_is_the_run_id_and_try_number():
+    from types import SimpleNamespace
+
+    dag = DAG("attempt", schedule=None, start_date=DAY_START)
+    context = {**no_logical_date_context(dag), "ti": SimpleNamespace(try_number=3)}
+    assert compat.run_attempt(context) == ("manual__2026-11-20T09:30:00+00:00", 3)
+    assert compat.run_attempt({"dag_run": context["dag_run"]}) == ("manual__2026-11-20T09:30:00+00:00", 1)

@@ -66,6 +66,8 @@ def data_interval_of(context: Any) -> tuple[Any, Any]:
 
     ``airflow dags test`` and manual runs in Airflow 3 get an interval whose start equals its end; a DAG on a
     schedule then still means "the interval that ends at the logical date", which the DAG's timetable knows.
+    Airflow 3 runs triggered without a logical date (REST ``logical_date: null``, plain ``airflow dags trigger``)
+    have neither: they cover the last complete interval before the run's ``run_after``.
     Airflow 2 gives manual runs of an interval timetable the real interval, which is returned as it is.
     """
     start = context.get("data_interval_start")
@@ -73,7 +75,7 @@ def data_interval_of(context: Any) -> tuple[Any, Any]:
     if start is not None and end is not None and start != end:
         return start, end
     dag = context.get("dag")
-    anchor = end or context.get("logical_date")
+    anchor = end or context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
     timetable = _core_timetable(getattr(dag, "timetable", None))
     if timetable is not None and anchor is not None:
         inferred = timetable.infer_manual_data_interval(run_after=anchor)
