@@ -238,7 +238,7 @@ def table_claims(config: TableConfig) -> list[tuple[str, str, str]]:
     """What a table owns and no other file may share: ``(field, what, key)``; lake keys end in ``/``."""
     database = config.glue.database.lower()
     claims = [
-        ("name", "the DAG and table name", config.name),
+        ("name", "table name (DAG id)", config.name),
         ("dynamodb.table_name", "DynamoDB table", f"{config.dynamodb.table_name} ({config.dynamodb.region})"),
     ]
     for area in ("exports", "snapshots", "changes"):
