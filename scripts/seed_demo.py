@@ -113,9 +113,14 @@ def seed_google(config: TableConfig) -> None:
     gcs = GCSHook(gcp_conn_id=config.connections.gcp)
     if not gcs.get_conn().bucket(config.bigquery.gcs_bucket).exists():
         gcs.create_bucket(bucket_name=config.bigquery.gcs_bucket, project_id=config.bigquery.project)
+    from google.cloud import bigquery
+
+    # ddb-lake never creates datasets (a misspelt bigquery.dataset must fail, not load into a new one): the demo does.
     client = BigQueryHook(gcp_conn_id=config.connections.gcp).get_client(project_id=config.bigquery.project)
-    client.create_dataset(f"{config.bigquery.project}.{config.bigquery.dataset}", exists_ok=True)
     dataset = f"{config.bigquery.project}.{config.bigquery.dataset}"
+    spec = bigquery.Dataset(dataset)
+    spec.location = config.bigquery.location
+    client.create_dataset(spec, exists_ok=True)
     print(f"GCS bucket {config.bigquery.gcs_bucket}; BigQuery dataset {dataset}")
 
 

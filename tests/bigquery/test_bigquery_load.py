@@ -33,7 +33,10 @@ DEADLINE = 5.0
 
 @pytest.fixture
 def dataset(bigquery_emulator_host, gcp_project) -> str:
-    return f"lake_{uuid.uuid4().hex[:8]}"
+    """A fresh dataset, created here: ddb-lake never creates one."""
+    name = f"lake_{uuid.uuid4().hex[:8]}"
+    BigQueryLoadHook(api_deadline=DEADLINE).client(gcp_project).create_dataset(f"{gcp_project}.{name}")
+    return name
 
 
 def transfer(summary: dict, bucket: str) -> dict:
@@ -221,6 +224,24 @@ def test_a_narrowing_change_fails_before_any_job(moto_reset, gcs_bucket, gcp_pro
     ) as refused:
         load_op(gcp_project, dataset, xcoms, layout="latest").execute(run_context())
     assert isinstance(refused.value.__cause__, BigQuerySchemaError)  # a SchemaError: terminal, not retried
+
+
+def test_a_missing_dataset_fails_at_once_and_is_not_created(moto_reset, gcs_bucket, gcp_project):
+    from google.api_core.exceptions import NotFound
+
+    from ddb_lake.core.errors import NotFoundError
+
+    snap = put_snapshot()
+    xcoms = {"convert": snap.summary, "transfer_to_gcs": transfer(snap.summary, gcs_bucket)}
+    typo = f"lake_typo_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(AirflowFailException) as refused:
+        load_op(gcp_project, typo, xcoms).execute(run_context())
+    assert isinstance(refused.value.__cause__, NotFoundError)  # terminal: no retries
+    assert str(refused.value).startswith(f"BigQuery dataset {gcp_project}.{typo} does not exist (table file field "
+                                         "bigquery.dataset, loading table orders)")
+    assert f"bq mk --dataset --location=US {gcp_project}:{typo}" in str(refused.value)
+    with pytest.raises(NotFound):
+        BigQueryLoadHook(api_deadline=DEADLINE).client(gcp_project).get_dataset(f"{gcp_project}.{typo}")
 
 
 def test_trigger_serializes_round_trip():

@@ -90,6 +90,7 @@ def loaded(moto_reset, gcs_bucket, gcp_project, bigquery_emulator_host) -> dict:
         task_id="transfer_to_gcs", snapshot=snap.summary, gcs_bucket=gcs_bucket, gcs_prefix=f"orders/{SNAPSHOT}"
     ).execute(run_context())
     dataset = f"lake_{uuid.uuid4().hex[:8]}"
+    BigQueryLoadHook(api_deadline=5.0).client(gcp_project).create_dataset(f"{gcp_project}.{dataset}")
     xcoms["load_bigquery"] = BigQueryLoadSnapshotOperator(
         task_id="load_bigquery",
         snapshot=snap.summary,

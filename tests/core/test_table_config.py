@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ddb_lake.core.config.table_config import TableConfigError, load_table_config, load_table_configs
+from ddb_lake.core.config.table_config import (
+    TableConfigError,
+    TableFolderError,
+    load_table_config,
+    load_table_configs,
+    read_table_folder,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = {
@@ -120,7 +126,7 @@ def test_bad_conversion_knobs_name_the_field(tmp_path, convert, field_name):
 
 
 def test_bigquery_knobs_are_checked(tmp_path):
-    bigquery = {"project": "p", "dataset": "d", "gcs_bucket": "b"}
+    bigquery = {"project": "p", "dataset": "d", "gcs_bucket": "staging-bucket"}
     config = load_table_config(write(tmp_path, {**MINIMAL, "bigquery": bigquery}))
     assert (config.bigquery.transfer_method, config.bigquery.partition_expiration_days) == ("stream", 0)
     assert config.bigquery.force_rerun is False
@@ -129,3 +135,132 @@ def test_bigquery_knobs_are_checked(tmp_path):
         with pytest.raises(TableConfigError) as raised:
             load_table_config(write(tmp_path, {**MINIMAL, "bigquery": {**bigquery, **bad}}))
         assert raised.value.field_name == field_name
+
+
+@pytest.mark.parametrize(
+    ("patch", "field_name", "words"),
+    [
+        ({"schedule": "@dayly"}, "schedule", "'@dayly' is not a cron expression or one of @hourly"),
+        ({"schedule": "61 * * * *"}, "schedule", "'61 * * * *' is not a valid cron expression"),
+        ({"schedule": "0 0 * * * *"}, "schedule", "must have five fields"),
+        ({"export": {"incremental_schedule": "@dayly"}}, "export.incremental_schedule", "is not a cron expression"),
+        ({"export": {"incremental_schedule": "*/5 * * * *"}}, "export.incremental_schedule",
+         "runs 5 minutes apart; an incremental export covers at least 15 minutes"),
+        ({"export": {"incremental_schedule": "@weekly"}}, "export.incremental_schedule",
+         "leaves 168 hours between runs; an incremental export covers at most 24 hours"),
+        ({"export": {"incremental_schedule": "0 * * * 1-5"}}, "export.incremental_schedule",
+         "leaves 49 hours between runs"),
+        ({"lake": {"bucket": "Lake_Bucket"}}, "lake.bucket", "only lowercase letters, digits, dots and hyphens"),
+        ({"lake": {"bucket": "ab"}}, "lake.bucket", "3 to 63 characters"),
+        ({"lake": {"bucket": "lake..bucket"}}, "lake.bucket", "two adjacent dots"),
+        ({"lake": {"bucket": "192.168.0.1"}}, "lake.bucket", "IP address"),
+        ({"lake": {"bucket": "xn--lake"}}, "lake.bucket", "S3 reserves"),
+        ({"athena": {"output_location": "s3://Results/x/"}}, "athena.output_location", "only lowercase"),
+        ({"retention": {"grace_hours": 0}}, "retention.grace_hours", "0 must be > 0 and at least the longest query"),
+        ({"retention": {"grace_hours": -3}}, "retention.grace_hours", "-3 must be > 0"),
+        ({"retention": {"keep_last": -1}}, "retention.keep_last", "at least the current snapshot"),
+        ({"validation": {"tolerance": -1}}, "validation.tolerance", "must be >= 0"),
+        ({"validation": {"key_columns": ["pk", ""]}}, "validation.key_columns", "must be non-empty"),
+        ({"validation": {"key_columns": ["pk", "sk", "pk"]}}, "validation.key_columns", "pk listed more than once"),
+        ({"retries": -1}, "retries", "-1 must be >= 0"),
+        ({"retry_delay_minutes": 0}, "retry_delay_minutes", "0 must be > 0"),
+        ({"task_timeout_minutes": -5}, "task_timeout_minutes", "-5 must be > 0"),
+        ({"bigquery": {"project": "p", "dataset": "d", "gcs_bucket": "my_google_bucket"}}, "bigquery.gcs_bucket",
+         "must not start with 'goog' or contain 'google'"),
+        ({"bigquery": {"project": "p", "dataset": "d", "gcs_bucket": "-stage"}}, "bigquery.gcs_bucket",
+         "start and end with a letter or digit"),
+        ({"bigquery": {"project": "p", "dataset": "my-dataset", "gcs_bucket": "stage"}}, "bigquery.dataset",
+         "only letters, digits and underscores"),
+    ],
+)
+def test_schedules_buckets_and_bounds_name_file_and_field(tmp_path, patch, field_name, words):
+    data = {**MINIMAL, **patch}
+    if "export" in patch:
+        data["export"] = {"mode": "incremental", **patch["export"]}
+    path = write(tmp_path, data)
+    with pytest.raises(TableConfigError) as caught:
+        load_table_config(path)
+    assert caught.value.field_name == field_name
+    assert str(caught.value).startswith(f"{path}: {field_name}: ")
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"schedule": "0 2 * * *"}, {"schedule": "@monthly"}, {"schedule": "@quarterly"},
+        {"export": {"incremental_schedule": "*/15 * * * *"}}, {"export": {"incremental_schedule": "@daily"}},
+        {"export": {"incremental_schedule": "0 */6 * * *"}},
+        {"lake": {"bucket": "my.lake-bucket.2026"}}, {"retries": 0}, {"retention": {"grace_hours": 0.5}},
+        {"bigquery": {"project": "p", "dataset": "Lake_1", "gcs_bucket": "stage_bucket.example.com"}},
+    ],
+)
+def test_valid_edges_are_accepted(tmp_path, patch):
+    load_table_config(write(tmp_path, {**MINIMAL, **patch}))
+
+
+def test_incremental_schedule_gaps_are_judged_over_a_week():
+    from ddb_lake.core.config.cron_schedule import tick_gaps
+
+    assert tick_gaps("@hourly") == (timedelta(hours=1), timedelta(hours=1))
+    assert tick_gaps("0 6,18 * * *") == (timedelta(hours=12), timedelta(hours=12))
+    assert tick_gaps("0 0 1 * *")[1] == timedelta(days=31)
+
+
+def clash_files(tmp_path: Path, first: dict, second: dict) -> tuple[Path, Path]:
+    a = write(tmp_path, {**MINIMAL, "name": "orders", **first}, "a.yaml")
+    b = write(tmp_path, {**MINIMAL, "name": "payments", **second}, "b.yaml")
+    return a, b
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "field_a", "field_b", "words"),
+    [
+        ({}, {}, "dynamodb.table_name", "dynamodb.table_name", "'Orders (us-east-1)' is also used by"),
+        ({"dynamodb": {"table_name": "A"}, "glue": {"database": "db_a", "table": "shared"}},
+         {"dynamodb": {"table_name": "B"}, "glue": {"database": "db_b", "table": "shared"}},
+         "lake.prefix", "lake.prefix", "share a lake location"),
+        ({"dynamodb": {"table_name": "A"}, "glue": {"database": "db", "table": "orders"}},
+         {"dynamodb": {"table_name": "B"}, "glue": {"database": "db", "table": "orders_snapshots"},
+          "lake": {"bucket": "lake-bucket", "prefix": "other"}},
+         "glue.table", "glue.table", "'db.orders_snapshots' is also used by"),
+        ({"dynamodb": {"table_name": "A"}},
+         {"dynamodb": {"table_name": "B"}, "lake": {"bucket": "lake-bucket", "prefix": "ddb-lake/snapshots/orders"}},
+         "lake.prefix", "lake.prefix", "share a lake location"),
+        ({"dynamodb": {"table_name": "A"}, "bigquery": {"project": "p", "dataset": "d", "gcs_bucket": "stage",
+                                                       "table": "t"}},
+         {"dynamodb": {"table_name": "B"}, "bigquery": {"project": "p", "dataset": "d", "gcs_bucket": "stage",
+                                                       "table": "t"}},
+         "bigquery.table", "bigquery.table", "'p.d.t' is also used by"),
+    ],
+    ids=["dynamodb", "lake-prefix", "derived-glue-table", "nested-lake-prefix", "bigquery"],
+)
+def test_files_that_share_a_target_are_both_set_aside(tmp_path, first, second, field_a, field_b, words):
+    a, b = clash_files(tmp_path, first, second)
+    write(tmp_path, {**MINIMAL, "name": "customers", "dynamodb": {"table_name": "Customers"}}, "c.yaml")
+    folder = read_table_folder(tmp_path)
+    assert [c.name for c in folder.configs] == ["customers"]
+    by_file = {(e.path, e.field_name): str(e) for e in folder.errors}
+    assert (str(a), field_a) in by_file and (str(b), field_b) in by_file
+    assert words in by_file[(str(b), field_b)] and str(a) in by_file[(str(b), field_b)]
+    assert str(b) in by_file[(str(a), field_a)]
+    with pytest.raises(TableFolderError) as raised:
+        load_table_configs(tmp_path)
+    assert len(raised.value.errors) == len(folder.errors)
+
+
+def test_same_lake_prefix_in_other_bucket_or_region_is_no_clash(tmp_path):
+    clash_files(tmp_path, {"dynamodb": {"table_name": "Orders", "region": "eu-west-1"}},
+                {"dynamodb": {"table_name": "Orders"}, "glue": {"database": "lake_db", "table": "orders_v2"}})
+    assert [c.name for c in load_table_configs(tmp_path)] == ["orders", "payments"]
+
+
+def test_a_bad_file_does_not_hide_the_others(tmp_path):
+    write(tmp_path, MINIMAL, "orders.yaml")
+    bad = write(tmp_path, {**MINIMAL, "schedule": "@dayly", "dynamodb": {"table_name": "Other"}}, "payments.yaml")
+    folder = read_table_folder(tmp_path)
+    assert [c.name for c in folder.configs] == ["orders"]
+    assert [str(e) for e in folder.errors] == [
+        f"{bad}: schedule: '@dayly' is not a cron expression or one of @hourly, @daily, @weekly, @monthly, "
+        "@quarterly, @yearly"
+    ]

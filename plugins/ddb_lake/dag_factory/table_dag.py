@@ -5,18 +5,26 @@ Full mode:   plan → export → convert → lake (catalog → athena) → bigqu
 Incremental: plan → export → convert → lake (catalog → athena) → validate → report
 
 Nothing here touches the network: operators build their hooks when they run, never at parse time.
+
+A bad table file (or two files that clash) never hides the other tables: their DAGs are built, and each bad file
+becomes a DAG of its own whose only task fails with the file's errors (see ``config_error_dag`` for why that form).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 
 from ddb_lake.compat import DAG, Asset, CronDataIntervalTimetable
-from ddb_lake.core.config.table_config import TableConfig, load_table_configs
+from ddb_lake.core.config.table_config import TableConfig, TableConfigError, read_table_folder
 from ddb_lake.core.run_plan import TablePlan, table_plan
+from ddb_lake.dag_factory.config_error_dag import build_config_error_dag
 from ddb_lake.dag_factory.tasks import add_tasks
+
+log = logging.getLogger(__name__)
 
 DAG_ID_PREFIX = "ddb_lake"
 TABLES_DIR_ENV = "DDB_LAKE_TABLES_DIR"
@@ -91,6 +99,7 @@ def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
         dagrun_timeout=timedelta(minutes=config.task_timeout_minutes * 4),
         doc_md=doc_md(config, table),
         tags=["ddb-lake", config.name, mode, *config.tags],
+        auto_register=False,  # returned to the DAG file; a DAG that failed half-built must not register itself
     ) as dag:
         add_tasks(
             config, table, lake_asset=lake_asset(table),
@@ -100,11 +109,24 @@ def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
 
 
 def build_table_dags(tables_dir: str | Path) -> dict[str, DAG]:
-    """Every DAG for every table file: ``{dag_id: dag}``, ready for ``globals().update(...)``."""
+    """Every DAG for every valid table file, and one failing DAG per bad file: ``{dag_id: dag}``."""
+    folder = read_table_folder(tables_dir)
+    errors: dict[str, list[TableConfigError]] = defaultdict(list)
+    for error in folder.errors:
+        errors[error.path].append(error)
     dags: dict[str, DAG] = {}
-    for config in load_table_configs(tables_dir):
+    for config in folder.configs:
         modes = ["full", "incremental"] if config.export.mode == "both" else [config.export.mode]
-        for mode in modes:
-            dag = build_table_dag(config, mode)
-            dags[dag.dag_id] = dag
+        try:
+            built = [build_table_dag(config, mode) for mode in modes]
+        except Exception as exc:  # one table's unforeseen failure must not hide the others
+            errors[config.source_path].append(TableConfigError(config.source_path, "<dag>", f"{type(exc).__name__}: "
+                                                               f"{exc}"))
+            continue
+        dags.update((dag.dag_id, dag) for dag in built)
+    for path, file_errors in sorted(errors.items()):
+        for error in file_errors:
+            log.error("ddb-lake table file skipped: %s", error)
+        dag = build_config_error_dag(path, file_errors)
+        dags[dag.dag_id] = dag
     return dags

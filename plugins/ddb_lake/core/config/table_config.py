@@ -15,8 +15,16 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from ddb_lake.core.config.bucket_names import s3_bucket_problem
+from ddb_lake.core.config.cron_schedule import cron_problem, incremental_schedule_problem
 from ddb_lake.core.errors import ConfigError
-from ddb_lake.destinations.bigquery.config import BIGQUERY_LAYOUTS, BIGQUERY_TRANSFER_METHODS, BigQuerySettings
+from ddb_lake.core.lake.layout import join_key
+from ddb_lake.destinations.bigquery.config import (
+    BIGQUERY_LAYOUTS,
+    BIGQUERY_TRANSFER_METHODS,
+    BigQuerySettings,
+    bigquery_problems,
+)
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EXPORT_MODES = ("full", "incremental", "both")
@@ -33,7 +41,18 @@ class TableConfigError(ConfigError, ValueError):
     def __init__(self, path: str, field_name: str, problem: str) -> None:
         self.path = path
         self.field_name = field_name
+        self.problem = problem
         super().__init__(f"{path}: {field_name}: {problem}")
+
+
+class TableFolderError(TableConfigError):
+    """Several table files are invalid or clash: one line per problem, each naming its file and field."""
+
+    def __init__(self, errors: list[TableConfigError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        self.path, self.field_name, self.problem = first.path, first.field_name, first.problem
+        ConfigError.__init__(self, "\n".join(str(e) for e in errors))
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,8 @@ def load_table_config(path: str | Path) -> TableConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise TableConfigError(str(path), "<file>", f"not valid YAML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TableConfigError(str(path), "<file>", f"cannot be read: {exc}") from exc
     if not isinstance(raw, dict):
         raise TableConfigError(str(path), "<file>", "expected a mapping of settings at the top level")
     raw.setdefault("name", path.stem)
@@ -176,15 +197,87 @@ def load_table_config(path: str | Path) -> TableConfig:
     return config
 
 
+@dataclass(frozen=True)
+class TableFolder:
+    """The table files of a folder: the valid ones, and one error (or more) per file that is not."""
+
+    configs: tuple[TableConfig, ...]
+    errors: tuple[TableConfigError, ...]
+
+
+def read_table_folder(folder: str | Path) -> TableFolder:
+    """Every ``*.yaml`` / ``*.yml`` in ``folder``, sorted by file name; a bad file does not stop the others.
+
+    Files that clash (see :func:`folder_clashes`) are all set aside: keeping the first by file name would let a new
+    file that sorts first take over an existing table's DynamoDB table, lake prefix or Glue/BigQuery tables.
+    """
+    configs: list[TableConfig] = []
+    errors: list[TableConfigError] = []
+    for path in sorted(Path(folder).glob("*.y*ml")):
+        try:
+            configs.append(load_table_config(path))
+        except TableConfigError as exc:
+            errors.append(exc)
+    clashes = folder_clashes(configs)
+    clashing = {e.path for e in clashes}
+    return TableFolder(
+        configs=tuple(c for c in configs if c.source_path not in clashing),
+        errors=tuple(sorted([*errors, *clashes], key=lambda e: e.path)),
+    )
+
+
 def load_table_configs(folder: str | Path) -> list[TableConfig]:
-    """Every ``*.yaml`` / ``*.yml`` in ``folder``, sorted by file name; table names must be unique."""
-    configs = [load_table_config(p) for p in sorted(Path(folder).glob("*.y*ml"))]
-    seen: dict[str, str] = {}
+    """Every table file of ``folder``, all valid and not clashing; else a :class:`TableFolderError` listing all."""
+    found = read_table_folder(folder)
+    if found.errors:
+        raise TableFolderError(list(found.errors))
+    return list(found.configs)
+
+
+def table_claims(config: TableConfig) -> list[tuple[str, str, str]]:
+    """What a table owns and no other file may share: ``(field, what, key)``; lake keys end in ``/``."""
+    database = config.glue.database.lower()
+    claims = [
+        ("name", "table name (DAG id)", config.name),
+        ("dynamodb.table_name", "DynamoDB table", f"{config.dynamodb.table_name} ({config.dynamodb.region})"),
+    ]
+    for area in ("exports", "snapshots", "changes"):
+        key = join_key(config.lake.prefix, area, config.glue_table)
+        claims.append(("lake.prefix", "lake location", f"s3://{config.lake.bucket}/{key}/"))
+    for suffix in ("", "_snapshots", "_changes"):
+        claims.append(("glue.table", "Glue table", f"{database}.{config.glue_table.lower()}{suffix}"))
+    if config.bigquery is not None:
+        bq = config.bigquery
+        claims.append(("bigquery.table", "BigQuery table", f"{bq.project}.{bq.dataset}.{config.bigquery_table}"))
+    return claims
+
+
+def folder_clashes(configs: list[TableConfig]) -> list[TableConfigError]:
+    """Both sides of every clash: a name, DynamoDB table, lake location (equal or nested) or Glue/BigQuery table
+    that two files share. Two tables writing one place mix their items into one history."""
+    owners: dict[str, list[tuple[str, str, TableConfig]]] = {}
+    errors: dict[tuple[str, str], TableConfigError] = {}
     for config in configs:
-        if config.name in seen:
-            raise TableConfigError(config.source_path, "name", f"{config.name!r} is also used by {seen[config.name]}")
-        seen[config.name] = config.source_path
-    return configs
+        for field_name, what, key in table_claims(config):
+            for other_field, other_key, other in owners.get(what, []):
+                if other.source_path == config.source_path or not _overlaps(what, key, other_key):
+                    continue
+                for mine, theirs, (f, k), (of, ok) in (
+                    (config, other, (field_name, key), (other_field, other_key)),
+                    (other, config, (other_field, other_key), (field_name, key)),
+                ):
+                    problem = (f"{k!r} is also used by {theirs.source_path} ({of}: {ok!r}); two tables must not "
+                               f"share a {what} (one table's items would land in the other's history): change {f} "
+                               "in one of the files")
+                    errors.setdefault((mine.source_path, f), TableConfigError(mine.source_path, f, problem))
+            owners.setdefault(what, []).append((field_name, key, config))
+    return list(errors.values())
+
+
+def _overlaps(what: str, key: str, other_key: str) -> bool:
+    if what == "lake location":
+        return key.startswith(other_key) or other_key.startswith(key)
+    return key == other_key
 
 
 def _build(cls: type, raw: Any, path: str, prefix: str) -> Any:
@@ -245,25 +338,65 @@ def _as_datetime(value: Any, path: str, dotted: str) -> datetime:
 
 
 def _check(config: TableConfig, path: str) -> None:
+    for field_name, problem in table_problems(config):
+        raise TableConfigError(path, field_name, problem)
+
+
+def table_problems(config: TableConfig) -> list[tuple[str, str]]:
+    """Every ``(dotted field, problem)`` of one table's settings, in the order of the file's sections."""
+    problems: list[tuple[str, str | None]] = []
     if not NAME_PATTERN.match(config.name):
-        raise TableConfigError(path, "name", f"{config.name!r} must match {NAME_PATTERN.pattern} (it names tables)")
+        problems.append(("name", f"{config.name!r} must match {NAME_PATTERN.pattern} (it names tables)"))
+    problems += [("schedule", cron_problem(config.schedule))]
     for dotted, choices in _CHOICES.items():
         value: Any = config
         for part in dotted.split("."):
             value = getattr(value, part, None)
         if value is not None and value not in choices:
-            raise TableConfigError(path, dotted, f"{value!r} is not one of {', '.join(choices)}")
-    if not config.athena.output_location.startswith("s3://"):
-        raise TableConfigError(path, "athena.output_location", "must be an s3:// URL")
-    if config.glue.catalog_mode == "crawler" and not config.glue.crawler_role:
-        raise TableConfigError(path, "glue.crawler_role", "catalog_mode crawler needs an IAM role for the crawler")
-    if config.retention.keep_last < 1:
-        raise TableConfigError(path, "retention.keep_last", "must keep at least the current snapshot (>= 1)")
-    if config.convert.target_file_mb < 1 or config.convert.row_group_rows < 1 or config.convert.workers < 0:
-        raise TableConfigError(path, "convert", "target_file_mb and row_group_rows must be >= 1, workers >= 0")
-    if config.bigquery is not None and config.bigquery.partition_expiration_days < 0:
-        raise TableConfigError(path, "bigquery.partition_expiration_days", "must be >= 0 (0: never expire)")
-    if config.export.poll_seconds < 1:
-        raise TableConfigError(path, "export.poll_seconds", "must be at least 1 second")
-    if config.validation.tolerance < 0:
-        raise TableConfigError(path, "validation.tolerance", "must be >= 0")
+            problems.append((dotted, f"{value!r} is not one of {', '.join(choices)}"))
+    problems += [
+        ("export.incremental_schedule", incremental_schedule_problem(config.export.incremental_schedule)),
+        ("export.poll_seconds", "must be at least 1 second" if config.export.poll_seconds < 1 else None),
+        ("lake.bucket", s3_bucket_problem(config.lake.bucket)),
+        *_athena_problems(config.athena),
+        ("glue.crawler_role", "catalog_mode crawler needs an IAM role for the crawler"
+         if config.glue.catalog_mode == "crawler" and not config.glue.crawler_role else None),
+        *_bound_problems(config),
+        *_key_column_problems(config.validation.key_columns),
+        *(bigquery_problems(config.bigquery) if config.bigquery is not None else []),
+    ]
+    return [(f, p) for f, p in problems if p]
+
+
+def _athena_problems(athena: AthenaSettings) -> list[tuple[str, str | None]]:
+    if not athena.output_location.startswith("s3://"):
+        return [("athena.output_location", "must be an s3:// URL")]
+    bucket = athena.output_location[len("s3://"):].split("/", 1)[0]
+    return [("athena.output_location", s3_bucket_problem(bucket))]
+
+
+def _bound_problems(config: TableConfig) -> list[tuple[str, str | None]]:
+    retention, convert = config.retention, config.convert
+    return [
+        ("convert", "target_file_mb and row_group_rows must be >= 1, workers >= 0"
+         if convert.target_file_mb < 1 or convert.row_group_rows < 1 or convert.workers < 0 else None),
+        ("retention.grace_hours", f"{retention.grace_hours:g} must be > 0 and at least the longest query on the "
+         "table: a reader that planned before a publish reads the older snapshot's files for that long"
+         if retention.grace_hours <= 0 else None),
+        ("retention.keep_last", "must keep at least the current snapshot (>= 1)" if retention.keep_last < 1 else None),
+        ("validation.tolerance", "must be >= 0" if config.validation.tolerance < 0 else None),
+        ("retries", f"{config.retries} must be >= 0" if config.retries < 0 else None),
+        ("retry_delay_minutes", f"{config.retry_delay_minutes:g} must be > 0"
+         if config.retry_delay_minutes <= 0 else None),
+        ("task_timeout_minutes", f"{config.task_timeout_minutes:g} must be > 0"
+         if config.task_timeout_minutes <= 0 else None),
+    ]
+
+
+def _key_column_problems(columns: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    blank = [c for c in columns if not c.strip()]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    return [
+        ("validation.key_columns", "column names must be non-empty" if blank else None),
+        ("validation.key_columns", f"{', '.join(repeated)} listed more than once" if repeated else None),
+    ]

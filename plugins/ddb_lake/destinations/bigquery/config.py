@@ -6,8 +6,10 @@ settings live in its folder.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from ddb_lake.core.config.bucket_names import gcs_bucket_problem
 from ddb_lake.destinations.bigquery.load_job import LAYOUTS
 from ddb_lake.destinations.bigquery.transfer_job import TRANSFER_METHODS
 
@@ -28,3 +30,20 @@ class BigQuerySettings:
     transfer_method: str = "stream"
     partition_expiration_days: int = 0  # 0: partitions never expire
     force_rerun: bool = False  # load again even when this interval's load job already finished
+
+
+_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+_TABLE = re.compile(r"^[\w\- ]{1,1024}$")
+
+
+def bigquery_problems(settings: BigQuerySettings) -> list[tuple[str, str | None]]:
+    """``(dotted field, problem or None)`` for the ``bigquery:`` section (choices are checked by the caller)."""
+    return [
+        ("bigquery.gcs_bucket", gcs_bucket_problem(settings.gcs_bucket)),
+        ("bigquery.dataset", None if _DATASET.match(settings.dataset)
+         else f"{settings.dataset!r} may hold only letters, digits and underscores"),
+        ("bigquery.table", None if not settings.table or _TABLE.match(settings.table)
+         else f"{settings.table!r} may hold only letters, digits, underscores, dashes and spaces"),
+        ("bigquery.partition_expiration_days", "must be >= 0 (0: never expire)"
+         if settings.partition_expiration_days < 0 else None),
+    ]

@@ -83,15 +83,16 @@ class BigQueryLoadHook(BaseHook):
         partition_expiration_days: int | None = None,
         description: str = "",
     ) -> bool:
-        """Create the dataset and destination table when missing (ingestion-time DAY partitions for ``partitioned``).
+        """Create the destination table when missing (ingestion-time DAY partitions for ``partitioned``).
 
         Returns True when the table was created. Creating it before the first load keeps the partitioning and the
-        column descriptions under ddb-lake's control instead of a load job's defaults.
+        column descriptions under ddb-lake's control instead of a load job's defaults. The dataset must exist
+        (:meth:`check_dataset`): creating it would turn a typo into a green run into a new dataset.
         """
         from google.cloud import bigquery
 
         client = self.client(destination.project)
-        client.create_dataset(f"{destination.project}.{destination.dataset}", exists_ok=True, retry=self.retry)
+        self.check_dataset(destination)
         table_id = destination.base_table_id(day)
         table = bigquery.Table(
             f"{destination.project}.{destination.dataset}.{table_id}",
@@ -107,6 +108,22 @@ class BigQueryLoadHook(BaseHook):
         client.create_table(table, exists_ok=True, retry=self.retry)
         self.log.info("Created BigQuery table %s.%s.%s", destination.project, destination.dataset, table_id)
         return True
+
+    def check_dataset(self, destination: BigQueryDestination) -> None:
+        """Raise :class:`NotFoundError` (terminal) naming the dataset, the YAML field and the fix when it is missing."""
+        from google.api_core.exceptions import NotFound
+
+        dataset = f"{destination.project}.{destination.dataset}"
+        try:
+            self.client(destination.project).get_dataset(dataset, retry=self.retry)
+        except NotFound as exc:
+            location = self.location or "US"
+            raise NotFoundError(
+                f"BigQuery dataset {dataset} does not exist (table file field bigquery.dataset, loading table "
+                f"{destination.table}); ddb-lake does not create datasets, so a misspelt name cannot load into a new "
+                f"one. Fix: correct bigquery.dataset, or create the dataset in bigquery.location {location}: "
+                f"bq mk --dataset --location={location} {destination.project}:{destination.dataset}"
+            ) from exc
 
     def find_job(self, project: str, job_id: str) -> Any | None:
         from google.api_core.exceptions import NotFound
