@@ -8,7 +8,9 @@
 ``stack.json`` (ports, PIDs, URLs), ``stack.env`` (``export`` lines: ``AIRFLOW_CONN_*`` and emulator hosts) and
 ``pids``. ``down`` stops exactly the PIDs recorded there. Several stacks can run side by side in different state dirs.
 
-``athena`` (after ``aws``) is ``scripts/athena_local.py``: it runs the SQL on DuckDB over moto's S3 and Glue. The AWS
+``aws`` is moto plus ``scripts/glue_version_lock.py`` in front of its Glue (moto ignores UpdateTable's VersionId; the
+proxy enforces it as AWS Glue does); ``aws_default`` sends Glue through the proxy. ``athena`` (after ``aws``) is
+``scripts/athena_local.py``: it runs the SQL on DuckDB over moto's S3 and Glue. The AWS
 connection then routes Athena there through ``service_config`` and every other service to moto.
 """
 
@@ -100,6 +102,7 @@ def start_moto(state: StackState) -> None:
     state.services["moto"] = {"pid": proc.pid, "port": port, "url": url}
     state.save()
     wait_for_http(f"{url}/moto-api/", process=proc)
+    start_glue_version_lock(state)
     state.env.update(
         {
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection(state), separators=(",", ":")),
@@ -109,11 +112,30 @@ def start_moto(state: StackState) -> None:
     )
 
 
+def start_glue_version_lock(state: StackState) -> None:
+    """The VersionId-enforcing proxy in front of moto's Glue (scripts/glue_version_lock.py)."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    cmd = [
+        str(VENV_BIN / "python"), str(REPO_ROOT / "scripts" / "glue_version_lock.py"), "--host", HOST,
+        "--port", str(port), "--upstream", state.services["moto"]["url"],
+    ]
+    proc = _spawn(cmd, state.state_dir / "glue_version_lock.log")
+    state.services["glue_version_lock"] = {"pid": proc.pid, "port": port, "url": url}
+    state.save()
+    wait_for_http(f"{url}/moto-api/", process=proc)
+
+
 def aws_connection(state: StackState) -> dict:
-    """``aws_default``: every service at moto, Athena at the local stand-in when it runs (``service_config``)."""
+    """``aws_default``: moto; Glue through the VersionId proxy; Athena at the local stand-in when it runs."""
     extra: dict = {"endpoint_url": state.services["moto"]["url"], "region_name": REGION}
+    service_config: dict = {}
+    if "glue_version_lock" in state.services:
+        service_config["glue"] = {"endpoint_url": state.services["glue_version_lock"]["url"]}
     if "athena" in state.services:
-        extra["service_config"] = {"athena": {"endpoint_url": state.services["athena"]["url"]}}
+        service_config["athena"] = {"endpoint_url": state.services["athena"]["url"]}
+    if service_config:
+        extra["service_config"] = service_config
     return {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
 
 

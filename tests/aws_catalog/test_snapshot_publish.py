@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import time
+from datetime import timedelta
 
 import duckdb
 import pytest
@@ -11,7 +13,7 @@ from catalog_lake import DATABASE, TABLE, rows
 from duckdb_on_moto import duckdb_on_moto
 
 from ddb_lake.compat import AirflowException
-from ddb_lake.core.errors import ValidationFailedError
+from ddb_lake.core.errors import ConfigError, ValidationFailedError
 from ddb_lake.core.lake import athena_sql
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
 from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator, SnapshotRetentionOperator
@@ -19,6 +21,7 @@ from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator, Snapsho
 pytestmark = pytest.mark.integration
 S0, S1, S2, S3 = "20261119T000000Z", "20261120T000000Z", "20261121T000000Z", "20261122T000000Z"
 ROOT = "s3://lake/mirror/snapshots/orders/"
+GRACE_SECONDS = 2
 
 
 def publish(summary: dict, **kwargs) -> dict:
@@ -114,16 +117,20 @@ def test_retention_keeps_old_snapshot_during_grace_and_deletes_it_after(lake):
     publish(summaries[S1])
     planned_files = [f"{ROOT}snapshot={S1}/part-00000.parquet"]  # a query planned against S1 before the switch
     publish(summaries[S2])
+    assert [key.rsplit("/", 1)[1] for key in lake.keys(f"mirror/snapshots/orders/snapshot={S1}/")] == [
+        "_manifest.json", "_published.json", "_superseded.json", "part-00000.parquet"
+    ]
 
     during = retention(grace_seconds=3600)
     assert during["deleted"] == {} and during["current"] == S2
-    assert "grace period" in during["kept"][S1]
-    assert during["kept"][S3].startswith("newer than the current")
+    assert "within the grace period" in during["kept"][S1]
+    assert during["kept"][S3] == "one of the newest 1"
     with duck(lake) as connection:
         assert read_pks(connection, planned_files) == ["order-0", "order-1"]  # no HIVE_CANNOT_OPEN_SPLIT
 
-    after = retention(grace_seconds=0)
-    assert list(after["deleted"]) == [S1]
+    time.sleep(GRACE_SECONDS + 1.1)  # S3 LastModified has whole seconds
+    after = retention(grace_seconds=GRACE_SECONDS)
+    assert list(after["deleted"]) == [S1] and after["deleted"][S1].startswith("published, not current since")
     assert after["kept"][S2] == "the current table points at it" and S3 in after["kept"]
     assert lake.keys(f"mirror/snapshots/orders/snapshot={S1}/") == []
     assert lake.keys(f"mirror/snapshots/orders/snapshot={S2}/") != []
@@ -132,15 +139,34 @@ def test_retention_keeps_old_snapshot_during_grace_and_deletes_it_after(lake):
     with duck(lake) as connection, pytest.raises(Exception):  # noqa: B017 - the engine's own "file not found"
         read_pks(connection, planned_files)
 
-    assert retention(grace_seconds=0)["deleted"] == {}  # rerun: nothing left to do
+    assert retention(grace_seconds=GRACE_SECONDS)["deleted"] == {}  # rerun: nothing left to do
 
 
-def test_the_current_snapshot_is_never_deleted(lake):
-    lake.write_snapshot(S0, rows(1))
+def test_a_sibling_snapshot_not_yet_published_survives_retention(lake):
+    lake.write_snapshot(S0, rows(1))  # an abandoned attempt: never published
     publish(lake.write_snapshot(S1, rows(1)))
-    result = retention(grace_seconds=0, keep_last=1)
-    assert list(result["deleted"]) == [S0]
-    assert lake.keys(f"mirror/snapshots/orders/snapshot={S1}/") != []
+    publish(lake.write_snapshot(S3, rows(1, start=30)))
+    time.sleep(GRACE_SECONDS + 1.1)
+    lake.write_snapshot(S2, rows(1, start=20))  # a sibling backfill, older than the current one, still validating
+
+    result = retention(grace_seconds=GRACE_SECONDS)
+    assert sorted(result["deleted"]) == [S0, S1]
+    assert result["deleted"][S0].startswith("never published, last written")
+    assert result["deleted"][S1].startswith("published, not current since")
+    assert "within the grace period" in result["kept"][S2]
+    assert result["kept"][S3] == "the current table points at it"
+    assert lake.keys(f"mirror/snapshots/orders/snapshot={S2}/") == [
+        f"mirror/snapshots/orders/snapshot={S2}/_manifest.json",
+        f"mirror/snapshots/orders/snapshot={S2}/part-00000.parquet",
+    ]
+    assert lake.keys(f"mirror/snapshots/orders/snapshot={S0}/") == []
+
+
+@pytest.mark.parametrize("grace", [0, -3600, timedelta(0)])
+def test_retention_refuses_a_grace_period_of_zero_or_less(grace):
+    with pytest.raises(ConfigError, match="grace period must be more than 0"):
+        SnapshotRetentionOperator(task_id="retention", database=DATABASE, table_name=TABLE, bucket="lake",
+                                  grace_period=grace)
 
 
 def test_retention_deletes_nothing_when_the_current_table_points_elsewhere(lake):
@@ -150,7 +176,7 @@ def test_retention_deletes_nothing_when_the_current_table_points_elsewhere(lake)
     descriptor = {**table["StorageDescriptor"], "Location": "s3://other-bucket/somewhere/"}
     moved = {"Name": TABLE, "StorageDescriptor": descriptor, "Parameters": table["Parameters"]}
     lake.glue.update_table(DatabaseName=DATABASE, TableInput=moved)
-    result = retention(grace_seconds=0)
+    result = retention(grace_seconds=GRACE_SECONDS)
     assert result["deleted"] == {} and result["current"] is None
     assert lake.keys(f"mirror/snapshots/orders/snapshot={S0}/") != []
 

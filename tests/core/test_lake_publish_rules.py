@@ -14,6 +14,8 @@ from ddb_lake.core.lake.publish import (
     UNCHANGED,
     CurrentSnapshot,
     is_rollback,
+    marker_body,
+    marker_key,
     publish_action,
 )
 from ddb_lake.core.lake.snapshot_manifest import (
@@ -57,6 +59,18 @@ def test_publish_action():
     older = CurrentSnapshot(f"{ROOT}snapshot={S1}/", S1)
     assert publish_action(S2, LOCATION, older, False) == PUBLISHED
     assert publish_action(S2, LOCATION, CurrentSnapshot("s3://x/y/", None), False) == PUBLISHED
+
+
+def test_publish_markers_sit_in_the_snapshot_folder_with_hidden_names():
+    assert marker_key(LOCATION, "_published.json") == ("lake", f"p/snapshots/orders/snapshot={S2}/_published.json")
+    assert marker_key(LOCATION.rstrip("/"), "_superseded.json") == (
+        "lake", f"p/snapshots/orders/snapshot={S2}/_superseded.json"
+    )
+    assert marker_body(S1, "db.orders", "2026-11-22T00:00:00+00:00", by=S2) == (
+        '{"at": "2026-11-22T00:00:00+00:00", "by": "20261122T000000Z", "snapshot": "20261121T000000Z", '
+        '"table": "db.orders"}'
+    )
+    assert marker_body(None, "db.orders", "t") == '{"at": "t", "snapshot": null, "table": "db.orders"}'
 
 
 def test_is_rollback():

@@ -30,7 +30,7 @@ def test_up_records_every_service_and_down_leaves_no_process(tmp_path: Path):
     state = local_stack.up(tmp_path, list(local_stack.STARTERS))
     try:
         pgids = {svc["pid"] for svc in state.services.values()}
-        assert set(state.services) == {"moto", "athena", "gcs", "bigquery"}
+        assert set(state.services) == {"moto", "glue_version_lock", "athena", "gcs", "bigquery"}
         assert (tmp_path / "pids").read_text().split() == [str(svc["pid"]) for svc in state.services.values()]
         running = _processes_in_groups(pgids)
         assert set(running) >= pgids, f"a recorded service is not running: {running}"
@@ -42,7 +42,8 @@ def test_up_records_every_service_and_down_leaves_no_process(tmp_path: Path):
             assert f"export {key}=" in env_file
         aws_extra = json.loads(state.env["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]
         assert aws_extra["endpoint_url"] == state.services["moto"]["url"]
-        assert aws_extra["service_config"] == {"athena": {"endpoint_url": state.services["athena"]["url"]}}
+        assert aws_extra["service_config"] == {"glue": {"endpoint_url": state.services["glue_version_lock"]["url"]},
+                                             "athena": {"endpoint_url": state.services["athena"]["url"]}}
         gcp_conn = json.loads(state.env["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"])
         assert gcp_conn["extra"] == {"is_anonymous": True, "project": local_stack.GCP_PROJECT}
     finally:
@@ -74,7 +75,7 @@ def test_cli_up_env_down_round_trip(tmp_path: Path):
         capture_output=True, text=True, check=True, timeout=60,
     )
     assert up.stdout.strip() == str(tmp_path / "stack.env")
-    moto_pid = int((tmp_path / "pids").read_text())
+    moto_pid, lock_pid = map(int, (tmp_path / "pids").read_text().split())  # moto, its Glue VersionId proxy
     try:
         printed = subprocess.run(
             [sys.executable, script, "env", "--state-dir", str(tmp_path)], capture_output=True, text=True, check=True
@@ -86,8 +87,8 @@ def test_cli_up_env_down_round_trip(tmp_path: Path):
             [sys.executable, script, "down", "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60
         )
     assert down.returncode == 0, down.stderr
-    assert f"stopped 1 process group(s): {moto_pid}" in down.stderr
-    assert _processes_in_groups({moto_pid}) == {}
+    assert f"stopped 2 process group(s): {moto_pid} {lock_pid}" in down.stderr
+    assert _processes_in_groups({moto_pid, lock_pid}) == {}
     with pytest.raises(ProcessLookupError):
         os.kill(moto_pid, 0)
 

@@ -12,10 +12,14 @@ from ddb_lake.core.lake.catalog_tables import catalog_holds, evolved_table_input
 from ddb_lake.core.lake.crawler import GlueCrawlFailed, check_crawl, crawler_changes, last_crawl_report
 from ddb_lake.core.lake.glue_table import same_location
 
-__all__ = ["GlueCrawlFailed", "LakeCatalogHook", "check_crawl", "crawler_changes", "last_crawl_report"]
+__all__ = ["GlueCrawlFailed", "LakeCatalogHook", "TableChanged", "check_crawl", "crawler_changes", "last_crawl_report"]
 
 _BATCH_PARTITIONS = 100  # BatchCreatePartition takes at most 100 partitions
 _BATCH_DELETE = 25  # BatchDeletePartition takes at most 25
+
+
+class TableChanged(TransientError):
+    """The table was created or updated by another writer between the read a decision was made on and the write."""
 
 
 class LakeCatalogHook(AwsBaseHook):
@@ -63,24 +67,32 @@ class LakeCatalogHook(AwsBaseHook):
         merged = evolved_table_input(database, existing, wanted)
         if catalog_holds(existing, merged):
             return "unchanged", merged
-        self.conn.update_table(DatabaseName=database, TableInput=merged, VersionId=existing.get("VersionId", ""))
+        self.conn.update_table(DatabaseName=database, TableInput=merged, **_version_of(existing))
         self.log.info("Updated Glue table %s.%s", database, wanted["Name"])
         return "updated", merged
 
-    def switch_table(self, database: str, wanted: dict[str, Any]) -> dict[str, Any] | None:
-        """Point the (unpartitioned) table at ``wanted``'s location in ONE catalog call; return the previous table.
+    def switch_table(self, database: str, wanted: dict[str, Any], read: dict[str, Any] | None) -> None:
+        """Point the (unpartitioned) table at ``wanted``'s location in ONE catalog call, if it is still as ``read``.
 
-        CreateTable when the table is new, else UpdateTable with the version read just before (Glue rejects the
-        update if another writer changed the table in between).
+        ``read`` is the GetTable answer the caller decided on (None: the table did not exist). CreateTable when it
+        did not exist, else UpdateTable with ``read``'s VersionId; raise :class:`TableChanged` when another writer
+        created or updated the table since that read (Glue's optimistic lock), so the caller reads and decides again.
         """
-        existing = self.get_table(database, wanted["Name"])
-        if existing is None:
-            self.conn.create_table(DatabaseName=database, TableInput=wanted)
-        else:
-            merged = evolved_table_input(database, existing, wanted)
-            self.conn.update_table(DatabaseName=database, TableInput=merged, VersionId=existing.get("VersionId", ""))
-        self.log.info("Glue table %s.%s now reads %s", database, wanted["Name"], _location(wanted))
-        return existing
+        client = self.conn
+        name = f"{database}.{wanted['Name']}"
+        try:
+            if read is None:
+                client.create_table(DatabaseName=database, TableInput=wanted)
+            else:
+                merged = evolved_table_input(database, read, wanted)
+                client.update_table(DatabaseName=database, TableInput=merged, **_version_of(read))
+        except client.exceptions.AlreadyExistsException as exc:
+            raise TableChanged(f"Glue table {name} was created by another writer since it was read") from exc
+        except client.exceptions.ConcurrentModificationException as exc:
+            raise TableChanged(
+                f"Glue table {name} changed since version {read and read.get('VersionId')} was read"
+            ) from exc
+        self.log.info("Glue table %s now reads %s", name, _location(wanted))
 
     # ------------------------------------------------------------------------------------------------ partitions
     def add_partitions(self, database: str, table: str, partitions: list[dict[str, Any]]) -> dict[str, list]:
@@ -181,6 +193,11 @@ class LakeCatalogHook(AwsBaseHook):
             if time.monotonic() > deadline:
                 raise TransientError(f"Glue crawler {name} still {report['state']} after {timeout:.0f}s")
             time.sleep(poll_interval)
+
+
+def _version_of(table: dict[str, Any]) -> dict[str, str]:
+    """``{"VersionId": ...}`` of a GetTable answer, for UpdateTable's optimistic lock (empty when Glue gave none)."""
+    return {"VersionId": table["VersionId"]} if table.get("VersionId") else {}
 
 
 def _location(table_input: dict[str, Any]) -> str:

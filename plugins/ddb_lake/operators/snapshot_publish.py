@@ -11,10 +11,28 @@ from ddb_lake.compat import Context
 from ddb_lake.core.errors import TransientError
 from ddb_lake.core.lake.catalog_tables import LAKE_DATABASE_DESCRIPTION, current_table_input
 from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION, TableLayout
-from ddb_lake.core.lake.publish import KEPT_NEWER, PUBLISHED, UNCHANGED, CurrentSnapshot, publish_action
-from ddb_lake.core.lake.retention import current_snapshot, plan_retention, snapshot_folders
+from ddb_lake.core.lake.publish import (
+    KEPT_NEWER,
+    PUBLISH_ATTEMPTS,
+    PUBLISHED,
+    PUBLISHED_MARKER,
+    SUPERSEDED_MARKER,
+    UNCHANGED,
+    CurrentSnapshot,
+    marker_body,
+    marker_key,
+    publish_action,
+)
+from ddb_lake.core.lake.retention import (
+    FolderTimes,
+    check_grace,
+    current_snapshot,
+    plan_retention,
+    snapshot_folders,
+)
 from ddb_lake.core.lake.snapshot_manifest import check_file_sizes, manifest_files, manifest_key
 from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.hooks.lake_catalog import TableChanged
 from ddb_lake.operators.glue_catalog import LakeSnapshotOperator
 
 
@@ -43,7 +61,9 @@ class SnapshotPublishOperator(LakeFilesOperator):
     Before the switch: ``_manifest.json`` must exist under the snapshot prefix, list the same files as the convert
     summary, and every listed file must exist with the listed size. The current table never moves to an older
     snapshot unless ``allow_rollback``: a backfill of an older interval succeeds and keeps the newer one current
-    (``action: kept_newer``); publishing the snapshot it already points at changes nothing.
+    (``action: kept_newer``); publishing the snapshot it already points at changes nothing. The decision and the
+    switch use one read: UpdateTable carries that read's VersionId, and when another publish got in between, the
+    table is read and the decision made again (compare-and-swap), so the newest interval wins under any overlap.
     """
 
     template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "current_table")
@@ -65,28 +85,57 @@ class SnapshotPublishOperator(LakeFilesOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary, stamp, location = self.converted_snapshot()
-        table = self.current_table_name()
         self.check_snapshot_complete(location, summary)
-        current = self.current_snapshot()
-        result = {"database": self.database, "table": table, "snapshot": stamp, "location": location,
-                  "previous_location": current.location, "previous_snapshot": current.snapshot}
-        action = publish_action(stamp, location, current, self.allow_rollback)
+        table = self.current_table_name()
+        wrote_marker = False
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            read = self.hook.get_table(self.database, table)
+            current = CurrentSnapshot.of_table(read)
+            result = {"database": self.database, "table": table, "snapshot": stamp, "location": location,
+                      "previous_location": current.location, "previous_snapshot": current.snapshot,
+                      "attempts": attempt}
+            action = publish_action(stamp, location, current, self.allow_rollback)
+            if action != PUBLISHED:
+                self.not_published(action, location, current, retract=wrote_marker and action == KEPT_NEWER)
+                return {**result, "action": action, "published_at": current.published_at}
+            published_at = datetime.now(timezone.utc).isoformat()
+            wanted = current_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]), location,
+                                         snapshot=stamp, published_at=published_at)
+            self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
+            self.mark(location, PUBLISHED_MARKER, stamp, published_at)
+            wrote_marker = True
+            try:
+                self.hook.switch_table(self.database, wanted, read)
+            except TableChanged as changed:
+                self.log.warning("%s; reading it again (attempt %d of %d)", changed, attempt, PUBLISH_ATTEMPTS)
+                continue
+            if current.location:
+                self.mark(current.location, SUPERSEDED_MARKER, current.snapshot, _now(), by=stamp)
+            return {**result, "action": action, "published_at": published_at}
+        raise TransientError(
+            f"publishing {location} to {self.database}.{table}: another writer changed the table {PUBLISH_ATTEMPTS} "
+            f"times between read and update; the task retry reads it again"
+        )
+
+    def not_published(self, action: str, location: str, current: CurrentSnapshot, *, retract: bool) -> None:
+        """Log why nothing was switched; ``retract``: our ``_published.json`` was written for a switch that lost."""
+        table = f"{self.database}.{self.current_table_name()}"
         if action == UNCHANGED:
-            self.log.info("%s.%s already reads %s; nothing to publish", self.database, table, location)
-        elif action == KEPT_NEWER:
-            self.log.warning(
-                "%s.%s reads snapshot %s, newer than %s (a backfill of an older interval): keeping the newer one. "
-                "The older snapshot stays queryable in its partition; set allow_rollback=True to publish it.",
-                self.database, table, current.snapshot, stamp,
-            )
-        if action != PUBLISHED:
-            return {**result, "action": action, "published_at": current.published_at}
-        published_at = datetime.now(timezone.utc).isoformat()
-        wanted = current_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]), location,
-                                     snapshot=stamp, published_at=published_at)
-        self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
-        self.hook.switch_table(self.database, wanted)
-        return {**result, "action": action, "published_at": published_at}
+            self.log.info("%s already reads %s; nothing to publish", table, location)
+            return
+        self.log.warning(
+            "%s reads snapshot %s, newer than %s (a backfill of an older interval): keeping the newer one. "
+            "The older snapshot stays queryable in its partition; set allow_rollback=True to publish it.",
+            table, current.snapshot, location,
+        )
+        if retract:  # it was never current: retention may count its grace from now
+            self.mark(location, SUPERSEDED_MARKER, None, _now(), by=current.snapshot)
+
+    def mark(self, location: str, marker: str, snapshot: str | None, at: str, *, by: str | None = None) -> None:
+        """Write a publish marker (see ``ddb_lake.core.lake.publish``) into the snapshot folder at ``location``."""
+        bucket, key = marker_key(location, marker)
+        body = marker_body(snapshot, f"{self.database}.{self.current_table_name()}", at, by=by)
+        self.s3.load_string(body, key, bucket_name=bucket, replace=True)
 
     def check_snapshot_complete(self, location: str, summary: dict[str, Any]) -> None:
         """Raise unless the snapshot's manifest and every file it lists are in S3 as the convert task reported."""
@@ -100,9 +149,11 @@ class SnapshotPublishOperator(LakeFilesOperator):
 class SnapshotRetentionOperator(LakeFilesOperator):
     """Delete snapshot folders (and their ``<table>_snapshots`` partitions) past the grace period.
 
-    Never deleted: the snapshot the current table points at (read again right before deleting), snapshots newer
-    than it, the newest ``keep_last``, and older ones until ``grace_period`` has passed since the current one was
-    published. Partitions go first, then files, so the catalog never points at deleted data. Safe to rerun.
+    Deleted: folders that were published and have not been current for ``grace_period`` (more than zero), and
+    folders never published whose data is older than it (see ``ddb_lake.core.lake.retention``). Never deleted: the
+    snapshot the current table points at (read again right before deleting), the newest ``keep_last``, anything
+    written or superseded within the grace period. Partitions go first, then files, so the catalog never points at
+    deleted data. Safe to rerun.
     """
 
     template_fields: Sequence[str] = ("database", "table_name", "bucket", "prefix", "current_table", "snapshots_table")
@@ -123,7 +174,8 @@ class SnapshotRetentionOperator(LakeFilesOperator):
         super().__init__(database=database, table_name=table_name, bucket=bucket, current_table=current_table,
                          snapshots_table=snapshots_table, **kwargs)
         self.prefix = prefix
-        self.grace_period = grace_period if isinstance(grace_period, timedelta) else timedelta(seconds=grace_period)
+        grace = grace_period if isinstance(grace_period, timedelta) else timedelta(seconds=grace_period)
+        self.grace_period = check_grace(grace)
         self.keep_last = keep_last
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -133,7 +185,8 @@ class SnapshotRetentionOperator(LakeFilesOperator):
         stamp = current_snapshot({s: layout.url(folder) for s, folder in folders.items()}, current.location)
         if current.location and stamp is None:
             self.log.warning("%s points outside %s; deleting nothing", current.location, layout.snapshots_prefix())
-        plan = plan_retention(folders, current=stamp, published_at=current.published_time(),
+        times = {s: self.folder_times(folder) for s, folder in folders.items()}
+        plan = plan_retention(times, current=stamp, published_at=current.published_time(),
                               now=datetime.now(timezone.utc), grace=self.grace_period, keep_last=self.keep_last)
         for kept, reason in sorted(plan.keep.items()):
             self.log.info("keep %s: %s", kept, reason)
@@ -148,6 +201,11 @@ class SnapshotRetentionOperator(LakeFilesOperator):
         for folder in skipped:
             self.log.info("skipping %s: not a %s= folder", folder, SNAPSHOT_PARTITION)
         return folders
+
+    def folder_times(self, folder: str) -> FolderTimes:
+        """LastModified of the newest data object and of the publish markers under ``folder``."""
+        listed = self.s3.iter_file_metadata(folder, bucket_name=self.bucket)
+        return FolderTimes.of_objects((item["Key"], item["LastModified"]) for item in listed)
 
     def delete_snapshots(self, layout: TableLayout, doomed: dict[str, str]) -> None:
         """Partitions first, then files; refused when the current table was switched to a doomed one meanwhile."""
@@ -164,3 +222,7 @@ class SnapshotRetentionOperator(LakeFilesOperator):
             if keys:
                 self.s3.delete_objects(self.bucket, keys)
             self.log.info("deleted snapshot %s (%d objects under s3://%s/%s)", stamp, len(keys), self.bucket, folder)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
