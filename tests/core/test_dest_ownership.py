@@ -79,3 +79,14 @@ def test_keep_foreign_writes_beside_but_never_over_a_foreign_object():
 def test_stale_files_are_own_files_not_written_again():
     owned = frozenset({"_manifest.json", "_writing.json", "part-00000.parquet", "part-00001.parquet"})
     assert stale_names(owned, ["part-00000.parquet"]) == ["part-00001.parquet"]
+
+
+def test_publish_markers_are_neither_foreign_nor_deleted():
+    """A rerun into a published snapshot's folder keeps the markers retention reads (``core.lake.publish``)."""
+    dest = "s3://lake/snapshots/orders/snapshot=20261122T000000Z"
+    manifest = json.dumps({"dest": dest, "files": [f"{dest}/part-00000.parquet", f"{dest}/part-00001.parquet"]})
+    owned = owned_by_records(dest, {"_manifest.json": manifest, "_writing.json": None})
+    listed = ["_manifest.json", "part-00000.parquet", "part-00001.parquet", "_published.json", "_superseded.json"]
+    assert foreign_names(listed, owned) == []
+    assert stale_names(owned | {"_published.json"}, ["part-00000.parquet"]) == ["part-00001.parquet"]
+    assert foreign_names([*listed, "notes.txt"], owned) == ["notes.txt"]

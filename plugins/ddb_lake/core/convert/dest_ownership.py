@@ -7,6 +7,8 @@ Ownership is read from two records the converter keeps in the destination folder
   files and those it owned before); deleted last. A conversion killed half way thus leaves a record that lets the
   next one replace its files instead of refusing them.
 
+The publish markers the lake's publish step keeps beside a snapshot (``_published.json``, ``_superseded.json``, see
+``core.lake.publish``) are neither owned nor foreign: a rerun into a published snapshot's folder keeps them.
 Everything else under the folder is foreign: never replaced, never deleted. A folder holding foreign objects is
 refused unless the caller keeps them (``keep_foreign``), and even then a foreign object is never overwritten.
 """
@@ -18,10 +20,13 @@ import os
 from collections.abc import Iterable
 
 from ddb_lake.core.errors import ConfigError
+from ddb_lake.core.lake.publish import PUBLISHED_MARKER, SUPERSEDED_MARKER
 
 MANIFEST_NAME = "_manifest.json"
 WRITING_NAME = "_writing.json"
 RECORD_NAMES = frozenset((MANIFEST_NAME, WRITING_NAME))
+SIDECAR_NAMES = frozenset((PUBLISHED_MARKER, SUPERSEDED_MARKER))
+"""Files other ddb-lake steps keep beside a snapshot: never deleted by a conversion, never a reason to refuse one."""
 SHOWN_FOREIGN = 3
 
 
@@ -87,8 +92,8 @@ def owned_by_records(dest: str, records: dict[str, str | None]) -> frozenset[str
 
 
 def foreign_names(listed: Iterable[str], owned: frozenset[str]) -> list[str]:
-    """The listed names the converter does not own, sorted."""
-    return sorted(set(listed) - owned)
+    """The listed names the converter does not own and did not leave to another ddb-lake step, sorted."""
+    return sorted(set(listed) - owned - SIDECAR_NAMES)
 
 
 def check_destination(dest: str, foreign: list[str], writes: Iterable[str], *, keep_foreign: bool) -> None:
@@ -112,7 +117,7 @@ def check_destination(dest: str, foreign: list[str], writes: Iterable[str], *, k
 
 def stale_names(owned: frozenset[str], written: Iterable[str]) -> list[str]:
     """Own files the new conversion did not write again, to delete once its manifest is in place (records excepted)."""
-    return sorted(owned - set(written) - RECORD_NAMES)
+    return sorted(owned - set(written) - RECORD_NAMES - SIDECAR_NAMES)
 
 
 def writing_record(dest: str, names: Iterable[str]) -> str:
