@@ -142,3 +142,14 @@ def test_core_third_party_imports_are_declared_dependencies():
     assert not undeclared, f"imported by ddb_lake.core but not in pyproject dependencies: {undeclared}"
     requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11", "bootstrap, CI and the lock files are Python 3.11 only"
+
+
+def test_every_package_data_pattern_matches_a_file():
+    """No phantom package data (a ``waiters/*.json`` once named a folder that does not exist)."""
+    import tomllib
+
+    patterns = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for package, globs in patterns.items():
+        root = PLUGINS.joinpath(*package.split("."))
+        for pattern in globs:
+            assert list(root.glob(pattern)), f"package-data {package}: {pattern} matches no file under {root}"
