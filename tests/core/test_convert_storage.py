@@ -93,3 +93,16 @@ def test_storage_options_alone_pickle_unchanged():
     assert boto3_client_kwargs(options) == {
         "endpoint_url": "http://127.0.0.1:5999", "aws_access_key_id": "AK", "aws_secret_access_key": "SK",
     }
+
+
+def test_options_without_keys_send_the_credentials_this_process_found(monkeypatch):
+    """The CLI's path: credentials from this process's environment travel to the workers, which may not see it."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-env")
+    options = {"client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"}}
+    sent = pickle.loads(pickle.dumps(Storage(storage_options=options))).storage_options
+    assert (sent["key"], sent["secret"]) == ("AKENV", "secret-env")
+    assert sent["client_kwargs"]["endpoint_url"] == "http://127.0.0.1:9"
+    assert sent["client_kwargs"]["region_name"] == "eu-west-1"
+    explicit = {"key": "AK1", "secret": "s1", **options}
+    assert pickle.loads(pickle.dumps(Storage(storage_options=explicit))).storage_options == explicit

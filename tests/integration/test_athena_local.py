@@ -113,11 +113,15 @@ def values(rows: list[dict[str, Any]]) -> list[list[str | None]]:
     return [[cell.get("VarCharValue") for cell in row["Data"]] for row in rows]
 
 
-def test_aws_default_routes_athena_to_the_stand_in_and_the_rest_to_moto(hook, athena_url, moto_url):
+def test_aws_default_routes_athena_to_the_stand_in_and_the_rest_to_moto(hook, athena_url, moto_url, local_stack_state):
     from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     assert hook.conn._endpoint.host == athena_url
-    assert GlueCatalogHook(aws_conn_id="aws_default").conn._endpoint.host == moto_url
+    assert S3Hook(aws_conn_id="aws_default").conn._endpoint.host == moto_url
+    # Glue goes through the VersionId lock shim in front of moto (scripts/glue_version_lock.py), which forwards to it.
+    glue_lock = local_stack_state.services["glue_version_lock"]["url"]
+    assert GlueCatalogHook(aws_conn_id="aws_default").conn._endpoint.host == glue_lock
 
 
 def test_count_of_one_partition_is_exact_and_scans_only_its_files(lake, hook):

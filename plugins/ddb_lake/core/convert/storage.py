@@ -110,12 +110,17 @@ class Storage:
         return self._client
 
     def worker_options(self) -> dict[str, Any] | None:
-        """``storage_options`` for a client of the same account, endpoint and config in another process."""
-        if self.s3_client is None:
+        """``storage_options`` for a client of the same account, endpoint and config in another process.
+
+        Credentials are resolved here, in this process, unless the options name them: a worker process may not see
+        the environment or profile this process found them in (a forkserver started before they were set).
+        """
+        if self.s3_client is None and (self.storage_options or {}).get("key"):
             return self.storage_options
+        client = self.s3
         if self._default_endpoint is None:
-            self._default_endpoint = default_s3_endpoint(self.s3_client.meta.region_name, self.s3_client.meta.config)
-        return client_options(self.s3_client, self._default_endpoint)
+            self._default_endpoint = default_s3_endpoint(client.meta.region_name, client.meta.config)
+        return client_options(client, self._default_endpoint)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"storage_options": self.worker_options()}
