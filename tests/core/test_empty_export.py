@@ -62,3 +62,14 @@ def test_a_non_empty_export_ignores_the_key_schema(tmp_path: Path):
     assert with_keys["schema"] == without["schema"]
     assert [(f["name"], f["type"]) for f in with_keys["schema"]["fields"]] == [
         ("order_id", {"kind": "string"}), ("seq", {"kind": "int64"})]
+
+
+def test_an_empty_export_after_an_earlier_schema_keeps_it_unchanged(tmp_path: Path):
+    previous = LakeSchema((LakeField("order_id", "Order-Id", LakeType("string")),
+                           LakeField("seq", "seq", LakeType("int64")),
+                           LakeField("note", "note", LakeType("string"))))
+    source = write_export(tmp_path / "AWSDynamoDB" / "e1", [[]])
+    summary = convert_export(str(source), str(tmp_path / "out"), key_attributes=KEYS, previous_schema=previous)
+    assert LakeSchema.from_json(summary["schema"]) == previous  # seq stays int64: no widening on an empty day
+    assert summary["drift"]["widened"] == [] and summary["drift"]["missing"] == ["order_id", "seq", "note"]
+    assert pq.read_table(summary["files"][0]["path"]).schema.names == ["order_id", "seq", "note"]

@@ -547,6 +547,9 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
         if rows:
             current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
                                    max_struct_fields=knobs.max_struct_fields)
+        elif previous_schema is not None:  # nothing seen: the earlier schema stands as it is (no type changes)
+            incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
+            current = LakeSchema(())
         else:
             incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
             current = empty_export_schema(key_attributes, incremental=incremental, numbers=numbers)
