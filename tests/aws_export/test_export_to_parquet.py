@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import s3fs
@@ -172,3 +173,42 @@ def test_templated_fields_render(dag, context_for):
     assert "orders" in operator.export
     assert operator.snapshot == "2026-11-20"
     assert set(ExportToParquetOperator.template_fields) >= {"export", "dest_url", "snapshot"}
+
+
+def create_empty_keyed_table(aws, name: str, key_types: dict[str, str]):
+    """A table with no item whose key is ``key_types`` (first: partition key, second: sort key); PITR on."""
+    names = list(key_types)
+    aws.dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in zip(names, ("HASH", "RANGE"))],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in key_types.items()],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    aws.dynamodb.update_continuous_backups(
+        TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    return aws.dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]["EarliestRestorableDateTime"]
+
+
+@pytest.mark.parametrize("key_types", [{"Order-Id": "S", "seq": "N"}, {"blob_key": "B"}])
+def test_an_empty_table_gives_a_typed_snapshot_of_its_key_columns(aws, dag, context_for, key_types):
+    pitr_time = create_empty_keyed_table(aws, "orders", key_types)
+    export = DynamoDBExportOperator(task_id="export", table_name="orders", s3_bucket="lake",
+                                    s3_prefix=LAYOUT.export_prefix("FULL_EXPORT", pitr_time), waiter_delay=1)
+    context = context_for(dag, export, pitr_time - timedelta(days=1), pitr_time)
+    export_result = export.execute(context)
+    assert export_result["key_schema"] == [{"attribute": a, "type": t} for a, t in key_types.items()]
+
+    summary = ExportToParquetOperator(task_id="convert", export=export_result, **planned(pitr_time)).execute(context)
+    assert summary["items"] == 0 and [f["rows"] for f in summary["files"]] == [0]
+    lake_types = {"S": {"kind": "string"}, "N": {"kind": "decimal_text"}, "B": {"kind": "binary"}}
+    expected = [{"name": a.lower().replace("-", "_"), "attribute": a, "type": lake_types[t],
+                 "note": f"key attribute (DescribeTable {t}); no item exported yet"} for a, t in key_types.items()]
+    assert summary["schema"]["fields"] == expected
+    fs = s3fs.S3FileSystem(**LakeStorageHook().storage_options(), skip_instance_cache=True)
+    with fs.open(summary["files"][0]["path"].removeprefix("s3://"), "rb") as handle:
+        written = pq.read_table(handle)
+    arrow_types = {"S": pa.string(), "N": pa.string(), "B": pa.binary()}
+    assert written.num_rows == 0
+    assert [(f.name, f.type) for f in written.schema] == [
+        (e["name"], arrow_types[t]) for e, t in zip(expected, key_types.values())]

@@ -8,12 +8,30 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.exceptions import ClientError
 
+from ddb_lake.core.errors import SchemaError
 from ddb_lake.core.export.failures import error_code, is_transient
 from ddb_lake.core.export.folders import is_export_at
 from ddb_lake.core.export.pitr import RecoveryWindow, recovery_window_of
 from ddb_lake.core.export.rules import INCREMENTAL_EXPORT
 
-__all__ = ["DynamoDBExportHook", "error_code", "is_transient"]  # the trigger takes the error rules from here
+__all__ = ["DynamoDBExportHook", "error_code", "is_transient", "key_schema_of"]  # the trigger takes the error rules
+
+KEY_TYPES = ("S", "N", "B")
+
+
+def key_schema_of(table: dict[str, Any]) -> list[dict[str, str]]:
+    """The table's key attributes and their types from a DescribeTable ``Table``: partition key first.
+
+    ``[{"attribute": "pk", "type": "S"}, {"attribute": "sk", "type": "N"}]``; types are DynamoDB's ``S``/``N``/``B``.
+    """
+    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", [])}
+    keys = sorted(table.get("KeySchema", []), key=lambda k: k["KeyType"] != "HASH")
+    out = [{"attribute": k["AttributeName"], "type": types.get(k["AttributeName"], "")} for k in keys]
+    bad = [k for k in out if k["type"] not in KEY_TYPES]
+    if bad:
+        raise SchemaError(f"DynamoDB table {table.get('TableName')}: key attribute(s) {bad} have no S/N/B type in "
+                          "DescribeTable's AttributeDefinitions")
+    return out
 
 
 class DynamoDBExportHook(AwsBaseHook):

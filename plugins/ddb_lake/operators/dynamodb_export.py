@@ -30,7 +30,7 @@ from ddb_lake.core.export.rules import (
     normalize_export_type,
     to_datetime,
 )
-from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook
+from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, key_schema_of
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.operators.base import ClassifiedErrors
 from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
@@ -159,13 +159,18 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         return export_window(self.table_name, export_type, start, end)
 
     def table_arn(self) -> str:
+        return self.table_description["TableArn"]
+
+    @cached_property
+    def table_description(self) -> dict[str, Any]:
+        """DescribeTable's ``Table``, asked once per try (ARN for the export, key schema for the result)."""
         table = self.hook.describe_table(self.table_name)
         if table is None:
             raise NotFoundError(
                 f"DynamoDB table {self.table_name} does not exist (connection {self.aws_conn_id}, region "
                 f"{self.hook.conn_region_name}). Check table_name and the connection's region."
             )
-        return table["TableArn"]
+        return table
 
     def reattach_or_start(self, table_arn: str, request: dict[str, Any], context: Context) -> dict[str, Any]:
         """Reattach to a running or completed export at the same S3 prefix; otherwise check PITR and start one."""
@@ -219,7 +224,11 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
                 ) from error
 
     def export_result(self, request: dict[str, Any], description: dict[str, Any]) -> dict[str, Any]:
-        """The XCom value: the request plus export ARN, folder, item count and manifest key."""
+        """The XCom value: the request plus export ARN, folder, item count, manifest key and the table's key schema.
+
+        ``key_schema`` (``[{"attribute", "type"}]``, from DescribeTable) lets the converter type the key columns of
+        an export that holds no item.
+        """
         finished = description.get("ExportStatus") == COMPLETED
         result = {
             **request,
@@ -228,6 +237,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
             "item_count": description.get("ItemCount") if finished else None,
             "manifest_key": description.get("ExportManifest"),
             "billed_size_bytes": description.get("BilledSizeBytes"),
+            "key_schema": key_schema_of(self.table_description),
         }
         self.log.info(
             "Export %s of table %s: %s, %s items, folder %s",

@@ -23,7 +23,8 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
     botocore config). The summary's ``schema`` (LakeSchema JSON) is what the catalog tasks build the Glue and BigQuery
     tables from. ``dest_url`` is deterministic per export interval, so a rerun rewrites the same snapshot.
 
-    :param export: the export task's result, ``export_task.output`` (a dict once resolved).
+    :param export: the export task's result, ``export_task.output`` (a dict once resolved); its ``key_schema`` types
+        the key columns of an export holding no item.
     :param dest_url: ``s3://`` (or local) folder of the converted snapshot: the run plan's ``snapshot_url``.
     :param snapshot: the snapshot's partition value: the run plan's ``snapshot``.
     :param previous_schema: the table's current LakeSchema (JSON dict or string), so columns evolve additively.
@@ -70,6 +71,7 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
                 numbers=self.numbers,
                 s3_client=self.hook.conn,
                 previous_schema=self.parsed_previous_schema(),
+                key_attributes=export.get("key_schema"),
                 progress=self.log_progress,
                 **self.converter_options,
             )

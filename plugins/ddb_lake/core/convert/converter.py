@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -52,14 +52,16 @@ from ddb_lake.core.convert.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, J
 from ddb_lake.core.convert.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
 from ddb_lake.core.convert.item_validation import find_bad_line
 from ddb_lake.core.convert.storage import Storage, is_s3, join_url, local_path
-from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError
+from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError, SchemaError
+from ddb_lake.core.schema.column_names import assign_names
 from ddb_lake.core.schema.inference import (
     OPERATION_ATTRIBUTE,
     WRITE_TS_ATTRIBUTE,
     build_schema,
     evolve,
+    metadata_fields,
 )
-from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 log = logging.getLogger(__name__)
 
@@ -396,6 +398,36 @@ def _batches(source: pa.MemoryMappedFile):
         yield reader.get_batch(i)
 
 
+# ---- an export without items -----------------------------------------------------------------------------------
+
+KEY_TYPE_NOTE = "key attribute (DescribeTable {type}); no item exported yet"
+
+
+def key_lake_type(dynamodb_type: str, numbers: str) -> LakeType:
+    """The lake type of a key attribute whose values are unseen: S → string, B → binary, N → exact decimal text.
+
+    ``N`` is ``decimal_text`` (``float64`` with ``numbers="float"``): the one exact type that holds every DynamoDB
+    number (38 digits, exponents -130..+125), so whatever the first items hold fits it, and merging it with the
+    int64 / decimal a later export infers widens to it (``merge_types``) instead of narrowing.
+    """
+    if dynamodb_type == "S":
+        return LakeType("string")
+    if dynamodb_type == "B":
+        return LakeType("binary")
+    if dynamodb_type == "N":
+        return LakeType("float64" if numbers == "float" else "decimal_text")
+    raise SchemaError(f"key attribute type {dynamodb_type!r}: DynamoDB keys are S, N or B")
+
+
+def empty_export_schema(key_attributes: Sequence[Mapping[str, str]], *, incremental: bool,
+                        numbers: str = "exact") -> LakeSchema:
+    """The schema of an export holding no item: the key columns (partition key first), typed from DescribeTable."""
+    names = assign_names([k["attribute"] for k in key_attributes])
+    fields = tuple(LakeField(names[k["attribute"]], k["attribute"], key_lake_type(k["type"], numbers),
+                             KEY_TYPE_NOTE.format(type=k["type"])) for k in key_attributes)
+    return LakeSchema((*metadata_fields(), *fields) if incremental else fields)
+
+
 # ---- orchestration ----------------------------------------------------------------------------------------------
 
 def _run(fn: Callable, tasks: list, workers: int, pool: ProcessPoolExecutor | None) -> list:
@@ -437,7 +469,8 @@ def _check_total(rows: int, manifest, expected_items: int | None, note: Callable
 def convert_export(source: str, dest: str, *, expected_items: int | None = None, numbers: str = "exact",
                    storage_options: dict | None = None, s3_client: Any = None,
                    previous_schema: LakeSchema | None = None, progress: Callable[[str], None] | None = None,
-                   keep_foreign: bool = False, **tuning: Any) -> dict:
+                   keep_foreign: bool = False, key_attributes: Sequence[Mapping[str, str]] | None = None,
+                   **tuning: Any) -> dict:
     """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary.
 
     S3 is reached through ``s3_client`` when given (e.g. an Airflow hook's: refreshing credentials, the connection's
@@ -445,6 +478,9 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
 
     :param keep_foreign: write into a ``dest`` that holds objects no earlier conversion to it wrote (they are kept,
         never overwritten); without it such a ``dest`` raises :class:`DestinationNotOwnedError` before any work.
+    :param key_attributes: the table's key, ``[{"attribute": "pk", "type": "S"}, ...]`` (DescribeTable, the export
+        task's ``key_schema``): an export holding no item gets these typed columns (:func:`empty_export_schema`);
+        a non-empty export ignores them.
     """
     if numbers not in ("exact", "float"):
         raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
@@ -466,7 +502,8 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
          f"{'' if manifest.has_manifest else ' (no manifest: moto-style layout)'}")
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
     try:
-        summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note)
+        summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note,
+                           key_attributes or ())
         _commit(summary, work / "out", dest, storage, note, keep_foreign=keep_foreign)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -484,7 +521,8 @@ def _pool_size(manifest, storage: Storage, knobs: Tuning) -> int:
 
 
 def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: int | None, numbers: str,
-             previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None]) -> dict:
+             previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None],
+             key_attributes: Sequence[Mapping[str, str]] = ()) -> dict:
     raw_dir, out_dir = work / "raw", work / "out"
     raw_dir.mkdir()
     out_dir.mkdir()
@@ -506,8 +544,17 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
         attributes: dict = {}
         for p in parsed:
             attributes = merge_attribute_maps(attributes, p.attributes)
-        current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
-                               max_struct_fields=knobs.max_struct_fields)
+        if rows:
+            current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
+                                   max_struct_fields=knobs.max_struct_fields)
+        elif previous_schema is not None:  # nothing seen: the earlier schema stands as it is (no type changes)
+            incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
+            current = LakeSchema(())
+        else:
+            incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
+            current = empty_export_schema(key_attributes, incremental=incremental, numbers=numbers)
+            if not key_attributes:
+                note("export holds no item and no key schema was given: the snapshot has no data columns")
         schema, drift = evolve(previous_schema, current)
         old_images = sum(p.old_images for p in parsed) > 0 or manifest.output_view == "NEW_AND_OLD_IMAGES"
         write_tasks = [_WriteTask(g, paths, str(out_dir), schema.to_json(), incremental, old_images, knobs)

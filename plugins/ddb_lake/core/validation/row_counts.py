@@ -16,6 +16,7 @@ import io
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -122,19 +123,35 @@ def compare_counts(
     return CountReport(table, snapshot, ref.source, tolerance, tuple(rows), tuple(problems))
 
 
+def key_part_text(value: Any) -> str:
+    """One key value's text, the same for every lake type a DynamoDB key takes.
+
+    string and decimal_text (exact number text): the text itself; int64: its digits; decimal(p, s): plain digits,
+    no exponent, trailing fractional zeros and a bare point dropped (``1.50`` → ``1.5``, ``100.0`` → ``100``, zero
+    → ``0``), as BigQuery's ``CAST(NUMERIC AS STRING)`` writes it; binary: lower-case hex; null: empty.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    return str(value)
+
+
+def decimal_text(value: Decimal) -> str:
+    """``value`` as plain decimal digits without trailing fractional zeros (``Decimal("1.50")`` → ``"1.5"``)."""
+    if value == 0:
+        return "0"
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def key_text(values: Sequence[Any]) -> str:
-    """The text of one row's key as BigQuery's ``CONCAT(CAST(k AS STRING), "|", ...)`` writes it."""
-    parts = []
-    for value in values:
-        if value is None:
-            parts.append("")
-        elif isinstance(value, bytes):
-            parts.append(value.hex())
-        elif isinstance(value, bool):
-            parts.append("true" if value else "false")
-        else:
-            parts.append(str(value))
-    return KEY_SEPARATOR.join(parts)
+    """The text of one row's key, ``|``-joined: what ``count_sql.key_checksum_sql`` builds in BigQuery."""
+    return KEY_SEPARATOR.join(key_part_text(value) for value in values)
 
 
 def key_hash(values: Sequence[Any]) -> int:
