@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.exceptions import ClientError
 
 
 class LakeStorageHook(AwsBaseHook):
@@ -45,3 +46,15 @@ class LakeStorageHook(AwsBaseHook):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
             folders.extend(entry["Prefix"] for entry in page.get("CommonPrefixes", []))
         return folders
+
+    def read_text(self, bucket: str, key: str) -> str | None:
+        """The object's body as text; None when there is no such key."""
+        try:
+            return self.conn.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def write_text(self, bucket: str, key: str, body: str) -> None:
+        self.conn.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
