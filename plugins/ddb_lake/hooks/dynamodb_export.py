@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from ddb_lake.core.export.failures import error_code, is_transient
 from ddb_lake.core.export.folders import is_export_at
 from ddb_lake.core.export.lookup import LISTED_EXPORTS, newest_first
 from ddb_lake.core.export.pitr import RecoveryWindow, recovery_window_of
 from ddb_lake.core.export.rules import INCREMENTAL_EXPORT
+from ddb_lake.core.export.waiting import AGAIN, MAX_SERVER_ERRORS, SERVER_ERRORS, ExportWait
 
 __all__ = ["DynamoDBExportHook", "error_code", "is_transient"]  # the trigger takes the error rules from here
 
@@ -107,8 +109,26 @@ class DynamoDBExportHook(AwsBaseHook):
         request.update({key: value for key, value in optional.items() if value})
         return self.conn.export_table_to_point_in_time(**request)["ExportDescription"]
 
-    def wait_for_export(self, export_arn: str, *, delay: int, max_attempts: int) -> None:
-        """Block until the export leaves IN_PROGRESS; raises botocore ``WaiterError`` on FAILED or time-out."""
-        self.get_waiter("export_table").wait(
-            ExportArn=export_arn, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
-        )
+    def wait_for_export(
+        self, export_arn: str, *, delay: int, max_attempts: int, max_server_errors: int = MAX_SERVER_ERRORS
+    ) -> None:
+        """Block until the export leaves IN_PROGRESS, polling with the provider's ``export_table`` waiter.
+
+        Raises botocore ``WaiterError`` on FAILED, after ``max_attempts`` polls or on a non-server error, and
+        ``ExportRetryableError`` after ``max_server_errors`` server errors in a row (``core.export.waiting``).
+        """
+        waiter = self.get_waiter("export_table")
+        progress = ExportWait(export_arn, max_polls=max_attempts, max_server_errors=max_server_errors)
+        while True:
+            try:
+                waiter.wait(ExportArn=export_arn, WaiterConfig={"Delay": delay, "MaxAttempts": 1})
+                return
+            except WaiterError as error:
+                if "terminal failure" in str(error):
+                    raise
+                step = progress.after(error.last_response)
+                if step == SERVER_ERRORS:
+                    raise progress.server_errors_error() from error
+                if step != AGAIN:
+                    raise
+            time.sleep(delay)

@@ -31,6 +31,7 @@ from ddb_lake.core.export.rules import (
     normalize_export_type,
     to_datetime,
 )
+from ddb_lake.core.export.waiting import MAX_SERVER_ERRORS
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.operators.base import ClassifiedErrors
@@ -53,6 +54,8 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         DynamoDB rejects out-of-window times itself; switching this off only moves that rejection to the export call.
         Meant for stand-ins such as moto, whose reported window never moves.
     :param wait_for_completion: wait for the export (in the worker, or on the triggerer when ``deferrable``).
+    :param max_server_errors: stop waiting after this many DescribeExport server errors in a row (a retryable error;
+        the retry reattaches).
     """
 
     template_fields: Sequence[str] = (
@@ -77,6 +80,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         deferrable: bool = False,
         waiter_delay: int = 30,
         waiter_max_attempts: int = 480,
+        max_server_errors: int = MAX_SERVER_ERRORS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -95,6 +99,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         self.deferrable = deferrable
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        self.max_server_errors = max_server_errors
 
     @cached_property
     def storage_hook(self) -> LakeStorageHook:
@@ -117,6 +122,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
                     region_name=self.region_name,
                     verify=self.verify,
                     botocore_config=self.botocore_config,
+                    max_server_errors=self.max_server_errors,
                 ),
                 method_name="execute_complete",
                 kwargs={"request": request},
@@ -235,7 +241,8 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
     def wait(self, export_arn: str) -> None:
         """Block in the worker until the export finishes; raise with FailureCode/FailureMessage when it FAILED."""
         try:
-            self.hook.wait_for_export(export_arn, delay=self.waiter_delay, max_attempts=self.waiter_max_attempts)
+            self.hook.wait_for_export(export_arn, delay=self.waiter_delay, max_attempts=self.waiter_max_attempts,
+                                      max_server_errors=self.max_server_errors)
         except WaiterError as error:
             description = self.hook.describe_export(export_arn)
             raise_if_failed(description, self.table_name)
