@@ -72,8 +72,19 @@ def add_tasks(
 def _lake_tasks(config: TableConfig, table: TablePlan, plan: Any, summary: Any, aws: dict) -> dict[str, Any]:
     from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
     from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator, LakeGlueCrawlerOperator
+    from ddb_lake.operators.lake_lifecycle import LakeLifecycleOperator
 
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, Any] = {
+        "lake.lifecycle": LakeLifecycleOperator(
+            task_id="lifecycle",
+            bucket=table.lake_bucket,
+            prefix=table.lake_prefix,
+            table=table.lake_table,
+            raw_export_days=config.retention.raw_export_days,
+            changes_days=config.retention.changes_days,
+            **aws,
+        )
+    }
     if config.glue.catalog_mode == "crawler":
         tasks["lake.crawl"] = LakeGlueCrawlerOperator(
             task_id="crawl",
