@@ -131,8 +131,12 @@ def test_bigquery_knobs_are_checked(tmp_path):
     config = load_table_config(write(tmp_path, {**MINIMAL, "bigquery": bigquery}))
     assert (config.bigquery.transfer_method, config.bigquery.partition_expiration_days) == ("stream", 0)
     assert config.bigquery.force_rerun is False
+    assert config.bigquery.staging_days == 7
+    kept = load_table_config(write(tmp_path, {**MINIMAL, "bigquery": {**bigquery, "staging_days": None}}))
+    assert kept.bigquery.staging_days is None
     for bad, field_name in [({"transfer_method": "rsync"}, "bigquery.transfer_method"),
-                            ({"partition_expiration_days": -1}, "bigquery.partition_expiration_days")]:
+                            ({"partition_expiration_days": -1}, "bigquery.partition_expiration_days"),
+                            ({"staging_days": 0}, "bigquery.staging_days")]:
         with pytest.raises(TableConfigError) as raised:
             load_table_config(write(tmp_path, {**MINIMAL, "bigquery": {**bigquery, **bad}}))
         assert raised.value.field_name == field_name

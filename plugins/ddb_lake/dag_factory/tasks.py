@@ -126,6 +126,7 @@ def _bigquery_tasks(
     config: TableConfig, table: TablePlan, plan: Any, summary: Any, bigquery_asset: Asset | None
 ) -> dict[str, Any]:
     from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
+    from ddb_lake.destinations.bigquery.staging_lifecycle_operator import StagingLifecycleOperator
     from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 
     bq = config.bigquery
@@ -155,7 +156,16 @@ def _bigquery_tasks(
         deferrable=True,
         outlets=[bigquery_asset] if bigquery_asset is not None else [],
     )
-    return {"bigquery.transfer_to_gcs": transfer, "bigquery.load": load}
+    staging_lifecycle = StagingLifecycleOperator(
+        task_id="staging_lifecycle",
+        gcs_bucket=bq.gcs_bucket,
+        lake_table=table.lake_table,
+        staging_days=bq.staging_days,
+        gcp_conn_id=config.connections.gcp,
+    )
+    return {
+        "bigquery.transfer_to_gcs": transfer, "bigquery.load": load, "bigquery.staging_lifecycle": staging_lifecycle,
+    }
 
 
 def _validation_task(config: TableConfig, table: TablePlan, tasks: dict[str, Any]) -> Any:
