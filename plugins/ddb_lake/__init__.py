@@ -18,12 +18,13 @@ _BQ = "destinations.bigquery"
 _HOOKS = {
     _AWS_EXPORT: ["hooks.dynamodb_export", "hooks.lake_storage"],
     _LAKE: ["hooks.lake_catalog", "hooks.snapshot_counts"],
-    _BIGQUERY: [f"{_BQ}.transfer_hook", f"{_BQ}.storage_transfer_hook", f"{_BQ}.load_hook"],
+    _BIGQUERY: [f"{_BQ}.transfer_hook", f"{_BQ}.storage_transfer_hook", f"{_BQ}.load_hook", f"{_BQ}.staging_hook"],
 }
 _OPERATORS = {
     _AWS_EXPORT: ["operators.dynamodb_export", "operators.export_to_parquet"],
-    _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish"],
-    _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator"],
+    _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish",
+            "operators.lake_lifecycle"],
+    _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator", f"{_BQ}.staging_lifecycle_operator"],
     _PIPELINE: ["operators.run_plan", "operators.row_count_validation", "operators.run_report"],
 }
 _SENSORS = {_AWS_EXPORT: ["sensors.dynamodb_export"]}

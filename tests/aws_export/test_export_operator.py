@@ -234,16 +234,28 @@ def test_incremental_window_outside_15_minutes_to_24_hours_fails(aws, dag, conte
     assert aws.export_arns("orders") == []
 
 
-def test_failed_export_surfaces_failure_code_and_message(aws, dag, context_for):
+def test_missing_bucket_fails_before_any_export_is_started(aws, dag, context_for):
+    """The export record is written to the export bucket first: a missing bucket fails there, terminally."""
     pitr_time = aws.create_table("orders", items=ITEMS)
     interval = (pitr_time - timedelta(days=1), pitr_time)
     operator = export_operator(dag, interval, s3_bucket="bucket-that-does-not-exist")
     with pytest.raises(AirflowFailException) as failure:
         operator.execute(context_for(dag, operator, *interval))
-    message = str(failure.value)
-    export_arn = aws.export_arns("orders")[0]
-    assert f"DynamoDB export {export_arn} of table orders FAILED: S3NoSuchBucket" in message
-    assert "The specified bucket does not exist" in message
+    assert "NoSuchBucket" in str(failure.value)
+    assert "create the bucket or fix its name in the table's YAML" in str(failure.value)
+    assert aws.export_arns("orders") == []
+
+
+def test_a_wait_that_ends_failed_surfaces_failure_code_and_message(aws, dag, context_for):
+    aws.create_table("orders", items=ITEMS)
+    failed = aws.dynamodb.export_table_to_point_in_time(
+        TableArn=aws.table_arn("orders"), S3Bucket="bucket-that-does-not-exist", S3Prefix="mirror/x"
+    )["ExportDescription"]["ExportArn"]
+    operator = export_operator(dag)
+    with pytest.raises(Exception) as failure:
+        operator.wait(failed)
+    assert f"DynamoDB export {failed} of table orders FAILED: S3NoSuchBucket" in str(failure.value)
+    assert "The specified bucket does not exist" in str(failure.value)
 
 
 def test_failed_export_in_deferrable_mode_surfaces_failure_code(aws, dag, context_for, trigger_event):
@@ -265,14 +277,24 @@ def test_failed_export_in_deferrable_mode_surfaces_failure_code(aws, dag, contex
         operator.execute_complete(context, event.payload, request={"table_name": "orders"})
 
 
-def test_retry_after_a_failed_export_starts_a_fresh_one(aws, dag, context_for):
+def test_retry_after_a_failed_export_starts_a_fresh_one_with_a_new_token(aws, dag, context_for):
+    """The record names a FAILED export: the retry is attempt 1, with its own ClientToken, and a new export."""
     pitr_time = aws.create_table("orders", items=ITEMS)
     interval = (pitr_time - timedelta(days=1), pitr_time)
-    for _ in range(2):
-        operator = export_operator(dag, interval, s3_bucket="bucket-that-does-not-exist")
-        with pytest.raises(AirflowFailException):
-            operator.execute(context_for(dag, operator, *interval))
-    assert len(aws.export_arns("orders")) == 2  # a FAILED export is not reattached to
+    prefix = planned_prefix("orders", "FULL", interval)
+    failed = aws.dynamodb.export_table_to_point_in_time(
+        TableArn=aws.table_arn("orders"), S3Bucket="bucket-that-does-not-exist", S3Prefix=prefix
+    )["ExportDescription"]["ExportArn"]
+    record = {"table_name": "orders", "export_type": "FULL_EXPORT", "s3_bucket": "lake", "s3_prefix": prefix,
+              "attempt": 0, "client_token": "ddb-lake-attempt-0", "export_arn": failed}
+    aws.s3.put_object(Bucket="lake", Key=f"{prefix}/_ddb_lake_export.json", Body=json.dumps(record))
+
+    retry = export_operator(dag, interval)
+    result = retry.execute(context_for(dag, retry, *interval))
+    assert result["export_arn"] != failed and len(aws.export_arns("orders")) == 2  # a FAILED export is not reused
+    remembered = json.loads(aws.s3.get_object(Bucket="lake", Key=f"{prefix}/_ddb_lake_export.json")["Body"].read())
+    assert remembered["attempt"] == 1 and remembered["export_arn"] == result["export_arn"]
+    assert remembered["client_token"].startswith("ddb-lake-") and remembered["client_token"] != "ddb-lake-attempt-0"
 
 
 def test_templated_fields_render_from_the_run(dag, context_for):
@@ -317,3 +339,78 @@ def test_the_export_goes_to_exactly_the_planned_prefix(dag, context_for):
     assert request["table_name"] == "demo-orders"
     assert request["s3_prefix"] == "lake/exports/orders/full/20261121T000000Z"
     assert "lake_table" not in request and "lake_prefix" not in request
+
+
+def count_dynamodb_calls(operator) -> list[str]:
+    """The names of the DynamoDB calls the operator's own hook client makes from now on (a botocore event hook)."""
+    calls: list[str] = []
+    operator.hook.conn.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def start_older_exports(aws, table: str, count: int) -> None:
+    for n in range(count):
+        aws.dynamodb.export_table_to_point_in_time(
+            TableArn=aws.table_arn(table), S3Bucket="lake", S3Prefix=f"mirror/exports/{table}/full/older-{n:02d}"
+        )
+
+
+@pytest.mark.parametrize("older", [0, 20])
+def test_retry_reattaches_with_calls_that_do_not_grow_with_the_export_history(aws, dag, context_for, older):
+    pitr_time = aws.create_table("orders", items=ITEMS)
+    start_older_exports(aws, "orders", older)
+    interval = (pitr_time - timedelta(days=1), pitr_time)
+    first = export_operator(dag, interval)
+    first_calls = count_dynamodb_calls(first)
+    first_result = first.execute(context_for(dag, first, *interval))
+    assert "ListExports" not in first_calls  # nothing remembered at the prefix: nothing to look up
+
+    record = json.loads(aws.s3.get_object(Bucket="lake", Key=f"{first_result['s3_prefix']}/_ddb_lake_export.json")
+                        ["Body"].read())
+    assert record["export_arn"] == first_result["export_arn"] and record["attempt"] == 0
+
+    retry = export_operator(dag, interval)
+    retry_calls = count_dynamodb_calls(retry)
+    assert retry.execute(context_for(dag, retry, *interval)) == first_result
+    assert retry_calls == ["DescribeTable", "DescribeExport"]  # the table, then the export the record names
+    assert len(aws.export_arns("orders")) == older + 1
+
+
+def test_a_try_that_died_between_start_and_record_is_found_by_a_bounded_listing(aws, dag, context_for):
+    """The record was written before the start but never got the ARN: the listing is searched, newest first."""
+    pitr_time = aws.create_table("orders", items=ITEMS)
+    start_older_exports(aws, "orders", 3)
+    interval = (pitr_time - timedelta(days=1), pitr_time)
+    prefix = planned_prefix("orders", "FULL", interval)
+    started = aws.dynamodb.export_table_to_point_in_time(
+        TableArn=aws.table_arn("orders"), S3Bucket="lake", S3Prefix=prefix, ExportTime=pitr_time
+    )["ExportDescription"]["ExportArn"]
+    unstarted = {"table_name": "orders", "export_type": "FULL_EXPORT", "s3_bucket": "lake", "s3_prefix": prefix,
+                 "attempt": 0, "client_token": "ddb-lake-x", "export_arn": None}
+    aws.s3.put_object(Bucket="lake", Key=f"{prefix}/_ddb_lake_export.json", Body=json.dumps(unstarted))
+
+    retry = export_operator(dag, interval, wait_for_completion=False)
+    calls = count_dynamodb_calls(retry)
+    assert retry.execute(context_for(dag, retry, *interval))["export_arn"] == started
+    assert calls.count("ListExports") == 1 and 1 <= calls.count("DescribeExport") <= 4 + 1
+    assert len(aws.export_arns("orders")) == 4
+    record = json.loads(aws.s3.get_object(Bucket="lake", Key=f"{prefix}/_ddb_lake_export.json")["Body"].read())
+    assert record["export_arn"] == started
+
+
+def test_the_listing_fallback_describes_a_bounded_number_of_exports(aws, dag, context_for):
+    pitr_time = aws.create_table("orders", items=ITEMS)
+    start_older_exports(aws, "orders", 20)
+    interval = (pitr_time - timedelta(days=1), pitr_time)
+    prefix = planned_prefix("orders", "FULL", interval)
+    unstarted = {"table_name": "orders", "export_type": "FULL_EXPORT", "s3_bucket": "lake", "s3_prefix": prefix,
+                 "attempt": 0, "client_token": "ddb-lake-x", "export_arn": None}
+    aws.s3.put_object(Bucket="lake", Key=f"{prefix}/_ddb_lake_export.json", Body=json.dumps(unstarted))
+
+    retry = export_operator(dag, interval, wait_for_completion=False)
+    calls = count_dynamodb_calls(retry)
+    retry.execute(context_for(dag, retry, *interval))
+    assert calls.count("ListExports") == 1
+    assert calls.count("DescribeExport") == 5  # DESCRIBED_EXPORTS of the 20 listed, none at this prefix
+    assert calls.count("ExportTableToPointInTime") == 1
+

@@ -43,7 +43,7 @@ def test_trigger_serialize_round_trip():
     assert rebuilt.serialize() == (classpath, kwargs)
     assert kwargs == {
         "export_arn": UNKNOWN_ARN, "waiter_delay": 7, "waiter_max_attempts": 9, "aws_conn_id": "aws_lake",
-        "region_name": "eu-west-1", "verify": False, "botocore_config": NO_RETRIES,
+        "region_name": "eu-west-1", "verify": False, "botocore_config": NO_RETRIES, "max_server_errors": 5,
     }
 
 
@@ -72,19 +72,37 @@ def test_waiter_endings_map_to_the_events_the_operator_and_sensor_read():
 
 
 @pytest.mark.integration
-def test_trigger_ends_with_a_retryable_error_when_a_5xx_outlives_botocore_retries(aws, trigger_event):
-    """moto's 500 for an unknown ARN has the bare code "500", which the provider's waiter does not retry.
+def test_deferred_wait_stops_after_a_bounded_number_of_consecutive_5xx(aws, trigger_event):
+    """moto answers DescribeExport of an unknown ARN with a 500: a real, persistent server error.
 
-    Real DynamoDB answers ExportNotFoundException (400); its own 5xx codes (InternalServerError, ...) are retried by
-    botocore within a poll and by the waiter loop. The task's resume raises a retryable error, not a terminal one.
+    The provider's own waiter loop would retry named 5xx codes forever; ours stops after max_server_errors in a row
+    (server errors use no polls), and the task's resume raises a retryable error that says a retry reattaches.
     """
-    trigger = DynamoDBExportTrigger(UNKNOWN_ARN, waiter_delay=0, waiter_max_attempts=2, botocore_config=NO_RETRIES)
+    trigger = DynamoDBExportTrigger(UNKNOWN_ARN, waiter_delay=0, waiter_max_attempts=2, botocore_config=NO_RETRIES,
+                                    max_server_errors=4)
     event = trigger_event(trigger)
     assert event.payload["status"] == "error" and event.payload["export_arn"] == UNKNOWN_ARN
-    assert "An error occurred (500)" in event.payload["message"]
+    assert f"Stopped waiting for DynamoDB export {UNKNOWN_ARN} of table orders" in event.payload["message"]
+    assert "answered 4 server errors in a row (last: HTTP 500 500)" in event.payload["message"]
+    assert "a retry of the export task reattaches to it" in event.payload["message"]
     with pytest.raises(AirflowException, match=f"Waiting for DynamoDB export {UNKNOWN_ARN}") as raised:
         DynamoDBExportSensor(task_id="wait", export_arn=UNKNOWN_ARN).execute_complete({}, event.payload)
     assert not isinstance(raised.value, AirflowFailException)
+
+
+@pytest.mark.integration
+def test_sync_wait_stops_after_the_same_bound_with_counted_calls(aws):
+    from ddb_lake.core.export.failures import ExportRetryableError
+    from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook
+
+    hook = DynamoDBExportHook(aws_conn_id="aws_default", config=NO_RETRIES)
+    calls: list[str] = []
+    hook.conn.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    with pytest.raises(ExportRetryableError) as raised:
+        hook.wait_for_export(UNKNOWN_ARN, delay=0, max_attempts=2, max_server_errors=4)
+    assert calls == ["DescribeExport"] * 4
+    assert "answered 4 server errors in a row (last: HTTP 500 500)" in str(raised.value)
+    assert "a retry of the export task reattaches to it" in str(raised.value)
 
 
 @pytest.mark.integration

@@ -59,6 +59,7 @@ def test_shipped_table_files_are_valid():
         ({"numbers": "fast"}, "numbers", "is not one of exact, float"),
         ({"catchup": "yes"}, "catchup", "expected true or false"),
         ({"retries": "three"}, "retries", "expected a number"),
+        ({"retention": {"raw_export_days": "week"}}, "retention.raw_export_days", "expected a number"),
         ({"athena": {"output_location": "/tmp/x"}}, "athena.output_location", "must be an s3:// URL"),
         ({"glue": {"database": "d", "catalog_mode": "crawler"}}, "glue.crawler_role", "needs an IAM role"),
         ({"retention": {"keep_last": 0}}, "retention.keep_last", "at least the current snapshot"),
@@ -130,8 +131,12 @@ def test_bigquery_knobs_are_checked(tmp_path):
     config = load_table_config(write(tmp_path, {**MINIMAL, "bigquery": bigquery}))
     assert (config.bigquery.transfer_method, config.bigquery.partition_expiration_days) == ("stream", 0)
     assert config.bigquery.force_rerun is False
+    assert config.bigquery.staging_days == 7
+    kept = load_table_config(write(tmp_path, {**MINIMAL, "bigquery": {**bigquery, "staging_days": None}}))
+    assert kept.bigquery.staging_days is None
     for bad, field_name in [({"transfer_method": "rsync"}, "bigquery.transfer_method"),
-                            ({"partition_expiration_days": -1}, "bigquery.partition_expiration_days")]:
+                            ({"partition_expiration_days": -1}, "bigquery.partition_expiration_days"),
+                            ({"staging_days": 0}, "bigquery.staging_days")]:
         with pytest.raises(TableConfigError) as raised:
             load_table_config(write(tmp_path, {**MINIMAL, "bigquery": {**bigquery, **bad}}))
         assert raised.value.field_name == field_name
@@ -159,6 +164,8 @@ def test_bigquery_knobs_are_checked(tmp_path):
         ({"retention": {"grace_hours": 0}}, "retention.grace_hours", "0 must be > 0 and at least the longest query"),
         ({"retention": {"grace_hours": -3}}, "retention.grace_hours", "-3 must be > 0"),
         ({"retention": {"keep_last": -1}}, "retention.keep_last", "at least the current snapshot"),
+        ({"retention": {"raw_export_days": 0}}, "retention.raw_export_days", "0 must be >= 1 (or null to keep them)"),
+        ({"retention": {"changes_days": -2}}, "retention.changes_days", "-2 must be >= 1"),
         ({"validation": {"tolerance": -1}}, "validation.tolerance", "must be >= 0"),
         ({"validation": {"key_columns": ["pk", ""]}}, "validation.key_columns", "must be non-empty"),
         ({"validation": {"key_columns": ["pk", "sk", "pk"]}}, "validation.key_columns", "pk listed more than once"),
@@ -264,3 +271,12 @@ def test_a_bad_file_does_not_hide_the_others(tmp_path):
         f"{bad}: schedule: '@dayly' is not a cron expression or one of @hourly, @daily, @weekly, @monthly, "
         "@quarterly, @yearly"
     ]
+
+
+def test_storage_policy_defaults_and_null(tmp_path):
+    from ddb_lake.core.config.table_config import load_table_config
+
+    default = load_table_config(write(tmp_path, MINIMAL)).retention
+    assert (default.raw_export_days, default.changes_days) == (7, None)
+    kept = load_table_config(write(tmp_path, {**MINIMAL, "retention": {"raw_export_days": None, "changes_days": 30}}))
+    assert (kept.retention.raw_export_days, kept.retention.changes_days) == (None, 30)

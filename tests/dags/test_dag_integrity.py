@@ -77,10 +77,12 @@ def test_table_files_become_the_expected_dags_and_tasks(reports):
     assert {"ddb_lake__orders", "ddb_lake__customers", "ddb_lake__customers__incremental"} <= set(dags)
     orders = set(dags["ddb_lake__orders"]["tasks"])
     assert orders == {
-        "plan", "export", "convert", "lake.catalog", "lake.athena_partitions", "bigquery.transfer_to_gcs",
-        "bigquery.load", "validate", "publish", "retention", "report",
+        "plan", "export", "convert", "lake.lifecycle", "lake.catalog", "lake.athena_partitions",
+        "bigquery.transfer_to_gcs", "bigquery.load", "bigquery.staging_lifecycle", "validate", "publish", "retention",
+        "report",
     }
     lake_only = set(dags["ddb_lake__customers"]["tasks"])
     assert not any(t.startswith("bigquery.") for t in lake_only) and "publish" in lake_only
     incremental = set(dags["ddb_lake__customers__incremental"]["tasks"])
-    assert "publish" not in incremental and {"plan", "export", "convert", "validate", "report"} <= incremental
+    assert "publish" not in incremental
+    assert {"plan", "export", "convert", "lake.lifecycle", "validate", "report"} <= incremental

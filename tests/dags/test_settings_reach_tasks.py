@@ -28,8 +28,8 @@ def test_yaml_knobs_reach_their_operators(tmp_path):
         lake={"allow_rollback": True},
         glue={"partition_projection": True},
         convert={"target_file_mb": 32, "row_group_rows": 5000, "compression": "snappy", "workers": 1},
-        bigquery={"transfer_method": "auto", "partition_expiration_days": 30, "force_rerun": True},
-        retention={"grace_hours": 6, "keep_last": 4},
+        bigquery={"transfer_method": "auto", "partition_expiration_days": 30, "force_rerun": True, "staging_days": 2},
+        retention={"grace_hours": 6, "keep_last": 4, "raw_export_days": 3, "changes_days": 90},
     )
     assert tasks["publish"].allow_rollback is True
     assert tasks["lake.catalog"].partition_projection is True
@@ -40,6 +40,8 @@ def test_yaml_knobs_reach_their_operators(tmp_path):
     assert tasks["bigquery.load"].partition_expiration_days == 30
     assert tasks["bigquery.load"].force_rerun is True
     assert (tasks["retention"].grace_period, tasks["retention"].keep_last) == (timedelta(hours=6), 4)
+    assert (tasks["lake.lifecycle"].raw_export_days, tasks["lake.lifecycle"].changes_days) == (3, 90)
+    assert tasks["bigquery.staging_lifecycle"].staging_days == 2
 
 
 def test_defaults_keep_todays_behaviour(tmp_path):
@@ -49,6 +51,8 @@ def test_defaults_keep_todays_behaviour(tmp_path):
     assert tasks["bigquery.transfer_to_gcs"].transfer_method == "stream"
     assert tasks["bigquery.load"].partition_expiration_days is None
     assert tasks["bigquery.load"].force_rerun is False
+    assert (tasks["lake.lifecycle"].raw_export_days, tasks["lake.lifecycle"].changes_days) == (7, None)
+    assert tasks["bigquery.staging_lifecycle"].staging_days == 7
 
 
 def test_tasks_take_plan_values_and_results_as_xcomargs_only(tmp_path):

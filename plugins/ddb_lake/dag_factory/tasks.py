@@ -72,8 +72,19 @@ def add_tasks(
 def _lake_tasks(config: TableConfig, table: TablePlan, plan: Any, summary: Any, aws: dict) -> dict[str, Any]:
     from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
     from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator, LakeGlueCrawlerOperator
+    from ddb_lake.operators.lake_lifecycle import LakeLifecycleOperator
 
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, Any] = {
+        "lake.lifecycle": LakeLifecycleOperator(
+            task_id="lifecycle",
+            bucket=table.lake_bucket,
+            prefix=table.lake_prefix,
+            table=table.lake_table,
+            raw_export_days=config.retention.raw_export_days,
+            changes_days=config.retention.changes_days,
+            **aws,
+        )
+    }
     if config.glue.catalog_mode == "crawler":
         tasks["lake.crawl"] = LakeGlueCrawlerOperator(
             task_id="crawl",
@@ -115,6 +126,7 @@ def _bigquery_tasks(
     config: TableConfig, table: TablePlan, plan: Any, summary: Any, bigquery_asset: Asset | None
 ) -> dict[str, Any]:
     from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
+    from ddb_lake.destinations.bigquery.staging_lifecycle_operator import StagingLifecycleOperator
     from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 
     bq = config.bigquery
@@ -144,7 +156,16 @@ def _bigquery_tasks(
         deferrable=True,
         outlets=[bigquery_asset] if bigquery_asset is not None else [],
     )
-    return {"bigquery.transfer_to_gcs": transfer, "bigquery.load": load}
+    staging_lifecycle = StagingLifecycleOperator(
+        task_id="staging_lifecycle",
+        gcs_bucket=bq.gcs_bucket,
+        lake_table=table.lake_table,
+        staging_days=bq.staging_days,
+        gcp_conn_id=config.connections.gcp,
+    )
+    return {
+        "bigquery.transfer_to_gcs": transfer, "bigquery.load": load, "bigquery.staging_lifecycle": staging_lifecycle,
+    }
 
 
 def _validation_task(config: TableConfig, table: TablePlan, tasks: dict[str, Any]) -> Any:

@@ -1,18 +1,21 @@
-"""Every DynamoDB call of a table export: table and PITR lookups, start, find, describe and wait."""
+"""Every DynamoDB call of a table export: table and PITR lookups, start, a bounded find, describe and wait."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from ddb_lake.core.errors import SchemaError
 from ddb_lake.core.export.failures import error_code, is_transient
 from ddb_lake.core.export.folders import is_export_at
+from ddb_lake.core.export.lookup import LISTED_EXPORTS, newest_first
 from ddb_lake.core.export.pitr import RecoveryWindow, recovery_window_of
 from ddb_lake.core.export.rules import INCREMENTAL_EXPORT
+from ddb_lake.core.export.waiting import AGAIN, MAX_SERVER_ERRORS, SERVER_ERRORS, ExportWait
 
 __all__ = ["DynamoDBExportHook", "error_code", "is_transient", "key_schema_of"]  # the trigger takes the error rules
 
@@ -58,30 +61,30 @@ class DynamoDBExportHook(AwsBaseHook):
         backups = self.conn.describe_continuous_backups(TableName=table_name)["ContinuousBackupsDescription"]
         return recovery_window_of(backups)
 
-    def list_exports(self, table_arn: str) -> list[dict[str, Any]]:
-        """Summaries (ExportArn, ExportStatus, ExportType) of every export DynamoDB lists for the table."""
-        summaries: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableArn": table_arn}
-        while True:
-            page = self.conn.list_exports(**kwargs)
-            summaries.extend(page.get("ExportSummaries", []))
-            token = page.get("NextToken")
-            if not token:
-                return summaries
-            kwargs["NextToken"] = token
-
     def describe_export(self, export_arn: str) -> dict[str, Any]:
         return self.conn.describe_export(ExportArn=export_arn)["ExportDescription"]
 
-    def exports_at(self, table_arn: str, s3_bucket: str, s3_prefix: str, export_type: str) -> list[dict[str, Any]]:
-        """Descriptions of the table's exports of this type written to exactly ``s3://bucket/prefix``.
+    def describe_export_if_known(self, export_arn: str) -> dict[str, Any] | None:
+        """The export's description; None when DynamoDB no longer knows it (ExportNotFoundException)."""
+        try:
+            return self.describe_export(export_arn)
+        except ClientError as error:
+            if error_code(error) == "ExportNotFoundException":
+                return None
+            raise
 
-        The S3 prefix is deterministic per (table, type, interval), so this is how a retry finds the export an
-        earlier try started; it works on AWS and on moto (which ignores ``ClientToken``).
+    def find_export_at(self, table_arn: str, s3_bucket: str, s3_prefix: str, export_type: str) -> dict[str, Any] | None:
+        """The newest export of this type written to exactly ``s3://bucket/prefix``, or None: a bounded search.
+
+        One ListExports page of up to ``LISTED_EXPORTS`` summaries, at most ``DESCRIBED_EXPORTS`` described,
+        newest first, stopping at the first match: the cost does not grow with the table's export history.
         """
-        summaries = [s for s in self.list_exports(table_arn) if s.get("ExportType", export_type) == export_type]
-        descriptions = [self.describe_export(summary["ExportArn"]) for summary in summaries]
-        return [d for d in descriptions if is_export_at(d, s3_bucket, s3_prefix, export_type)]
+        page = self.conn.list_exports(TableArn=table_arn, MaxResults=LISTED_EXPORTS)
+        for summary in newest_first(page.get("ExportSummaries", []), export_type):
+            description = self.describe_export(summary["ExportArn"])
+            if is_export_at(description, s3_bucket, s3_prefix, export_type):
+                return description
+        return None
 
     def start_export(
         self,
@@ -124,8 +127,26 @@ class DynamoDBExportHook(AwsBaseHook):
         request.update({key: value for key, value in optional.items() if value})
         return self.conn.export_table_to_point_in_time(**request)["ExportDescription"]
 
-    def wait_for_export(self, export_arn: str, *, delay: int, max_attempts: int) -> None:
-        """Block until the export leaves IN_PROGRESS; raises botocore ``WaiterError`` on FAILED or time-out."""
-        self.get_waiter("export_table").wait(
-            ExportArn=export_arn, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
-        )
+    def wait_for_export(
+        self, export_arn: str, *, delay: int, max_attempts: int, max_server_errors: int = MAX_SERVER_ERRORS
+    ) -> None:
+        """Block until the export leaves IN_PROGRESS, polling with the provider's ``export_table`` waiter.
+
+        Raises botocore ``WaiterError`` on FAILED, after ``max_attempts`` polls or on a non-server error, and
+        ``ExportRetryableError`` after ``max_server_errors`` server errors in a row (``core.export.waiting``).
+        """
+        waiter = self.get_waiter("export_table")
+        progress = ExportWait(export_arn, max_polls=max_attempts, max_server_errors=max_server_errors)
+        while True:
+            try:
+                waiter.wait(ExportArn=export_arn, WaiterConfig={"Delay": delay, "MaxAttempts": 1})
+                return
+            except WaiterError as error:
+                if "terminal failure" in str(error):
+                    raise
+                step = progress.after(error.last_response)
+                if step == SERVER_ERRORS:
+                    raise progress.server_errors_error() from error
+                if step != AGAIN:
+                    raise
+            time.sleep(delay)

@@ -1,10 +1,12 @@
-"""The lake's S3 side: the connection's S3 client (what the converter uses), folder listings, s3fs options."""
+"""The lake's S3 side: the connection's S3 client (what the converter uses), folder listings, small objects,
+lifecycle rules, s3fs options."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.exceptions import ClientError
 
 
 class LakeStorageHook(AwsBaseHook):
@@ -45,3 +47,31 @@ class LakeStorageHook(AwsBaseHook):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
             folders.extend(entry["Prefix"] for entry in page.get("CommonPrefixes", []))
         return folders
+
+    def read_text(self, bucket: str, key: str) -> str | None:
+        """The object's body as text; None when there is no such key."""
+        try:
+            return self.conn.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def write_text(self, bucket: str, key: str, body: str) -> None:
+        self.conn.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+
+    def lifecycle_rules(self, bucket: str) -> list[dict[str, Any]]:
+        """The bucket's lifecycle rules ([] when it has no lifecycle configuration)."""
+        try:
+            return self.conn.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
+                return []
+            raise
+
+    def put_lifecycle_rules(self, bucket: str, rules: list[dict[str, Any]]) -> None:
+        """Replace the bucket's lifecycle configuration (with no rules: delete it)."""
+        if rules:
+            self.conn.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+        else:
+            self.conn.delete_bucket_lifecycle(Bucket=bucket)

@@ -12,9 +12,10 @@ from botocore.exceptions import ClientError, WaiterError
 
 from ddb_lake.compat import Context, data_interval_of
 from ddb_lake.core.errors import ConfigError, NotFoundError
+from ddb_lake.core.export import lookup
 from ddb_lake.core.export.failures import (
     COMPLETED,
-    live_export,
+    LIVE_STATUSES,
     raise_for_export_event,
     raise_if_failed,
     start_error,
@@ -30,6 +31,7 @@ from ddb_lake.core.export.rules import (
     normalize_export_type,
     to_datetime,
 )
+from ddb_lake.core.export.waiting import MAX_SERVER_ERRORS
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, key_schema_of
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.operators.base import ClassifiedErrors
@@ -47,11 +49,13 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
     [``window_start``, ``export_time``) (default: the data interval), 15 minutes to 24 hours long.
 
     :param s3_prefix: the export's ``S3Prefix``, one per (table, type, interval): the run plan's ``export_prefix``.
-        A retry finds the export an earlier try started there.
+        The operator writes ``_ddb_lake_export.json`` there (attempt, ClientToken, ARN); a retry reattaches by it.
     :param check_recovery_window: compare the requested times with the table's PITR window before exporting (default).
         DynamoDB rejects out-of-window times itself; switching this off only moves that rejection to the export call.
         Meant for stand-ins such as moto, whose reported window never moves.
     :param wait_for_completion: wait for the export (in the worker, or on the triggerer when ``deferrable``).
+    :param max_server_errors: stop waiting after this many DescribeExport server errors in a row (a retryable error;
+        the retry reattaches).
     """
 
     template_fields: Sequence[str] = (
@@ -76,6 +80,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         deferrable: bool = False,
         waiter_delay: int = 30,
         waiter_max_attempts: int = 480,
+        max_server_errors: int = MAX_SERVER_ERRORS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -94,6 +99,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         self.deferrable = deferrable
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        self.max_server_errors = max_server_errors
 
     @cached_property
     def storage_hook(self) -> LakeStorageHook:
@@ -116,6 +122,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
                     region_name=self.region_name,
                     verify=self.verify,
                     botocore_config=self.botocore_config,
+                    max_server_errors=self.max_server_errors,
                 ),
                 method_name="execute_complete",
                 kwargs={"request": request},
@@ -173,19 +180,45 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         return table
 
     def reattach_or_start(self, table_arn: str, request: dict[str, Any], context: Context) -> dict[str, Any]:
-        """Reattach to a running or completed export at the same S3 prefix; otherwise check PITR and start one."""
-        earlier = self.hook.exports_at(table_arn, self.s3_bucket, request["s3_prefix"], request["export_type"])
-        live = live_export(earlier)
-        if live is not None:
-            self.log.info(
-                "Reattaching to export %s (%s) of table %s at s3://%s/%s; not starting another",
-                live["ExportArn"], live.get("ExportStatus"), self.table_name, self.s3_bucket, request["s3_prefix"],
-            )
-            return live
+        """Reattach to the running or completed export of this prefix; otherwise check PITR and start one.
+
+        The export record at the prefix names it (one S3 read, one DescribeExport); see ``core.export.lookup``.
+        """
+        where = {"s3_bucket": self.s3_bucket, "s3_prefix": request["s3_prefix"], "export_type": request["export_type"]}
+        body = self.storage_hook.read_text(self.s3_bucket, lookup.record_key(request["s3_prefix"]))
+        record = lookup.read_record(body, **where) if body is not None else None
+        attempt = 0
+        if record is not None:
+            earlier = self.earlier_export(table_arn, record)
+            if earlier is not None and earlier.get("ExportStatus") in LIVE_STATUSES:
+                self.log.info(
+                    "Reattaching to export %s (%s) of table %s at s3://%s/%s; not starting another",
+                    earlier["ExportArn"], earlier.get("ExportStatus"), self.table_name, self.s3_bucket,
+                    request["s3_prefix"],
+                )
+                if record.export_arn is None:
+                    self.remember(record.started(earlier["ExportArn"]))
+                return earlier
+            # FAILED or forgotten: a new attempt. Started but never described: the same attempt, the same token.
+            attempt = record.attempt + 1 if earlier is not None or record.export_arn else record.attempt
         dag_id = getattr(context.get("dag"), "dag_id", self.dag_id)
         token = client_token(dag_id, self.task_id, self.table_name, request["export_type"], request["window_start"],
-                             request["export_time"], self.s3_bucket, request["s3_prefix"], len(earlier))
-        return self.start(table_arn, request, token, failed_before=len(earlier))
+                             request["export_time"], self.s3_bucket, request["s3_prefix"], attempt)
+        record = lookup.ExportRecord(table_name=self.table_name, attempt=attempt, client_token=token, **where)
+        self.remember(record)
+        description = self.start(table_arn, request, token, failed_before=attempt)
+        self.remember(record.started(description["ExportArn"]))
+        return description
+
+    def remember(self, record: lookup.ExportRecord) -> None:
+        """Write the export record at its prefix (before a start, and with the ARN right after it)."""
+        self.storage_hook.write_text(record.s3_bucket, lookup.record_key(record.s3_prefix), record.to_json())
+
+    def earlier_export(self, table_arn: str, record: lookup.ExportRecord) -> dict[str, Any] | None:
+        """The export the record names; for a record written just before a start, a bounded search of the listing."""
+        if record.export_arn:
+            return self.hook.describe_export_if_known(record.export_arn)
+        return self.hook.find_export_at(table_arn, record.s3_bucket, record.s3_prefix, record.export_type)
 
     def start(self, table_arn: str, request: dict[str, Any], token: str, *, failed_before: int) -> dict[str, Any]:
         """Check the PITR window, then call ExportTableToPointInTime with the deterministic ClientToken."""
@@ -204,7 +237,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
             destination = f"s3://{self.s3_bucket}/{request['s3_prefix']}"
             raise start_error(error, table_name=self.table_name, destination=destination, recovery=recovery) from error
         self.log.info(
-            "Started %s %s of table %s to s3://%s/%s (ClientToken %s, %d earlier failed)",
+            "Started %s %s of table %s to s3://%s/%s (ClientToken %s, attempt %d)",
             request["export_type"], description["ExportArn"], self.table_name, self.s3_bucket, request["s3_prefix"],
             token, failed_before,
         )
@@ -213,7 +246,8 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
     def wait(self, export_arn: str) -> None:
         """Block in the worker until the export finishes; raise with FailureCode/FailureMessage when it FAILED."""
         try:
-            self.hook.wait_for_export(export_arn, delay=self.waiter_delay, max_attempts=self.waiter_max_attempts)
+            self.hook.wait_for_export(export_arn, delay=self.waiter_delay, max_attempts=self.waiter_max_attempts,
+                                      max_server_errors=self.max_server_errors)
         except WaiterError as error:
             description = self.hook.describe_export(export_arn)
             raise_if_failed(description, self.table_name)

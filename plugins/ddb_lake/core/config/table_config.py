@@ -118,6 +118,8 @@ class ConvertSettings:
 class RetentionSettings:
     grace_hours: float = 24.0
     keep_last: int = 2
+    raw_export_days: int | None = 7  # S3 lifecycle: raw exports expire after this many days (null: kept)
+    changes_days: int | None = None  # S3 lifecycle: change files of incremental runs (null: kept)
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,8 @@ def _coerce(hint: Any, value: Any, path: str, dotted: str) -> Any:
     nested = _nested_dataclass(hint)
     if nested is not None:
         return None if value is None else _build(nested, value, path, dotted + ".")
+    if hint == int | None:
+        return None if value is None else _coerce(int, value, path, dotted)
     if hint is bool:
         if not isinstance(value, bool):
             raise TableConfigError(path, dotted, f"expected true or false, got {value!r}")
@@ -384,6 +388,9 @@ def _bound_problems(config: TableConfig) -> list[tuple[str, str | None]]:
          "table: a reader that planned before a publish reads the older snapshot's files for that long"
          if retention.grace_hours <= 0 else None),
         ("retention.keep_last", "must keep at least the current snapshot (>= 1)" if retention.keep_last < 1 else None),
+        *[(f"retention.{name}", f"{days} must be >= 1 (or null to keep them)")
+          for name, days in (("raw_export_days", retention.raw_export_days), ("changes_days", retention.changes_days))
+          if days is not None and days < 1],
         ("validation.tolerance", "must be >= 0" if config.validation.tolerance < 0 else None),
         ("retries", f"{config.retries} must be >= 0" if config.retries < 0 else None),
         ("retry_delay_minutes", f"{config.retry_delay_minutes:g} must be > 0"

@@ -45,6 +45,10 @@ class TableLayout:
             stamp = f"{utc_stamp(window_start)}-{stamp}"
         return join_key(self.prefix, "exports", self.table, kind, stamp)
 
+    def exports_root_prefix(self) -> str:
+        """``<prefix>/exports/<table>``: every raw export of the table (full and incremental) lies under it."""
+        return join_key(self.prefix, "exports", self.table)
+
     def snapshots_prefix(self) -> str:
         return join_key(self.prefix, "snapshots", self.table)
 

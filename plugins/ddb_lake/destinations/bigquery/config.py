@@ -30,6 +30,7 @@ class BigQuerySettings:
     transfer_method: str = "stream"
     partition_expiration_days: int = 0  # 0: partitions never expire
     force_rerun: bool = False  # load again even when this interval's load job already finished
+    staging_days: int | None = 7  # GCS lifecycle: staged copies are deleted this many days after upload (null: kept)
 
 
 _DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
@@ -46,4 +47,6 @@ def bigquery_problems(settings: BigQuerySettings) -> list[tuple[str, str | None]
          else f"{settings.table!r} may hold only letters, digits, underscores, dashes and spaces"),
         ("bigquery.partition_expiration_days", "must be >= 0 (0: never expire)"
          if settings.partition_expiration_days < 0 else None),
+        ("bigquery.staging_days", f"{settings.staging_days} must be >= 1 (or null to keep staged copies)"
+         if settings.staging_days is not None and settings.staging_days < 1 else None),
     ]
