@@ -77,10 +77,11 @@ def test_table_files_become_the_expected_dags_and_tasks(reports):
     assert {"ddb_lake__orders", "ddb_lake__customers", "ddb_lake__customers__incremental"} <= set(dags)
     orders = set(dags["ddb_lake__orders"]["tasks"])
     assert orders == {
-        "plan", "export", "convert", "lake.catalog", "lake.athena_partitions", "bigquery.transfer_to_gcs",
+        "plan", "contract", "export", "convert", "lake.catalog", "lake.athena_partitions", "bigquery.transfer_to_gcs",
         "bigquery.load", "validate", "publish", "retention", "report",
     }
     lake_only = set(dags["ddb_lake__customers"]["tasks"])
     assert not any(t.startswith("bigquery.") for t in lake_only) and "publish" in lake_only
     incremental = set(dags["ddb_lake__customers__incremental"]["tasks"])
     assert "publish" not in incremental and {"plan", "export", "convert", "validate", "report"} <= incremental
+    assert "contract" not in incremental  # the changes table keeps no contract (docs/conversion.md)
