@@ -4,8 +4,9 @@ current Glue table's parameter ``ddb_lake.contract``.
 Publish writes the folder's ``_contract.json`` and sets the parameter in the same UpdateTable call that switches the
 current table to that folder, so the contract in force is always the one of the snapshot the current table reads:
 a run that fails before publish (validation, a crash) leaves it unchanged. A table published before contracts were
-kept has no parameter: its current snapshot's ``_manifest.json`` schema is adopted. Glue parameter values hold at
-most 512,000 bytes (Glue API, ``TableInput.Parameters``), too small for a wide table's history: hence a pointer.
+kept has no parameter: its current snapshot's ``_manifest.json`` schema is adopted. A Glue parameter value holds at
+most 512,000 characters (Glue API ``TableInput.Parameters``), which a wide table's schema and history can pass:
+hence a pointer in the parameter and the contract in S3.
 Pure: the caller reads the object this module names.
 """
 
