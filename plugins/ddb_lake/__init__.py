@@ -23,7 +23,7 @@ _HOOKS = {
 _OPERATORS = {
     _AWS_EXPORT: ["operators.dynamodb_export", "operators.export_to_parquet"],
     _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish",
-            "operators.lake_lifecycle"],
+            "operators.lake_lifecycle", "operators.schema_contract"],
     _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator", f"{_BQ}.staging_lifecycle_operator"],
     _PIPELINE: ["operators.run_plan", "operators.row_count_validation", "operators.run_report"],
 }

@@ -70,9 +70,10 @@ def test_newer_interval_stays_current_when_the_older_switches_last(lake, held, f
     table = lake.glue.get_table(DatabaseName=DATABASE, Name=TABLE)["Table"]
     assert table["Parameters"]["ddb_lake.snapshot"] == S2
     assert table["StorageDescriptor"]["Location"] == f"s3://lake/{ROOT}snapshot={S2}/"
+    assert table["Parameters"]["ddb_lake.contract"] == f"s3://lake/{ROOT}snapshot={S2}/_contract.json"
     # the older folder records a switch that was tried and lost, so retention counts its grace from then
     assert [key.rsplit("/", 1)[1] for key in lake.keys(f"{ROOT}snapshot={S1}/")] == [
-        "_manifest.json", "_published.json", "_superseded.json", "part-00000.parquet"
+        "_contract.json", "_manifest.json", "_published.json", "_superseded.json", "part-00000.parquet"
     ]
     assert f"{ROOT}snapshot={S2}/_superseded.json" not in lake.keys(f"{ROOT}snapshot={S2}/")
 

@@ -118,7 +118,7 @@ def test_retention_keeps_old_snapshot_during_grace_and_deletes_it_after(lake):
     planned_files = [f"{ROOT}snapshot={S1}/part-00000.parquet"]  # a query planned against S1 before the switch
     publish(summaries[S2])
     assert [key.rsplit("/", 1)[1] for key in lake.keys(f"mirror/snapshots/orders/snapshot={S1}/")] == [
-        "_manifest.json", "_published.json", "_superseded.json", "part-00000.parquet"
+        "_contract.json", "_manifest.json", "_published.json", "_superseded.json", "part-00000.parquet"
     ]
 
     during = retention(grace_seconds=3600)

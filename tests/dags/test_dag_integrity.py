@@ -77,7 +77,7 @@ def test_table_files_become_the_expected_dags_and_tasks(reports):
     assert {"ddb_lake__orders", "ddb_lake__customers", "ddb_lake__customers__incremental"} <= set(dags)
     orders = set(dags["ddb_lake__orders"]["tasks"])
     assert orders == {
-        "plan", "export", "convert", "lake.lifecycle", "lake.catalog", "lake.athena_partitions",
+        "plan", "contract", "export", "convert", "lake.lifecycle", "lake.catalog", "lake.athena_partitions",
         "bigquery.transfer_to_gcs", "bigquery.load", "bigquery.staging_lifecycle", "validate", "publish", "retention",
         "report",
     }
@@ -86,3 +86,4 @@ def test_table_files_become_the_expected_dags_and_tasks(reports):
     incremental = set(dags["ddb_lake__customers__incremental"]["tasks"])
     assert "publish" not in incremental
     assert {"plan", "export", "convert", "lake.lifecycle", "validate", "report"} <= incremental
+    assert "contract" not in incremental  # the changes table keeps no contract (docs/conversion.md)

@@ -64,7 +64,9 @@ def test_tasks_take_plan_values_and_results_as_xcomargs_only(tmp_path):
     assert tasks["plan"].multiple_outputs is True
     assert isinstance(tasks["export"].s3_prefix, xcom_arg) and isinstance(tasks["convert"].export, xcom_arg)
     assert tasks["export"].upstream_task_ids == {"plan"}
-    assert tasks["convert"].upstream_task_ids == {"plan", "export"}
+    assert tasks["convert"].upstream_task_ids == {"plan", "export", "contract"}
+    assert tasks["contract"].multiple_outputs is True and isinstance(tasks["convert"].previous_schema, xcom_arg)
+    assert tasks["convert"].previous_schema.key == "schema"  # the stored contract's schema, not the whole dict
     assert tasks["lake.athena_partitions"].upstream_task_ids == {"plan", "lake.catalog"}
     assert {"plan", "convert", "bigquery.transfer_to_gcs"} <= tasks["bigquery.load"].upstream_task_ids
     for task in tasks.values():

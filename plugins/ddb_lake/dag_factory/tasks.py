@@ -39,12 +39,16 @@ def add_tasks(
         deferrable=True,
         **aws,
     )
+    contract = _contract_task(table, aws) if table.mode == "full" else None
+    if contract is not None:
+        tasks["contract"] = contract
     tasks["convert"] = ExportToParquetOperator(
         task_id="convert",
         export=tasks["export"].output,
         dest_url=plan["snapshot_url"],
         snapshot=plan["snapshot"],
         numbers=config.numbers,
+        previous_schema=contract.output["schema"] if contract is not None else None,
         converter_options=config.convert.converter_options(),
         **aws,
     )
@@ -67,6 +71,20 @@ def add_tasks(
     tasks["report"] = _report_task(config, tasks)
     tail >> tasks["report"]
     return tasks
+
+
+def _contract_task(table: TablePlan, aws: dict) -> Any:
+    """The table's schema contract, read before convert (full mode: the contract is what publish keeps)."""
+    from ddb_lake.operators.schema_contract import SchemaContractOperator
+
+    return SchemaContractOperator(
+        task_id="contract",
+        database=table.glue_database,
+        table_name=table.lake_table,
+        current_table=table.current_table,
+        bucket=table.lake_bucket,
+        **aws,
+    )
 
 
 def _lake_tasks(config: TableConfig, table: TablePlan, plan: Any, summary: Any, aws: dict) -> dict[str, Any]:

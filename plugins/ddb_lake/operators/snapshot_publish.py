@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import Context
+from ddb_lake.core.convert.storage import split_url
 from ddb_lake.core.errors import TransientError
 from ddb_lake.core.lake.catalog_tables import LAKE_DATABASE_DESCRIPTION, current_table_input
+from ddb_lake.core.lake.contract_store import contract_source, contract_url, stored_contract
 from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION, TableLayout
 from ddb_lake.core.lake.publish import (
     KEPT_NEWER,
@@ -31,6 +34,7 @@ from ddb_lake.core.lake.retention import (
     snapshot_folders,
 )
 from ddb_lake.core.lake.snapshot_manifest import check_file_sizes, manifest_files, manifest_key
+from ddb_lake.core.schema.contract import SchemaContract, next_contract
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import TableChanged
 from ddb_lake.operators.glue_catalog import LakeSnapshotOperator
@@ -54,6 +58,16 @@ class LakeFilesOperator(LakeSnapshotOperator):
         head = self.s3.head_object(key, bucket)
         return None if head is None else head["ContentLength"]
 
+    def stored_contract(self, table: dict[str, Any] | None) -> SchemaContract | None:
+        """The schema contract of the current table ``table`` (a GetTable answer); None before the first publish."""
+        source = contract_source(table)
+        if source is None:
+            return None
+        bucket, key = source.bucket_key
+        text = self.s3.read_key(key, bucket) if self.object_size(bucket, key) is not None else None
+        return stored_contract(source, text, table=self.table_name,
+                               glue_table=f"{self.database}.{self.current_table_name()}")
+
 
 class SnapshotPublishOperator(LakeFilesOperator):
     """Switch the current Glue table to a snapshot in one catalog call, after checking the snapshot is complete.
@@ -64,6 +78,9 @@ class SnapshotPublishOperator(LakeFilesOperator):
     (``action: kept_newer``); publishing the snapshot it already points at changes nothing. The decision and the
     switch use one read: UpdateTable carries that read's VersionId, and when another publish got in between, the
     table is read and the decision made again (compare-and-swap), so the newest interval wins under any overlap.
+    The same switch publishes the schema contract: the contract the read table names, advanced by this snapshot's
+    schema (``core.schema.contract.next_contract``), written to the folder's ``_contract.json`` and named by the
+    table parameter ``ddb_lake.contract``; a snapshot that moved a column to another attribute is refused.
     """
 
     template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "current_table")
@@ -99,8 +116,10 @@ class SnapshotPublishOperator(LakeFilesOperator):
                 self.not_published(action, location, current, retract=wrote_marker and action == KEPT_NEWER)
                 return {**result, "action": action, "published_at": current.published_at}
             published_at = datetime.now(timezone.utc).isoformat()
-            wanted = current_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]), location,
-                                         snapshot=stamp, published_at=published_at)
+            schema = LakeSchema.from_json(summary["schema"])
+            contract = next_contract(self.stored_contract(read), schema, table=self.table_name, snapshot=stamp)
+            wanted = current_table_input(table, self.table_name, schema, location, snapshot=stamp,
+                                         published_at=published_at, contract=self.write_contract(location, contract))
             self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
             self.mark(location, PUBLISHED_MARKER, stamp, published_at)
             wrote_marker = True
@@ -111,7 +130,8 @@ class SnapshotPublishOperator(LakeFilesOperator):
                 continue
             if current.location:
                 self.mark(current.location, SUPERSEDED_MARKER, current.snapshot, _now(), by=stamp)
-            return {**result, "action": action, "published_at": published_at}
+            changes = [change.to_json() for change in contract.history if change.snapshot == stamp]
+            return {**result, "action": action, "published_at": published_at, "contract_changes": changes}
         raise TransientError(
             f"publishing {location} to {self.database}.{table}: another writer changed the table {PUBLISH_ATTEMPTS} "
             f"times between read and update; the task retry reads it again"
@@ -130,6 +150,13 @@ class SnapshotPublishOperator(LakeFilesOperator):
         )
         if retract:  # it was never current: retention may count its grace from now
             self.mark(location, SUPERSEDED_MARKER, None, _now(), by=current.snapshot)
+
+    def write_contract(self, location: str, contract: SchemaContract) -> str:
+        """Write ``_contract.json`` into the snapshot folder at ``location``; return its URL for the table parameter."""
+        url = contract_url(location)
+        bucket, key = split_url(url, "s3")
+        self.s3.load_string(json.dumps(contract.to_json(), sort_keys=True), key, bucket_name=bucket, replace=True)
+        return url
 
     def mark(self, location: str, marker: str, snapshot: str | None, at: str, *, by: str | None = None) -> None:
         """Write a publish marker (see ``ddb_lake.core.lake.publish``) into the snapshot folder at ``location``."""

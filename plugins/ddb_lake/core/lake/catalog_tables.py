@@ -10,6 +10,7 @@ from typing import Any
 
 from ddb_lake.core.errors import SchemaError
 from ddb_lake.core.lake.glue_table import (
+    CONTRACT_PARAMETER,
     PUBLISHED_AT_PARAMETER,
     SNAPSHOT_PARAMETER,
     glue_columns,
@@ -44,13 +45,18 @@ def snapshots_table_input(
 
 
 def current_table_input(
-    name: str, table_name: str, schema: LakeSchema, location: str, *, snapshot: str, published_at: str
+    name: str, table_name: str, schema: LakeSchema, location: str, *, snapshot: str, published_at: str,
+    contract: str | None = None,
 ) -> dict[str, Any]:
-    """TableInput of the current table reading the snapshot at ``location``, stamped with its snapshot and time."""
+    """TableInput of the current table reading the snapshot at ``location``, stamped with its snapshot and time.
+
+    :param contract: URL of the schema contract published with the snapshot (``core.lake.contract_store``).
+    """
+    contract_parameter = {CONTRACT_PARAMETER: contract} if contract else {}
     return table_input(
         name, glue_columns(schema), location, partitioned=False,
         description=f"Current snapshot of DynamoDB table {table_name} (switched by ddb-lake on publish)",
-        parameters={SNAPSHOT_PARAMETER: snapshot, PUBLISHED_AT_PARAMETER: published_at},
+        parameters={SNAPSHOT_PARAMETER: snapshot, PUBLISHED_AT_PARAMETER: published_at, **contract_parameter},
     )
 
 

@@ -23,6 +23,7 @@ PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 SCHEMA_PARAMETER = "ddb_lake.schema_version"
 SNAPSHOT_PARAMETER = "ddb_lake.snapshot"
 PUBLISHED_AT_PARAMETER = "ddb_lake.published_at"
+CONTRACT_PARAMETER = "ddb_lake.contract"  # the schema contract's URL (see ddb_lake.core.lake.contract_store)
 
 _HIVE_SCALARS = {
     "string": "string",

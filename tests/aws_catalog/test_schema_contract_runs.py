@@ -1,0 +1,138 @@
+"""The schema contract over several runs on moto: read -> convert -> catalog -> (validate) -> publish, as operators.
+
+Day 1 and 2 hold ``userId``; day 3 adds ``userid`` beside it. The column ``userid`` keeps holding ``userId`` in the
+Parquet files, the current Glue table and every history partition. A day-4 run whose validation fails leaves the
+stored contract as it was.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from catalog_lake import BUCKET, DATABASE, TABLE
+
+from ddb_lake.compat import AirflowFailException
+from ddb_lake.core.convert.export_writer import item_line, write_export
+from ddb_lake.core.lake.layout import parse_stamp
+from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
+from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
+from ddb_lake.operators.row_count_validation import RowCountValidationOperator
+from ddb_lake.operators.schema_contract import SchemaContractOperator
+from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator
+
+pytestmark = pytest.mark.integration
+S1, S2, S3, S4 = "20261101T000000Z", "20261102T000000Z", "20261103T000000Z", "20261104T000000Z"
+USERID_HASH = "userid_41ae9913"  # "userid_" + SHA-1("userid")[:8]
+NAMES = {"database": DATABASE, "table_name": TABLE, "bucket": BUCKET}
+
+
+@pytest.fixture(autouse=True)
+def dynamodb_table(lake) -> None:
+    """The validator shows DescribeTable's ItemCount: the table exists, its items are in the uploaded exports."""
+    client = boto3.client("dynamodb", endpoint_url=lake.url, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")
+
+
+def items(day: str, *, twin: bool) -> list[dict]:
+    out = []
+    for n in range(3):
+        item = {"pk": {"S": f"order-{n}"}, "userId": {"S": f"U{n}-{day}"}, "qty": {"N": str(n)}}
+        if twin:
+            item["userid"] = {"S": f"lower-{n}"}
+        out.append(item)
+    return out
+
+
+def upload_export(lake, tmp_path: Path, stamp: str, rows: list[dict]) -> dict:
+    """A finished export's folder in S3, and the export task's result naming it."""
+    export_id = f"0170000000000{stamp[7]}-abcdef12"
+    local = write_export(tmp_path / stamp / "AWSDynamoDB" / export_id, [[item_line(i) for i in rows]])
+    prefix = f"mirror/exports/{TABLE}/full/{stamp}/AWSDynamoDB/{export_id}"
+    for path in local.rglob("*"):
+        if path.is_file():
+            lake.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{path.relative_to(local)}", Body=path.read_bytes())
+    return {"export_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}/export/{export_id}",
+            "table_name": TABLE, "export_folder": f"s3://{BUCKET}/{prefix}/", "item_count": len(rows)}
+
+
+def run_day(lake, tmp_path: Path, stamp: str, rows: list[dict], *, validation_fails: bool = False) -> dict:
+    """One DAG run's lake tasks, in order; publish only when validation passed."""
+    contract = SchemaContractOperator(task_id="contract", **NAMES).execute({})
+    export = upload_export(lake, tmp_path, stamp, rows)
+    snapshot_url = lake.layout.url(lake.layout.snapshot_prefix(parse_stamp(stamp)))
+    summary = ExportToParquetOperator(task_id="convert", export=export, dest_url=snapshot_url, snapshot=stamp,
+                                      previous_schema=contract["schema"]).execute({})
+    GlueSnapshotCatalogOperator(task_id="catalog", convert_summary=summary, **NAMES).execute({})
+    claimed = {**export, "item_count": export["item_count"] + (1 if validation_fails else 0)}
+    RowCountValidationOperator(task_id="validate", export=claimed, snapshot=summary).execute({})
+    return SnapshotPublishOperator(task_id="publish", convert_summary=summary, **NAMES).execute({})
+
+
+def parquet_rows(lake, stamp: str) -> list[dict]:
+    key = f"{lake.layout.snapshot_prefix(parse_stamp(stamp))}/part-00000.parquet"
+    body = lake.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return sorted(pq.read_table(io.BytesIO(body)).to_pylist(), key=lambda row: row["pk"])
+
+
+def attributes_of(columns: list[dict]) -> dict[str, str]:
+    """Glue column -> the attribute its comment names (``DynamoDB attribute 'userId'``)."""
+    return {c["Name"]: c["Comment"].split("'")[1] for c in columns}
+
+
+def stored_contract(lake) -> dict:
+    table = lake.glue.get_table(DatabaseName=DATABASE, Name=TABLE)["Table"]
+    body = lake.s3.get_object(Bucket=BUCKET, Key=table["Parameters"]["ddb_lake.contract"].split("/", 3)[3])
+    return json.loads(body["Body"].read())
+
+
+def test_userId_keeps_its_column_when_userid_appears(lake, tmp_path):
+    first = run_day(lake, tmp_path, S1, items(S1, twin=False))
+    assert first["action"] == "published"
+    assert [(c["column"], c["attribute"]) for c in first["contract_changes"]] == [
+        ("pk", "pk"), ("qty", "qty"), ("userid", "userId")]
+    assert run_day(lake, tmp_path, S2, items(S2, twin=False))["contract_changes"] == []
+    third = run_day(lake, tmp_path, S3, items(S3, twin=True))
+    assert third["contract_changes"] == [{"snapshot": S3, "column": USERID_HASH, "attribute": "userid",
+                                          "change": "added", "type": {"kind": "string"}}]
+
+    day3 = parquet_rows(lake, S3)
+    assert [(r["userid"], r[USERID_HASH]) for r in day3] == [("U0-" + S3, "lower-0"), ("U1-" + S3, "lower-1"),
+                                                              ("U2-" + S3, "lower-2")]
+    assert [r["userid"] for r in parquet_rows(lake, S1)] == ["U0-" + S1, "U1-" + S1, "U2-" + S1]
+
+    current = lake.glue.get_table(DatabaseName=DATABASE, Name=TABLE)["Table"]
+    assert attributes_of(current["StorageDescriptor"]["Columns"]) == {
+        "pk": "pk", "userid": "userId", "qty": "qty", USERID_HASH: "userid"}
+    history = lake.glue.get_partitions(DatabaseName=DATABASE, TableName=f"{TABLE}_snapshots")["Partitions"]
+    by_snapshot = {p["Values"][0]: attributes_of(p["StorageDescriptor"]["Columns"]) for p in history}
+    assert sorted(by_snapshot) == [S1, S2, S3]
+    assert {stamp: columns["userid"] for stamp, columns in by_snapshot.items()} == {S1: "userId", S2: "userId",
+                                                                                     S3: "userId"}
+    assert by_snapshot[S3][USERID_HASH] == "userid"
+    history_table = lake.glue.get_table(DatabaseName=DATABASE, Name=f"{TABLE}_snapshots")["Table"]
+    assert attributes_of(history_table["StorageDescriptor"]["Columns"])["userid"] == "userId"
+
+    contract = stored_contract(lake)
+    assert contract["snapshot"] == S3
+    assert [(c["column"], c["snapshot"]) for c in contract["history"]] == [
+        ("pk", S1), ("qty", S1), ("userid", S1), (USERID_HASH, S3)]
+
+
+def test_a_run_whose_validation_fails_leaves_the_contract_as_it_was(lake, tmp_path):
+    run_day(lake, tmp_path, S1, items(S1, twin=False))
+    before = stored_contract(lake)
+    day2 = [{**item, "userID": {"S": "third spelling"}} for item in items(S2, twin=True)]
+    with pytest.raises(AirflowFailException, match=f"orders snapshot {S2} is not published"):
+        run_day(lake, tmp_path, S2, day2, validation_fails=True)
+    assert stored_contract(lake) == before
+    after = SchemaContractOperator(task_id="contract", **NAMES).execute({})
+    assert after["snapshot"] == S1 and after["schema"] == before["schema"]
+    assert [f["name"] for f in after["schema"]["fields"]] == ["pk", "qty", "userid"]
