@@ -118,6 +118,12 @@ class LakeSchema:
             metadata={"ddb_lake.columns": json.dumps(mapping, sort_keys=True)},
         )
 
+    def field_named(self, name: str) -> LakeField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"no column {name!r} in schema; columns are {', '.join(f.name for f in self.fields)}")
+
 
 _ARROW_SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
