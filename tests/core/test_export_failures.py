@@ -20,7 +20,6 @@ from ddb_lake.core.export.failures import (
     error_reply,
     export_failure,
     is_transient,
-    live_export,
     raise_for_export_event,
     raise_if_failed,
     start_error,
@@ -194,17 +193,13 @@ def test_trigger_events():
         raise_for_export_event(failed, "orders")
 
 
-def test_still_running_and_live_exports():
+def test_still_running_error_is_transient_and_says_a_retry_reattaches():
     error = still_running_error(EXPORT_ARN, "orders", "IN_PROGRESS", 480, 30)
     assert isinstance(error, TransientError)
     assert str(error) == (
         f"DynamoDB export {EXPORT_ARN} of table orders is still IN_PROGRESS after 480 polls 30s apart. "
         "A retry reattaches to it."
     )
-    failed, running = {"ExportStatus": "FAILED"}, {"ExportStatus": "IN_PROGRESS"}
-    assert live_export([failed, running, {"ExportStatus": "COMPLETED"}]) is running
-    assert live_export([failed]) is None
-    assert live_export([]) is None
 
 
 # ---- where the files are --------------------------------------------------------------------------------------------

@@ -142,8 +142,3 @@ def still_running_error(export_arn: str, table_name: str, status: str | None, po
         f"DynamoDB export {export_arn} of table {table_name} is still {status} after {polls} polls "
         f"{delay}s apart. A retry reattaches to it."
     )
-
-
-def live_export(descriptions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The first running or completed export among an S3 prefix's exports (a retry reattaches to it), or None."""
-    return next((d for d in descriptions if d.get("ExportStatus") in LIVE_STATUSES), None)
