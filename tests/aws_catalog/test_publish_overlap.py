@@ -40,8 +40,25 @@ class HeldPublishOperator(SnapshotPublishOperator):
 
 
 def publish(summary: dict, operator_class: type[SnapshotPublishOperator] = SnapshotPublishOperator) -> dict:
+    _ready_for_execute_in_this_thread()
     return operator_class(task_id="publish", convert_summary=summary, database=DATABASE, table_name=TABLE,
                           bucket="lake").execute({})
+
+
+def _ready_for_execute_in_this_thread() -> None:
+    """Airflow 2's ExecutorSafeguard keeps ``callers`` in a thread-local set up only in the importing thread.
+
+    Calling ``execute`` from a test's worker thread then fails with AttributeError (a task runs ``execute`` in its
+    own main thread, so production never meets this); give this thread the empty dict the main thread has.
+    """
+    from ddb_lake.compat import AIRFLOW_V3
+
+    if AIRFLOW_V3:
+        return
+    from airflow.models.baseoperator import ExecutorSafeguard
+
+    if not hasattr(ExecutorSafeguard._sentinel, "callers"):
+        ExecutorSafeguard._sentinel.callers = {}
 
 
 @pytest.fixture
