@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import Context
@@ -23,8 +22,6 @@ from ddb_lake.core.lake.publish import (
     SUPERSEDED_MARKER,
     UNCHANGED,
     CurrentSnapshot,
-    marker_body,
-    marker_key,
     publish_action,
 )
 from ddb_lake.core.lake.retention import (
@@ -46,12 +43,6 @@ from ddb_lake.operators.glue_catalog import LakeSnapshotOperator
 
 class LakeFilesOperator(LakeSnapshotOperator):
     """Base of the operators that also read or delete a table's snapshot files: those go through ``s3``."""
-
-    @cached_property
-    def s3(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(**self._hook_parameters)
 
     def current_snapshot(self) -> CurrentSnapshot:
         """What the current Glue table reads now."""
@@ -161,12 +152,6 @@ class SnapshotPublishOperator(LakeFilesOperator):
         bucket, key = split_url(url, "s3")
         self.s3.load_string(json.dumps(contract.to_json(), sort_keys=True), key, bucket_name=bucket, replace=True)
         return url
-
-    def mark(self, location: str, marker: str, snapshot: str | None, at: str, *, by: str | None = None) -> None:
-        """Write a publish marker (see ``ddb_lake.core.lake.publish``) into the snapshot folder at ``location``."""
-        bucket, key = marker_key(location, marker)
-        body = marker_body(snapshot, f"{self.database}.{self.current_table_name()}", at, by=by)
-        self.s3.load_string(body, key, bucket_name=bucket, replace=True)
 
     def check_snapshot_complete(self, location: str, summary: dict[str, Any]) -> None:
         """Raise unless the snapshot's manifest and every file it lists are in S3 as the convert task reported."""
