@@ -14,7 +14,7 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ddb_lake.core.lake.layout import TableLayout, parse_stamp
+from ddb_lake.core.lake.layout import TableLayout, attempt_url, attempts_key, parse_stamp
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 BUCKET = "lake"
@@ -41,9 +41,16 @@ class Lake:
     athena: Any
     layout: TableLayout
 
-    def write_snapshot(self, stamp: str, rows: list[dict[str, Any]], schema: LakeSchema = SCHEMA_V1) -> dict[str, Any]:
-        """Write ``part-00000.parquet`` and ``_manifest.json`` as the converter would; return the convert summary."""
+    def write_snapshot(self, stamp: str, rows: list[dict[str, Any]], schema: LakeSchema = SCHEMA_V1,
+                       attempt: str | None = None) -> dict[str, Any]:
+        """Write ``part-00000.parquet`` and ``_manifest.json`` as the converter would; return the convert summary.
+
+        :param attempt: write the attempt folder ``_attempts/snapshot=<stamp>/attempt=<attempt>`` (the DAG's way)
+            instead of the fixed ``snapshot=<stamp>`` folder.
+        """
         prefix = self.layout.snapshot_prefix(parse_stamp(stamp))
+        if attempt is not None:
+            prefix = attempt_url(attempts_key(prefix), attempt)
         arrow_schema = schema.to_arrow()
         table = pa.Table.from_pylist(rows, schema=arrow_schema)
         buffer = io.BytesIO()

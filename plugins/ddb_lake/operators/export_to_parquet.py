@@ -9,6 +9,8 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from ddb_lake.compat import Context, run_attempt
+from ddb_lake.core.convert.dest_ownership import check_unpublished
+from ddb_lake.core.convert.storage import Storage
 from ddb_lake.core.errors import ExportFormatError
 from ddb_lake.core.export.folders import finished_export
 from ddb_lake.core.lake.errors import LakeConfigError
@@ -32,7 +34,8 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
         the key columns of an export holding no item.
     :param attempts_url: the run plan's ``attempts_url``: each try writes its own ``attempt=<id>/`` below it.
     :param dest_url: instead of ``attempts_url``: one fixed folder written in place, under the converter's ownership
-        rules (``core.convert.dest_ownership``), as the CLI does; a rerun replaces its own files there.
+        rules (``core.convert.dest_ownership``), as the CLI does; a rerun replaces its own files there, unless a
+        table was switched to it (a publish marker there refuses it).
     :param snapshot: the snapshot's partition value: the run plan's ``snapshot``.
     :param previous_schema: the table's current LakeSchema (JSON dict or string), so columns evolve additively.
     :param converter_options: extra keyword arguments for ``convert_export`` (e.g. ``row_group_size``).
@@ -71,6 +74,7 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
 
         export = finished_export(self.export, self.task_id)
         attempt, dest = self.destination(context)
+        check_unpublished(dest, Storage(s3_client=self.hook.conn).list_names(dest), attempts_too=False)
         self.log.info(
             "Converting export %s of table %s (%s items expected) from %s to %s",
             export.get("export_arn"), export["table_name"], export.get("item_count"), export["export_folder"], dest,

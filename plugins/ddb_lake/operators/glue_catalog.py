@@ -20,7 +20,13 @@ from ddb_lake.core.lake.catalog_tables import (
 )
 from ddb_lake.core.lake.convert_summary import require_summary
 from ddb_lake.core.lake.crawler import crawler_request
-from ddb_lake.core.lake.glue_table import parent_location, partition_input, same_location, snapshot_location
+from ddb_lake.core.lake.glue_table import (
+    folder_url,
+    parent_location,
+    partition_input,
+    same_location,
+    snapshot_location,
+)
 from ddb_lake.core.lake.layout import SUPERSEDED_MARKER
 from ddb_lake.core.lake.publish import marker_body, marker_key
 from ddb_lake.core.schema.lake_schema import LakeSchema
@@ -90,7 +96,7 @@ class LakeSnapshotOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]):
 class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     """Create or evolve the ``<table>_snapshots`` Glue table and add the new snapshot's partition (idempotent).
 
-    When the snapshot's partition read another folder (an earlier attempt of the same interval), that folder gets
+    When the snapshot's partition read another folder of the table (an earlier attempt of the interval), that one gets
     ``_superseded.json`` once the partition moved: retention counts its grace from then, as readers of the partition
     may still hold its files.
 
@@ -116,9 +122,9 @@ class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary, stamp, location = self.converted_snapshot()
-        table = self.snapshots_table_name()
-        wanted = snapshots_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]),
-                                       parent_location(location), projection=self.partition_projection)
+        table, root = self.snapshots_table_name(), parent_location(location)
+        wanted = snapshots_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]), root,
+                                       projection=self.partition_projection)
         self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
         table_action, in_catalog = self.hook.upsert_table(self.database, wanted)
         columns = in_catalog["StorageDescriptor"]["Columns"]
@@ -126,7 +132,7 @@ class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
         if not self.partition_projection:
             before = self.hook.partition_location(self.database, table, [stamp])
             outcome = self.hook.add_partitions(self.database, table, [partition_input(stamp, columns, location)])
-            if before and before.startswith("s3://") and not same_location(before, location):
+            if before and folder_url(before).startswith(root) and not same_location(before, location):
                 self.mark(before, SUPERSEDED_MARKER, stamp, datetime.now(timezone.utc).isoformat(), by=location)
         self.log.info("Glue %s.%s %s; partition %s: %s", self.database, table, table_action, stamp, outcome)
         return {

@@ -22,7 +22,15 @@ import os
 from collections.abc import Iterable
 
 from ddb_lake.core.errors import ConfigError
-from ddb_lake.core.lake.layout import MANIFEST_NAME, PUBLISH_SIDECARS, WRITING_NAME
+from ddb_lake.core.lake.layout import (
+    ATTEMPT_PARTITION,
+    ATTEMPTS_FOLDER,
+    MANIFEST_NAME,
+    PUBLISH_SIDECARS,
+    PUBLISHED_MARKER,
+    SUPERSEDED_MARKER,
+    WRITING_NAME,
+)
 
 RECORD_NAMES = frozenset((MANIFEST_NAME, WRITING_NAME))
 SIDECAR_NAMES = PUBLISH_SIDECARS
@@ -113,6 +121,30 @@ def check_destination(dest: str, foreign: list[str], writes: Iterable[str], *, k
         raise DestinationNotOwnedError(
             f"{dest} holds {_some(clash)}, which ddb-lake did not write there and would overwrite. Nothing was "
             "written or deleted. Fix: convert to an empty or new folder.", dest=dest, foreign=clash)
+
+
+def is_attempt_folder(dest: str) -> bool:
+    """``dest`` is a DAG convert try's folder: ``.../_attempts/snapshot=<stamp>/attempt=<id>``."""
+    parts = dest.rstrip("/").split("/")
+    return len(parts) >= 3 and parts[-3] == ATTEMPTS_FOLDER and parts[-1].startswith(f"{ATTEMPT_PARTITION}=")
+
+
+def check_unpublished(dest: str, listed: Iterable[str], *, attempts_too: bool) -> None:
+    """Raise :class:`DestinationNotOwnedError` when ``dest`` is a folder a table may read: rewriting it in place
+    would change what readers see.
+
+    Such a folder holds a publish marker (``_published.json``/``_superseded.json``: a current table read or reads
+    it) or, with ``attempts_too``, it is a non-empty DAG attempt folder (a history partition may read it).
+    """
+    names = set(listed)
+    why = next((f"holds {name} (a table was switched to it)" for name in (PUBLISHED_MARKER, SUPERSEDED_MARKER)
+                if name in names), None)
+    if why is None and attempts_too and names and is_attempt_folder(dest):
+        why = "is a DAG convert try's attempt folder (a history partition may read it)"
+    if why is not None:
+        raise DestinationNotOwnedError(
+            f"{dest} {why}: ddb-lake never rewrites a folder readers may use. Nothing was written or deleted. Fix: "
+            "convert to an empty or new folder.", dest=dest, foreign=sorted(names))
 
 
 def stale_names(owned: frozenset[str], written: Iterable[str]) -> list[str]:
