@@ -20,11 +20,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import boto3
 import pytest
 from catalog_lake import BUCKET, DATABASE, TABLE
 
-from ddb_lake.core.convert.export_writer import item_line, write_export
 from ddb_lake.core.lake.layout import attempt_id
 from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
 from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
@@ -46,12 +44,7 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.fixture
 def dynamodb_table(lake) -> None:
-    """The validator shows DescribeTable's ItemCount: the table exists; its items are in the uploaded exports."""
-    client = boto3.client("dynamodb", endpoint_url=lake.url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                        BillingMode="PAY_PER_REQUEST")
+    lake.create_dynamodb_table()
 
 
 def export_items(count: int, version: int) -> list[dict]:
@@ -61,15 +54,9 @@ def export_items(count: int, version: int) -> list[dict]:
 
 def upload_export(lake, tmp_path: Path, name: str, items: list[dict]) -> dict:
     """A finished export's folder in S3 (``DATA_FILES`` data files), and the export task's result naming it."""
-    export_id = f"01700000000000-{name}"
-    files = [[item_line(i) for i in items[k::DATA_FILES]] for k in range(DATA_FILES)]
-    local = write_export(tmp_path / name / "AWSDynamoDB" / export_id, files)
-    prefix = f"mirror/exports/{TABLE}/full/{STAMP}/{name}/AWSDynamoDB/{export_id}"
-    for path in local.rglob("*"):
-        if path.is_file():
-            lake.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{path.relative_to(local)}", Body=path.read_bytes())
-    return {"export_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}/export/{export_id}",
-            "table_name": TABLE, "export_folder": f"s3://{BUCKET}/{prefix}/", "item_count": len(items)}
+    files = [items[k::DATA_FILES] for k in range(DATA_FILES)]
+    return lake.upload_export(tmp_path / name, f"01700000000000-{name}", f"mirror/exports/{TABLE}/full/{STAMP}/{name}",
+                              files)
 
 
 def start_convert(export: dict, run_id: str, try_number: int) -> subprocess.Popen:
