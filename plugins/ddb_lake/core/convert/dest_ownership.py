@@ -23,13 +23,12 @@ from collections.abc import Iterable
 
 from ddb_lake.core.errors import ConfigError
 from ddb_lake.core.lake.layout import (
-    ATTEMPT_PARTITION,
-    ATTEMPTS_FOLDER,
     MANIFEST_NAME,
     PUBLISH_SIDECARS,
     PUBLISHED_MARKER,
     SUPERSEDED_MARKER,
     WRITING_NAME,
+    attempt_of_folder,
 )
 
 RECORD_NAMES = frozenset((MANIFEST_NAME, WRITING_NAME))
@@ -125,8 +124,7 @@ def check_destination(dest: str, foreign: list[str], writes: Iterable[str], *, k
 
 def is_attempt_folder(dest: str) -> bool:
     """``dest`` is a DAG convert try's folder: ``.../_attempts/snapshot=<stamp>/attempt=<id>``."""
-    parts = dest.rstrip("/").split("/")
-    return len(parts) >= 3 and parts[-3] == ATTEMPTS_FOLDER and parts[-1].startswith(f"{ATTEMPT_PARTITION}=")
+    return attempt_of_folder(dest) is not None
 
 
 def check_unpublished(dest: str, listed: Iterable[str], *, attempts_too: bool) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ddb_lake.core.errors import SchemaError
 from ddb_lake.core.lake.errors import LakeConfigError
-from ddb_lake.core.lake.layout import ATTEMPT_PARTITION, ATTEMPTS_FOLDER, SNAPSHOT_PARTITION
+from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION, attempt_of_folder
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -294,11 +294,7 @@ def snapshot_location(summary: dict[str, Any], bucket: str | None = None) -> tup
 
 def attempt_of_location(location: str) -> str | None:
     """The attempt id of a ``.../_attempts/snapshot=<stamp>/attempt=<id>/`` folder (None for other folders)."""
-    parts = location.rstrip("/").split("/")
-    if len(parts) < 4 or parts[-3] != ATTEMPTS_FOLDER or stamp_of_location(parts[-2]) is None:
-        return None
-    key, _, value = parts[-1].partition("=")
-    return value if key == ATTEMPT_PARTITION and value else None
+    return attempt_of_folder(location)
 
 
 def stamp_of_location(location: str) -> str | None:

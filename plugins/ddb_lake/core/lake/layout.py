@@ -71,6 +71,16 @@ def attempt_url(attempts_url: str, attempt: str) -> str:
     return f"{attempts_url.rstrip('/')}/{ATTEMPT_PARTITION}={attempt}"
 
 
+def attempt_of_folder(url: str) -> str | None:
+    """The attempt id of a ``.../_attempts/snapshot=<stamp>/attempt=<id>/`` folder (None for any other folder)."""
+    parts = url.rstrip("/").split("/")
+    if len(parts) < 4 or parts[-3] != ATTEMPTS_FOLDER:
+        return None
+    stamp_key, _, stamp = parts[-2].partition("=")
+    key, _, value = parts[-1].partition("=")
+    return value if stamp_key == SNAPSHOT_PARTITION and stamp and key == ATTEMPT_PARTITION and value else None
+
+
 def join_key(*parts: str) -> str:
     """Join S3 key parts with single slashes, dropping empty parts (no leading or trailing slash)."""
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
