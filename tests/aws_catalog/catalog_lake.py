@@ -8,13 +8,15 @@ import os
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ddb_lake.core.lake.layout import TableLayout, parse_stamp
+from ddb_lake.core.convert.export_writer import item_line, write_export
+from ddb_lake.core.lake.layout import TableLayout, attempt_url, attempts_key, parse_stamp
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 BUCKET = "lake"
@@ -41,9 +43,16 @@ class Lake:
     athena: Any
     layout: TableLayout
 
-    def write_snapshot(self, stamp: str, rows: list[dict[str, Any]], schema: LakeSchema = SCHEMA_V1) -> dict[str, Any]:
-        """Write ``part-00000.parquet`` and ``_manifest.json`` as the converter would; return the convert summary."""
+    def write_snapshot(self, stamp: str, rows: list[dict[str, Any]], schema: LakeSchema = SCHEMA_V1,
+                       attempt: str | None = None) -> dict[str, Any]:
+        """Write ``part-00000.parquet`` and ``_manifest.json`` as the converter would; return the convert summary.
+
+        :param attempt: write the attempt folder ``_attempts/snapshot=<stamp>/attempt=<attempt>`` (the DAG's way)
+            instead of the fixed ``snapshot=<stamp>`` folder.
+        """
         prefix = self.layout.snapshot_prefix(parse_stamp(stamp))
+        if attempt is not None:
+            prefix = attempt_url(attempts_key(prefix), attempt)
         arrow_schema = schema.to_arrow()
         table = pa.Table.from_pylist(rows, schema=arrow_schema)
         buffer = io.BytesIO()
@@ -58,6 +67,26 @@ class Lake:
         }
         self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/_manifest.json", Body=json.dumps(summary).encode())
         return {**summary, "snapshot_prefix": prefix, "snapshot": stamp}
+
+    def create_dynamodb_table(self) -> None:
+        """The DynamoDB table (``pk`` key): the validator shows DescribeTable's ItemCount; items are in the exports."""
+        client = boto3.client("dynamodb", endpoint_url=self.url, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                            BillingMode="PAY_PER_REQUEST")
+
+    def upload_export(self, local_root: Path, export_id: str, key_prefix: str, files: list[list[dict]]) -> dict:
+        """A finished export's folder ``<key_prefix>/AWSDynamoDB/<export_id>/`` in S3 (one data file per list of
+        items), and the export task's result naming it."""
+        local = write_export(local_root / "AWSDynamoDB" / export_id, [[item_line(i) for i in f] for f in files])
+        prefix = f"{key_prefix}/AWSDynamoDB/{export_id}"
+        for path in local.rglob("*"):
+            if path.is_file():
+                self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{path.relative_to(local)}", Body=path.read_bytes())
+        return {"export_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}/export/{export_id}",
+                "table_name": TABLE, "export_folder": f"s3://{BUCKET}/{prefix}/",
+                "item_count": sum(len(f) for f in files)}
 
     def keys(self, prefix: str) -> list[str]:
         answer = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from catalog_lake import DATABASE, SCHEMA_V1, SCHEMA_V2, TABLE, rows
 
@@ -104,3 +106,21 @@ def test_summary_that_is_not_a_dict_is_refused(lake):
 
 def snapshots_columns(lake) -> list[dict]:
     return lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]["StorageDescriptor"]["Columns"]
+
+
+def test_a_rerun_moves_the_partition_to_its_attempt_and_marks_the_folder_it_left(lake):
+    first = register(lake.write_snapshot(S1, rows(2), attempt="scheduled-71bbca42-try1"))
+    rerun = register(lake.write_snapshot(S1, rows(3), attempt="manual-4131cba4-try1"))
+    assert (first["partition_action"], rerun["partition_action"]) == ("created", "moved")
+    attempts = f"s3://lake/mirror/snapshots/orders/_attempts/snapshot={S1}/"
+    partition = lake.glue.get_partition(DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValues=[S1])
+    assert partition["Partition"]["StorageDescriptor"]["Location"] == f"{attempts}attempt=manual-4131cba4-try1/"
+    table = lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]
+    assert table["StorageDescriptor"]["Location"] == "s3://lake/mirror/snapshots/orders/"  # not the attempts tree
+    left = f"mirror/snapshots/orders/_attempts/snapshot={S1}/attempt=scheduled-71bbca42-try1/"
+    marker = json.loads(lake.s3.get_object(Bucket="lake", Key=left + "_superseded.json")["Body"].read())
+    assert (marker["snapshot"], marker["by"]) == (S1, f"{attempts}attempt=manual-4131cba4-try1/")
+    assert lake.keys(f"mirror/snapshots/orders/_attempts/snapshot={S1}/attempt=manual-4131cba4-try1/") == [
+        f"mirror/snapshots/orders/_attempts/snapshot={S1}/attempt=manual-4131cba4-try1/_manifest.json",
+        f"mirror/snapshots/orders/_attempts/snapshot={S1}/attempt=manual-4131cba4-try1/part-00000.parquet",
+    ]  # the folder now read gets nothing

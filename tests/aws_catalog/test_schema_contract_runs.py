@@ -11,13 +11,11 @@ import io
 import json
 from pathlib import Path
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
 from catalog_lake import BUCKET, DATABASE, TABLE
 
 from ddb_lake.compat import AirflowFailException
-from ddb_lake.core.convert.export_writer import item_line, write_export
 from ddb_lake.core.lake.layout import parse_stamp
 from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
@@ -34,11 +32,7 @@ NAMES = {"database": DATABASE, "table_name": TABLE, "bucket": BUCKET}
 @pytest.fixture(autouse=True)
 def dynamodb_table(lake) -> None:
     """The validator shows DescribeTable's ItemCount: the table exists, its items are in the uploaded exports."""
-    client = boto3.client("dynamodb", endpoint_url=lake.url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                        BillingMode="PAY_PER_REQUEST")
+    lake.create_dynamodb_table()
 
 
 def items(day: str, *, twin: bool) -> list[dict]:
@@ -53,14 +47,8 @@ def items(day: str, *, twin: bool) -> list[dict]:
 
 def upload_export(lake, tmp_path: Path, stamp: str, rows: list[dict]) -> dict:
     """A finished export's folder in S3, and the export task's result naming it."""
-    export_id = f"0170000000000{stamp[7]}-abcdef12"
-    local = write_export(tmp_path / stamp / "AWSDynamoDB" / export_id, [[item_line(i) for i in rows]])
-    prefix = f"mirror/exports/{TABLE}/full/{stamp}/AWSDynamoDB/{export_id}"
-    for path in local.rglob("*"):
-        if path.is_file():
-            lake.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{path.relative_to(local)}", Body=path.read_bytes())
-    return {"export_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}/export/{export_id}",
-            "table_name": TABLE, "export_folder": f"s3://{BUCKET}/{prefix}/", "item_count": len(rows)}
+    return lake.upload_export(tmp_path / stamp, f"0170000000000{stamp[7]}-abcdef12",
+                              f"mirror/exports/{TABLE}/full/{stamp}", [rows])
 
 
 def run_day(lake, tmp_path: Path, stamp: str, rows: list[dict], *, validation_fails: bool = False) -> dict:

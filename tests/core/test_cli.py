@@ -166,3 +166,28 @@ def test_cli_local_refuses_a_foreign_folder_and_reruns_its_own(tmp_path: Path, c
     assert (table / "notes.txt").read_text() == "not ours"
     assert (table / "snapshot=0" / "part-00000.parquet").read_bytes() == b"older snapshot"
     assert not [p for p in table.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+
+
+def test_cli_writes_straight_to_dest_and_never_into_a_lake_table_or_an_attempt_folder(tmp_path: Path, capsys):
+    """Attempt folders keep the CLI's rules: a table folder and a DAG try's attempt folder are refused, untouched."""
+    src = _export(tmp_path)
+    table = tmp_path / "lake" / "snapshots" / "t"
+    attempt = table / "_attempts" / "snapshot=20261122T000000Z" / "attempt=scheduled-71bbca42-try1"
+    assert main(["convert", str(src), str(attempt), "--quiet"]) == 0  # as a DAG try wrote it (a new folder)
+    (attempt / "_published.json").write_text("{}")
+    capsys.readouterr()
+    before = {p.relative_to(table).as_posix(): p.read_bytes() for p in table.rglob("*") if p.is_file()}
+    for dest, words in ((table, "is not empty and holds 3 object(s)"),
+                        (table / "_attempts", "is not empty and holds 3 object(s)"),
+                        (attempt, "holds _published.json (a table was switched to it)")):
+        assert main(["convert", str(src), str(dest), "--quiet"]) == 3
+        captured = capsys.readouterr()
+        assert json.loads(captured.out)["error"] == "DestinationNotOwnedError" and words in captured.err
+    (attempt / "_published.json").unlink()  # not yet published, but a history partition may read it
+    assert main(["convert", str(src), str(attempt), "--quiet"]) == 3
+    assert "is a DAG convert try's attempt folder" in capsys.readouterr().err
+    (attempt / "_published.json").write_text("{}")
+    assert {p.relative_to(table).as_posix(): p.read_bytes() for p in table.rglob("*") if p.is_file()} == before
+    beside = attempt.parent / "attempt=manual-by-hand"  # a new folder: the CLI writes straight into it
+    assert main(["convert", str(src), str(beside), "--quiet"]) == 0
+    assert sorted(p.name for p in beside.iterdir()) == ["_manifest.json", "part-00000.parquet"]

@@ -9,7 +9,9 @@ import pytest
 from ddb_lake.core.convert.dest_ownership import (
     DestinationNotOwnedError,
     check_destination,
+    check_unpublished,
     foreign_names,
+    is_attempt_folder,
     owned_by_records,
     owned_names,
     same_folder,
@@ -90,3 +92,22 @@ def test_publish_markers_are_neither_foreign_nor_deleted():
     assert foreign_names(listed, owned) == []
     assert stale_names(owned | {"_published.json"}, ["part-00000.parquet"]) == ["part-00001.parquet"]
     assert foreign_names([*listed, "notes.txt"], owned) == ["notes.txt"]
+
+
+def test_a_folder_a_table_may_read_is_never_rewritten():
+    attempt = "s3://lake/snapshots/orders/_attempts/snapshot=20261122T000000Z/attempt=run-0a1b2c3d-try1"
+    assert is_attempt_folder(attempt) and is_attempt_folder(attempt + "/")
+    assert not is_attempt_folder("s3://lake/snapshots/orders/snapshot=20261122T000000Z")
+    assert not is_attempt_folder("s3://lake/x/snapshot=20261122T000000Z/attempt=r")  # not under _attempts
+    check_unpublished(attempt, [], attempts_too=True)  # an empty (new) attempt folder is fine
+    check_unpublished(attempt, ["_writing.json", "part-00000.parquet"], attempts_too=False)  # its own try's files
+    with pytest.raises(DestinationNotOwnedError) as refused:
+        check_unpublished(attempt, ["_manifest.json", "part-00000.parquet"], attempts_too=True)
+    assert str(refused.value) == (
+        f"{attempt} is a DAG convert try's attempt folder (a history partition may read it): ddb-lake never "
+        "rewrites a folder readers may use. Nothing was written or deleted. Fix: convert to an empty or new folder."
+    )
+    fixed = "s3://lake/snapshots/orders/snapshot=20261122T000000Z"
+    with pytest.raises(DestinationNotOwnedError, match=f"^{fixed} holds _published.json \\(a table was switched"):
+        check_unpublished(fixed, ["_manifest.json", "_published.json"], attempts_too=False)
+    check_unpublished(fixed, ["_manifest.json", "part-00000.parquet"], attempts_too=True)

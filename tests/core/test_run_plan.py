@@ -25,6 +25,7 @@ def test_full_plan_names_every_key_of_the_run():
     assert plan.export_prefix == "lake/exports/orders/full/20261123T000000Z"
     assert plan.snapshot == "20261123T000000Z"
     assert plan.snapshot_url == "s3://ddb-lake-demo/lake/snapshots/orders/snapshot=20261123T000000Z"
+    assert plan.attempts_url == "s3://ddb-lake-demo/lake/snapshots/orders/_attempts/snapshot=20261123T000000Z"
     assert plan.lake_root_url == "s3://ddb-lake-demo/lake/snapshots/orders"
     assert (plan.glue_database, plan.current_table) == ("ddb_lake_demo", "orders")
     assert plan.history_table == "orders_snapshots"
@@ -46,6 +47,9 @@ def test_incremental_plan_covers_the_window_and_writes_changes():
     assert plan.snapshot == "20261122T050000Z-20261122T060000Z"
     assert plan.snapshot_url == (
         "s3://acme-data-lake/dynamodb/changes/customers/snapshot=20261122T050000Z-20261122T060000Z"
+    )
+    assert plan.attempts_url == (
+        "s3://acme-data-lake/dynamodb/changes/customers/_attempts/snapshot=20261122T050000Z-20261122T060000Z"
     )
     assert plan.history_table == "customers_changes"
     assert plan.bigquery_project is None

@@ -62,6 +62,12 @@ def test_shipped_table_files_are_valid():
         ({"retention": {"raw_export_days": "week"}}, "retention.raw_export_days", "expected a number"),
         ({"athena": {"output_location": "/tmp/x"}}, "athena.output_location", "must be an s3:// URL"),
         ({"glue": {"database": "d", "catalog_mode": "crawler"}}, "glue.crawler_role", "needs an IAM role"),
+        ({"glue": {"database": "d", "catalog_mode": "crawler", "crawler_role": "r"}}, "glue.catalog_mode",
+         "crawler is refused: a crawler infers partitions from the folders it finds and cannot tell which attempt "
+         "folder of a snapshot is the complete one to read. Fix: catalog_mode: api"),
+        ({"glue": {"database": "d", "partition_projection": True}}, "glue.partition_projection",
+         "true is refused: projection reads the fixed folder snapshot=<stamp>/, but each convert try writes its own "
+         "folder .../_attempts/snapshot=<stamp>/attempt=<id>/"),
         ({"retention": {"keep_last": 0}}, "retention.keep_last", "at least the current snapshot"),
         ({"name": "Orders-Table"}, "name", "must match"),
         ({"start_date": "soon"}, "start_date", "expected a date"),
@@ -100,12 +106,12 @@ def test_conversion_publish_and_catalog_knobs_reach_their_settings(tmp_path):
     data = {
         **MINIMAL,
         "lake": {"bucket": "lake-bucket", "allow_rollback": True},
-        "glue": {"database": "lake_db", "partition_projection": True},
+        "glue": {"database": "lake_db", "partition_projection": False},
         "convert": {"workers": 2, "target_file_mb": 64, "row_group_rows": 1000, "compression": "snappy"},
     }
     config = load_table_config(write(tmp_path, data))
     assert config.lake.allow_rollback is True
-    assert config.glue.partition_projection is True
+    assert config.glue.partition_projection is False  # true is refused (attempt folders): test above
     assert config.convert.converter_options() == {
         "target_file_bytes": 64 << 20, "row_group_rows": 1000, "compression": "snappy", "workers": 2,
     }

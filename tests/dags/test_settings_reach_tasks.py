@@ -26,13 +26,13 @@ def test_yaml_knobs_reach_their_operators(tmp_path):
     tasks = build(
         tmp_path,
         lake={"allow_rollback": True},
-        glue={"partition_projection": True},
+        glue={"partition_projection": False},  # true is refused since convert writes attempt folders
         convert={"target_file_mb": 32, "row_group_rows": 5000, "compression": "snappy", "workers": 1},
         bigquery={"transfer_method": "auto", "partition_expiration_days": 30, "force_rerun": True, "staging_days": 2},
         retention={"grace_hours": 6, "keep_last": 4, "raw_export_days": 3, "changes_days": 90},
     )
     assert tasks["publish"].allow_rollback is True
-    assert tasks["lake.catalog"].partition_projection is True
+    assert tasks["lake.catalog"].partition_projection is False
     assert tasks["convert"].converter_options == {
         "target_file_bytes": 32 << 20, "row_group_rows": 5000, "compression": "snappy", "workers": 1,
     }
@@ -67,7 +67,8 @@ def test_tasks_take_plan_values_and_results_as_xcomargs_only(tmp_path):
     assert tasks["convert"].upstream_task_ids == {"plan", "export", "contract"}
     assert tasks["contract"].multiple_outputs is True and isinstance(tasks["convert"].previous_schema, xcom_arg)
     assert tasks["convert"].previous_schema.key == "schema"  # the stored contract's schema, not the whole dict
-    assert tasks["lake.athena_partitions"].upstream_task_ids == {"plan", "lake.catalog"}
+    # the partition points at the attempt folder convert wrote (its summary), not at a planned folder
+    assert tasks["lake.athena_partitions"].upstream_task_ids == {"convert", "lake.catalog"}
     assert {"plan", "convert", "bigquery.transfer_to_gcs"} <= tasks["bigquery.load"].upstream_task_ids
     for task in tasks.values():
         for name in task.template_fields:

@@ -1,5 +1,6 @@
 """End to end on the local stack: three intervals give three snapshots, partitions and BigQuery tables; rerunning
-the same three intervals changes nothing and starts no new export.
+the same three intervals starts no new export, rewrites and deletes no file, and readers see the same snapshots
+(each rerun converts into an attempt folder of its own, to which the partitions and the current table move).
 
 Each interval runs with ``airflow dags test`` (deferred tasks' triggers run inline), as a backfill would run it.
 """
@@ -79,19 +80,24 @@ def test_three_intervals_then_the_same_three_again(backfill_env):
     stamps = [d.replace("-", "") for d in ("2026-11-19", "2026-11-20", "2026-11-21")]
     assert first["partitions"] == [(f"{s}T000000Z",) for s in stamps]
     assert len(first["exports"]) == 3
-    snapshot_folders = {key.split("/")[3] for key in first["objects"]}
-    assert snapshot_folders == {f"snapshot={s}T000000Z" for s in stamps}
+    # lake/snapshots/bf_orders/_attempts/snapshot=<stamp>/attempt=<id>/<file> (paths updated for attempt folders)
+    snapshot_folders = {tuple(key.split("/")[3:5]) for key in first["objects"]}
+    assert snapshot_folders == {("_attempts", f"snapshot={s}T000000Z") for s in stamps}
     assert first["bigquery"] == {f"bf_orders_{s}": 400 for s in stamps}, first["bigquery"]
-    assert first["current"].rstrip("/").endswith(f"snapshot={stamps[-1]}T000000Z")
+    assert f"/_attempts/snapshot={stamps[-1]}T000000Z/attempt=" in first["current"]
 
     for date in DATES:  # `dags test` of a logical date replaces that date's run: still one run per interval
         log = run_interval(backfill_env, date)
         assert states_by_date(backfill_env)[date] == "success", log[-4000:]
     assert states_by_date(backfill_env) == dict.fromkeys(DATES, "success")
     again = lake_state(backfill_env["config"])
-    changed = {key for key, etag in first["objects"].items() if again["objects"].get(key) != etag}
-    # the first interval's first run had no schema contract yet; its rerun converts into the contract and its
-    # manifest says so (drift.previous_schema); its Parquet files, and everything else, stay byte-identical
-    assert changed <= {f"lake/snapshots/bf_orders/snapshot={stamps[0]}T000000Z/_manifest.json"}, changed
-    assert again["objects"].keys() == first["objects"].keys()
-    assert {**again, "objects": None} == {**first, "objects": None}
+    # nothing the first runs wrote is rewritten or deleted (only the markers publish and the catalog keep beside the
+    # data, _superseded.json, are written again when a pointer leaves a folder)
+    changed = {key for key, etag in first["objects"].items()
+               if again["objects"].get(key) != etag and not key.endswith("/_superseded.json")}
+    assert changed == set(), changed
+    # the reruns converted into new attempt folders of the same three snapshots; readers now read those
+    assert {tuple(key.split("/")[3:5]) for key in again["objects"]} == snapshot_folders
+    assert f"/_attempts/snapshot={stamps[-1]}T000000Z/attempt=" in again["current"]
+    assert again["current"] != first["current"]
+    assert {**again, "objects": None, "current": None} == {**first, "objects": None, "current": None}

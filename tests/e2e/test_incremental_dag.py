@@ -1,5 +1,6 @@
 """End to end on the local stack: the incremental DAG of a table exports one hour of changes, converts it under
-``changes/<table>/snapshot=<start>-<end>/``, registers it in ``<table>_changes`` and proves the counts.
+``changes/<table>/_attempts/snapshot=<start>-<end>/attempt=<id>/``, registers it in ``<table>_changes`` and proves
+the counts.
 
 moto writes full ``{"Item": ...}`` lines for an incremental export request (it has no change log), so this run
 proves the DAG's wiring, layout and catalog for the incremental path; the incremental line format itself
@@ -43,8 +44,9 @@ def test_one_hour_of_changes_lands_in_the_changes_table(local_stack_state, tmp_p
     glue = AwsBaseHook(aws_conn_id="aws_default", client_type="glue", region_name="us-east-1").conn
     partitions = glue.get_partitions(DatabaseName=config.glue.database, TableName="inc_orders_changes")["Partitions"]
     assert [p["Values"] for p in partitions] == [[WINDOW]]
-    assert partitions[0]["StorageDescriptor"]["Location"].rstrip("/").endswith(f"changes/inc_orders/snapshot={WINDOW}")
+    location = partitions[0]["StorageDescriptor"]["Location"]  # the attempt folder of the convert try (path updated)
+    assert f"/lake/changes/inc_orders/_attempts/snapshot={WINDOW}/attempt=" in location and location.endswith("-try1/")
     s3 = AwsBaseHook(aws_conn_id="aws_default", client_type="s3", region_name="us-east-1").conn
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=config.lake.bucket, Prefix="lake/changes/")["Contents"]]
-    assert f"lake/changes/inc_orders/snapshot={WINDOW}/_manifest.json" in keys
+    assert location.removeprefix(f"s3://{config.lake.bucket}/") + "_manifest.json" in keys
     assert "lake/snapshots/" not in " ".join(keys)  # the incremental DAG never publishes a snapshot

@@ -1,7 +1,9 @@
 """``ddb-lake convert SOURCE DEST``: convert a DynamoDB export folder to typed Parquet; JSON summary on stdout.
 
 Exit codes: 0 converted; 2 the export cannot be converted; 3 DEST holds objects an earlier conversion to exactly DEST
-did not write (nothing written or deleted). Either error also prints its JSON on stdout.
+did not write, or is a folder a table may read (published, or a DAG try's attempt folder): nothing written or deleted.
+Either error also prints its JSON on stdout. The CLI writes straight into DEST (it has no pointer to switch);
+the DAG's convert writes attempt folders instead (docs/conversion.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import sys
 from typing import Any
 
 from ddb_lake.core.convert.converter import convert_export
-from ddb_lake.core.convert.dest_ownership import DestinationNotOwnedError
+from ddb_lake.core.convert.dest_ownership import DestinationNotOwnedError, check_unpublished
+from ddb_lake.core.convert.storage import Storage
 from ddb_lake.core.errors import ExportFormatError
 from ddb_lake.core.schema.lake_schema import LakeSchema
 
@@ -67,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers:
         tuning["workers"] = args.workers
     try:
+        options = _storage_options(args)
+        check_unpublished(args.dest, Storage(options).list_names(args.dest), attempts_too=True)
         summary = convert_export(args.source, args.dest, expected_items=args.expected_items, numbers=args.numbers,
-                                 storage_options=_storage_options(args),
+                                 storage_options=options,
                                  previous_schema=_previous_schema(args.previous_schema), progress=progress,
                                  keep_foreign=args.keep_foreign, **tuning)
     except DestinationNotOwnedError as err:

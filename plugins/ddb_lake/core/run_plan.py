@@ -14,7 +14,7 @@ from typing import Any
 
 from ddb_lake.core.config.table_config import TableConfig
 from ddb_lake.core.export.rules import FULL_EXPORT, INCREMENTAL_EXPORT, export_window
-from ddb_lake.core.lake.layout import TableLayout, utc_stamp
+from ddb_lake.core.lake.layout import TableLayout, attempts_key, utc_stamp
 
 MODES = {"full": FULL_EXPORT, "incremental": INCREMENTAL_EXPORT}
 
@@ -63,6 +63,7 @@ class TablePlan:
             export_prefix=layout.export_prefix(self.export_type, export_time, window_start),
             snapshot=snapshot,
             snapshot_url=layout.url(snapshot_key),
+            attempts_url=layout.url(attempts_key(snapshot_key)),
             bigquery_day=export_time.date().isoformat(),
             gcs_staging_prefix=f"{self.lake_table}/{snapshot}",
         )
@@ -70,13 +71,19 @@ class TablePlan:
 
 @dataclass(frozen=True)
 class RunPlan(TablePlan):
-    """One run's plan. Times are ISO-8601 strings so the plan travels through XCom and templates unchanged."""
+    """One run's plan. Times are ISO-8601 strings so the plan travels through XCom and templates unchanged.
+
+    ``snapshot_url`` is the snapshot's fixed ``snapshot=<stamp>`` folder (the name of its slot; the DAG no longer
+    writes there). ``attempts_url`` is where convert writes: each task try into its own ``attempt=<id>/`` below it,
+    and every later task takes that attempt's URL from convert's summary (``snapshot_prefix``).
+    """
 
     export_time: str = ""
     window_start: str | None = None
     export_prefix: str = ""
     snapshot: str = ""
     snapshot_url: str = ""
+    attempts_url: str = ""
     bigquery_day: str = ""
     gcs_staging_prefix: str = ""
 

@@ -45,7 +45,7 @@ def add_tasks(
     tasks["convert"] = ExportToParquetOperator(
         task_id="convert",
         export=tasks["export"].output,
-        dest_url=plan["snapshot_url"],
+        attempts_url=plan["attempts_url"],  # each try writes its own attempt=<id>/; later tasks read its summary
         snapshot=plan["snapshot"],
         numbers=config.numbers,
         previous_schema=contract.output["schema"] if contract is not None else None,
@@ -131,8 +131,7 @@ def _lake_tasks(config: TableConfig, table: TablePlan, plan: Any, summary: Any, 
             table=table.history_table,
             output_location=config.athena.output_location,
             workgroup=config.athena.workgroup,
-            snapshot=plan["snapshot"],
-            location=plan["snapshot_url"],
+            convert_summary=summary,  # the partition points at the attempt convert wrote, not at a planned folder
             mode="msck_repair" if config.athena.repair == "msck" else "add_partition",
             **aws,
         )

@@ -132,6 +132,27 @@ class LakeCatalogHook(AwsBaseHook):
         self.log.warning("Partition %s of %s.%s moved from %s", wanted["Values"], database, table, location)
         return True
 
+    def partition_location(self, database: str, table: str, values: list[str]) -> str | None:
+        """The location of one partition; None when it (or the table) does not exist."""
+        client = self.conn
+        try:
+            partition = client.get_partition(DatabaseName=database, TableName=table, PartitionValues=values)
+        except client.exceptions.EntityNotFoundException:
+            return None
+        return partition["Partition"].get("StorageDescriptor", {}).get("Location")
+
+    def partition_locations(self, database: str, table: str) -> dict[tuple[str, ...], str]:
+        """``{partition values: location}`` of every partition of the table; empty when the table does not exist."""
+        client = self.conn
+        found: dict[tuple[str, ...], str] = {}
+        try:
+            for page in client.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
+                for partition in page["Partitions"]:
+                    found[tuple(partition["Values"])] = partition.get("StorageDescriptor", {}).get("Location", "")
+        except client.exceptions.EntityNotFoundException:
+            return {}
+        return found
+
     def delete_partitions(self, database: str, table: str, values: list[list[str]]) -> None:
         """BatchDeletePartition; partitions already gone are fine, any other error raises."""
         for start in range(0, len(values), _BATCH_DELETE):

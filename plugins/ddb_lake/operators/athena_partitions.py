@@ -12,7 +12,9 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from ddb_lake.compat import Context, run_attempt
 from ddb_lake.core.lake import athena_sql
 from ddb_lake.core.lake.athena_query import SUCCEEDED, query_failure
+from ddb_lake.core.lake.convert_summary import require_summary
 from ddb_lake.core.lake.errors import LakeConfigError
+from ddb_lake.core.lake.glue_table import snapshot_location
 from ddb_lake.core.lake.sql_templates import (
     MODE_TEMPLATES,
     MODES,
@@ -31,13 +33,15 @@ class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook
     ``msck_repair_table.sql``) rendered during template rendering with the other fields, so the UI's rendered
     template view shows it; the templates quote through the ``athena_*`` Jinja filters. ``sql`` may be another
     ``.sql`` file (found in the DAG's ``template_searchpath`` or the lake's SQL folder, see
-    ``core.lake.sql_templates``) or a statement. The token is derived from (dag, task, database, table, snapshot,
+    ``core.lake.sql_templates``) or a statement. ``convert_summary`` (convert's result) sets ``snapshot`` and
+    ``location`` to the stamp and the folder convert wrote (its attempt folder), after the fields are rendered.
+    The token is derived from (dag, task, database, table, snapshot,
     SQL) and the run attempt (run_id, try number): a re-sent StartQueryExecution within one try never starts a second
     query, and a new run or retry never replays an earlier FAILED one.
     """
 
     template_fields: Sequence[str] = (
-        "database", "table", "snapshot", "location", "output_location", "workgroup", "sql",
+        "database", "table", "convert_summary", "snapshot", "location", "output_location", "workgroup", "sql",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}
@@ -51,6 +55,7 @@ class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook
         output_location: str,
         snapshot: str | None = None,
         location: str | None = None,
+        convert_summary: dict[str, Any] | None = None,
         mode: str = "add_partition",
         sql: str | None = None,
         workgroup: str = "primary",
@@ -66,6 +71,7 @@ class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook
         self.output_location = output_location
         self.snapshot = snapshot
         self.location = location
+        self.convert_summary = convert_summary
         self.mode = mode
         self.sql = sql
         self.workgroup = workgroup
@@ -84,11 +90,19 @@ class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook
         """Render the fields, then the mode's template into ``sql`` when none was given."""
         jinja_env = with_sql_templates(jinja_env, self.sql_template_dirs()) if jinja_env else self.get_template_env()
         super().render_template_fields(context, jinja_env)
+        self.take_summary()
         if self.sql is None:
             self.sql = self.build_sql(jinja_env)
 
+    def take_summary(self) -> None:
+        """``snapshot`` and ``location`` from ``convert_summary`` when one is given (the folder convert wrote)."""
+        if self.convert_summary is not None:
+            self.snapshot, self.location = snapshot_location(require_summary(self.convert_summary, self.task_id))
+
     def build_sql(self, jinja_env: Any = None) -> str:
         """The mode's statement: its ``include/sql/`` template rendered with this task's current field values."""
+        if isinstance(self.convert_summary, dict):  # not yet an XComArg's value: a DAG being parsed
+            self.take_summary()
         if self.mode == "add_partition" and not (self.snapshot and self.location):
             raise LakeConfigError(f"{self.task_id}: mode add_partition needs snapshot and location")
         env = jinja_env or self.get_template_env()

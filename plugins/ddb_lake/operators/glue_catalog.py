@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -18,7 +20,15 @@ from ddb_lake.core.lake.catalog_tables import (
 )
 from ddb_lake.core.lake.convert_summary import require_summary
 from ddb_lake.core.lake.crawler import crawler_request
-from ddb_lake.core.lake.glue_table import parent_location, partition_input, snapshot_location
+from ddb_lake.core.lake.glue_table import (
+    folder_url,
+    parent_location,
+    partition_input,
+    same_location,
+    snapshot_location,
+)
+from ddb_lake.core.lake.layout import SUPERSEDED_MARKER
+from ddb_lake.core.lake.publish import marker_body, marker_key
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
 from ddb_lake.operators.base import ClassifiedErrors
@@ -66,12 +76,29 @@ class LakeSnapshotOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]):
     def current_table_name(self) -> str:
         return current_table_name(self.table_name, self.current_table)
 
+    @cached_property
+    def s3(self) -> Any:
+        """The lake's files (markers, manifests, deletes) through the amazon provider's S3Hook, same connection."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(**self._hook_parameters)
+
+    def mark(self, location: str, marker: str, snapshot: str | None, at: str, *, by: str | None = None) -> None:
+        """Write a publish marker (see ``ddb_lake.core.lake.publish``) into the folder at ``location``."""
+        bucket, key = marker_key(location, marker)
+        body = marker_body(snapshot, f"{self.database}.{self.current_table_name()}", at, by=by)
+        self.s3.load_string(body, key, bucket_name=bucket, replace=True)
+
     def snapshots_table_name(self) -> str:
         return snapshots_table_name(self.table_name, self.snapshots_table)
 
 
 class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     """Create or evolve the ``<table>_snapshots`` Glue table and add the new snapshot's partition (idempotent).
+
+    When the snapshot's partition read another folder of the table (an earlier attempt of the interval), that one gets
+    ``_superseded.json`` once the partition moved: retention counts its grace from then, as readers of the partition
+    may still hold its files.
 
     :param partition_projection: declare an injected partition projection instead of adding partitions
     """
@@ -95,15 +122,18 @@ class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary, stamp, location = self.converted_snapshot()
-        table = self.snapshots_table_name()
-        wanted = snapshots_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]),
-                                       parent_location(location), projection=self.partition_projection)
+        table, root = self.snapshots_table_name(), parent_location(location)
+        wanted = snapshots_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]), root,
+                                       projection=self.partition_projection)
         self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
         table_action, in_catalog = self.hook.upsert_table(self.database, wanted)
         columns = in_catalog["StorageDescriptor"]["Columns"]
         outcome: dict[str, list] = {}
         if not self.partition_projection:
+            before = self.hook.partition_location(self.database, table, [stamp])
             outcome = self.hook.add_partitions(self.database, table, [partition_input(stamp, columns, location)])
+            if before and folder_url(before).startswith(root) and not same_location(before, location):
+                self.mark(before, SUPERSEDED_MARKER, stamp, datetime.now(timezone.utc).isoformat(), by=location)
         self.log.info("Glue %s.%s %s; partition %s: %s", self.database, table, table_action, stamp, outcome)
         return {
             "database": self.database,

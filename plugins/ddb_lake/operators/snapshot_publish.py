@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Any
 
 from ddb_lake.compat import Context
@@ -13,7 +12,8 @@ from ddb_lake.core.convert.storage import split_url
 from ddb_lake.core.errors import TransientError
 from ddb_lake.core.lake.catalog_tables import LAKE_DATABASE_DESCRIPTION, current_table_input
 from ddb_lake.core.lake.contract_store import contract_source, contract_url, stored_contract
-from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION, TableLayout
+from ddb_lake.core.lake.glue_table import same_location
+from ddb_lake.core.lake.layout import TableLayout
 from ddb_lake.core.lake.publish import (
     KEPT_NEWER,
     PUBLISH_ATTEMPTS,
@@ -22,16 +22,17 @@ from ddb_lake.core.lake.publish import (
     SUPERSEDED_MARKER,
     UNCHANGED,
     CurrentSnapshot,
-    marker_body,
-    marker_key,
     publish_action,
 )
 from ddb_lake.core.lake.retention import (
+    FolderPlan,
     FolderTimes,
+    SnapshotFolder,
     check_grace,
-    current_snapshot,
-    plan_retention,
-    snapshot_folders,
+    converted_folders,
+    folder_name,
+    folder_stamp,
+    plan_folder_retention,
 )
 from ddb_lake.core.lake.snapshot_manifest import check_file_sizes, manifest_files, manifest_key
 from ddb_lake.core.schema.contract import SchemaContract, next_contract
@@ -42,12 +43,6 @@ from ddb_lake.operators.glue_catalog import LakeSnapshotOperator
 
 class LakeFilesOperator(LakeSnapshotOperator):
     """Base of the operators that also read or delete a table's snapshot files: those go through ``s3``."""
-
-    @cached_property
-    def s3(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(**self._hook_parameters)
 
     def current_snapshot(self) -> CurrentSnapshot:
         """What the current Glue table reads now."""
@@ -158,12 +153,6 @@ class SnapshotPublishOperator(LakeFilesOperator):
         self.s3.load_string(json.dumps(contract.to_json(), sort_keys=True), key, bucket_name=bucket, replace=True)
         return url
 
-    def mark(self, location: str, marker: str, snapshot: str | None, at: str, *, by: str | None = None) -> None:
-        """Write a publish marker (see ``ddb_lake.core.lake.publish``) into the snapshot folder at ``location``."""
-        bucket, key = marker_key(location, marker)
-        body = marker_body(snapshot, f"{self.database}.{self.current_table_name()}", at, by=by)
-        self.s3.load_string(body, key, bucket_name=bucket, replace=True)
-
     def check_snapshot_complete(self, location: str, summary: dict[str, Any]) -> None:
         """Raise unless the snapshot's manifest and every file it lists are in S3 as the convert task reported."""
         bucket, key = manifest_key(location)
@@ -174,13 +163,14 @@ class SnapshotPublishOperator(LakeFilesOperator):
 
 
 class SnapshotRetentionOperator(LakeFilesOperator):
-    """Delete snapshot folders (and their ``<table>_snapshots`` partitions) past the grace period.
+    """Delete a table's converted folders (attempt folders, and fixed ``snapshot=`` folders of before) past the grace.
 
     Deleted: folders that were published and have not been current for ``grace_period`` (more than zero), and
     folders never published whose data is older than it (see ``ddb_lake.core.lake.retention``). Never deleted: the
-    snapshot the current table points at (read again right before deleting), the newest ``keep_last``, anything
-    written or superseded within the grace period. Partitions go first, then files, so the catalog never points at
-    deleted data. Safe to rerun.
+    folder the current table reads (read again right before deleting), the folders the partitions of the newest
+    ``keep_last`` snapshots read, anything written or superseded within the grace period. A folder a partition reads
+    goes with its partition: partitions first, then files, so the catalog never points at deleted data. Safe to
+    rerun. The result names each folder by its stamp (``<stamp>/attempt=<id>`` for an attempt folder).
     """
 
     template_fields: Sequence[str] = ("database", "table_name", "bucket", "prefix", "current_table", "snapshots_table")
@@ -206,49 +196,67 @@ class SnapshotRetentionOperator(LakeFilesOperator):
         self.keep_last = keep_last
 
     def execute(self, context: Context) -> dict[str, Any]:
-        layout = TableLayout(self.bucket, self.prefix, self.table_name)
-        folders = self.listed_snapshot_folders(layout)
+        root = TableLayout(self.bucket, self.prefix, self.table_name).snapshots_prefix()
+        folders = self.listed_folders(root)
         current = self.current_snapshot()
-        stamp = current_snapshot({s: layout.url(folder) for s, folder in folders.items()}, current.location)
-        if current.location and stamp is None:
-            self.log.warning("%s points outside %s; deleting nothing", current.location, layout.snapshots_prefix())
-        times = {s: self.folder_times(folder) for s, folder in folders.items()}
-        plan = plan_retention(times, current=stamp, published_at=current.published_time(),
-                              now=datetime.now(timezone.utc), grace=self.grace_period, keep_last=self.keep_last)
+        plan = plan_folder_retention(
+            folders, current_location=current.location, partitions=self.partition_locations(),
+            published_at=current.published_time(), now=datetime.now(timezone.utc), grace=self.grace_period,
+            keep_last=self.keep_last,
+        )
+        reading = next((f for f in folders if current.location and same_location(f.url, current.location)), None)
+        if current.location and reading is None:
+            self.log.warning("%s points outside s3://%s/%s/; deleting nothing", current.location, self.bucket, root)
+        names = {f.url: folder_name(f.url) for f in folders}
         for kept, reason in sorted(plan.keep.items()):
-            self.log.info("keep %s: %s", kept, reason)
-        if plan.delete:
-            self.delete_snapshots(layout, {doomed: folders[doomed] for doomed in plan.delete})
-        return {"current": stamp, "kept": plan.keep, "deleted": plan.delete}
+            self.log.info("keep %s: %s", names[kept], reason)
+        deleted = self.delete_folders(plan) if plan.delete else {}
+        return {"current": reading.stamp if reading else None, "kept": {names[u]: r for u, r in plan.keep.items()},
+                "deleted": {names[u]: r for u, r in deleted.items()}, "dropped_partitions": list(plan.drop_partitions)}
 
-    def listed_snapshot_folders(self, layout: TableLayout) -> dict[str, str]:
-        """``{stamp: key prefix ending in /}`` of every ``snapshot=<stamp>/`` folder of the table."""
-        listed = self.s3.list_prefixes(bucket_name=self.bucket, prefix=layout.snapshots_prefix() + "/", delimiter="/")
-        folders, skipped = snapshot_folders(listed)
-        for folder in skipped:
-            self.log.info("skipping %s: not a %s= folder", folder, SNAPSHOT_PARTITION)
-        return folders
+    def listed_folders(self, root: str) -> list[SnapshotFolder]:
+        """Every converted folder under ``root`` (one listing), with its stamp and times."""
+        listed = self.s3.iter_file_metadata(root + "/", bucket_name=self.bucket)
+        grouped, skipped = converted_folders(root, ((item["Key"], item["LastModified"]) for item in listed))
+        for key in skipped[:10]:
+            self.log.info("skipping %s: in no snapshot=<stamp>/ or attempt folder", key)
+        return [SnapshotFolder(f"s3://{self.bucket}/{key}", folder_stamp(key), FolderTimes.of_objects(objects))
+                for key, objects in sorted(grouped.items())]
 
-    def folder_times(self, folder: str) -> FolderTimes:
-        """LastModified of the newest data object and of the publish markers under ``folder``."""
-        listed = self.s3.iter_file_metadata(folder, bucket_name=self.bucket)
-        return FolderTimes.of_objects((item["Key"], item["LastModified"]) for item in listed)
+    def partition_locations(self) -> dict[str, str]:
+        """``{stamp: location}`` of the history table's partitions (empty when the table does not exist)."""
+        found = self.hook.partition_locations(self.database, self.snapshots_table_name())
+        return {values[0]: location for values, location in found.items() if len(values) == 1}
 
-    def delete_snapshots(self, layout: TableLayout, doomed: dict[str, str]) -> None:
-        """Partitions first, then files; refused when the current table was switched to a doomed one meanwhile."""
-        switched = current_snapshot({s: layout.url(folder) for s, folder in doomed.items()},
-                                    self.current_snapshot().location)
+    def delete_folders(self, plan: FolderPlan) -> dict[str, str]:
+        """Partitions first, then files; a folder a pointer moved to or from meanwhile is kept for the next run.
+
+        Refused (transient) when the current table was switched to a doomed folder meanwhile.
+        """
+        doomed = dict(plan.delete)
+        reading = self.current_snapshot().location
+        switched = next((url for url in doomed if reading and same_location(url, reading)), None)
         if switched is not None:
-            folder = doomed[switched]
-            raise TransientError(f"refusing to delete {folder}: the current table was switched to it meanwhile")
+            raise TransientError(f"refusing to delete {switched}: the current table was switched to it meanwhile")
+        partitions = self.partition_locations()
+        for url in list(doomed):
+            stamp = folder_stamp(url)
+            was_read = stamp in plan.drop_partitions
+            now_read = stamp in partitions and same_location(partitions[stamp], url)
+            if was_read != now_read:
+                self.log.warning("keeping %s: partition %s moved meanwhile", url, stamp)
+                del doomed[url]
+        drop = sorted(folder_stamp(url) for url in doomed if folder_stamp(url) in plan.drop_partitions)
         snapshots_table = self.snapshots_table_name()
-        if self.hook.get_table(self.database, snapshots_table) is not None:
-            self.hook.delete_partitions(self.database, snapshots_table, [[stamp] for stamp in sorted(doomed)])
-        for stamp, folder in sorted(doomed.items()):
-            keys = self.s3.list_keys(bucket_name=self.bucket, prefix=folder)
+        if drop:
+            self.hook.delete_partitions(self.database, snapshots_table, [[stamp] for stamp in drop])
+        for url in sorted(doomed):
+            bucket, folder = split_url(url, "s3")
+            keys = self.s3.list_keys(bucket_name=bucket, prefix=folder)
             if keys:
-                self.s3.delete_objects(self.bucket, keys)
-            self.log.info("deleted snapshot %s (%d objects under s3://%s/%s)", stamp, len(keys), self.bucket, folder)
+                self.s3.delete_objects(bucket, keys)
+            self.log.info("deleted %s (%d objects): %s", url, len(keys), doomed[url])
+        return doomed
 
 
 def _now() -> str:

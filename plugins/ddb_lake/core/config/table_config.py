@@ -365,11 +365,25 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         *_athena_problems(config.athena),
         ("glue.crawler_role", "catalog_mode crawler needs an IAM role for the crawler"
          if config.glue.catalog_mode == "crawler" and not config.glue.crawler_role else None),
+        *_attempt_catalog_problems(config.glue),
         *_bound_problems(config),
         *_key_column_problems(config.validation.key_columns),
         *(bigquery_problems(config.bigquery) if config.bigquery is not None else []),
     ]
     return [(f, p) for f, p in problems if p]
+
+
+def _attempt_catalog_problems(glue: GlueSettings) -> list[tuple[str, str | None]]:
+    """Catalog settings that cannot point at attempt folders (see docs/lake-catalog.md, "Catalog modes")."""
+    return [
+        ("glue.partition_projection", "true is refused: projection reads the fixed folder snapshot=<stamp>/, but each "
+         "convert try writes its own folder .../_attempts/snapshot=<stamp>/attempt=<id>/ and the catalog points the "
+         "snapshot's partition at it once complete. Fix: remove the key (or set false); partitions are then added "
+         "by the catalog task" if glue.partition_projection else None),
+        ("glue.catalog_mode", "crawler is refused: a crawler infers partitions from the folders it finds and cannot "
+         "tell which attempt folder of a snapshot is the complete one to read. Fix: catalog_mode: api (the catalog "
+         "task points each partition at the attempt convert wrote)" if glue.catalog_mode == "crawler" else None),
+    ]
 
 
 def _athena_problems(athena: AthenaSettings) -> list[tuple[str, str | None]]:

@@ -7,9 +7,10 @@ Ownership is read from two records the converter keeps in the destination folder
   files and those it owned before); deleted last. A conversion killed half way thus leaves a record that lets the
   next one replace its files instead of refusing them.
 
-The files the lake's publish step keeps beside a snapshot (``_published.json``, ``_superseded.json``, see
-``core.lake.publish``; ``_contract.json``, see ``core.lake.contract_store``) are neither owned nor foreign: a rerun
-into a published snapshot's folder keeps them.
+The files the lake's publish step keeps beside a snapshot (``_published.json``, ``_superseded.json``,
+``_contract.json``; their names are in ``core.lake.layout``, which imports nothing else of the lake) are neither
+owned nor foreign: a rerun into a published snapshot's folder keeps them. (The DAG's convert never reruns into a
+folder: each try writes a new attempt folder; the CLI writes straight into its ``DEST``.)
 Everything else under the folder is foreign: never replaced, never deleted. A folder holding foreign objects is
 refused unless the caller keeps them (``keep_foreign``), and even then a foreign object is never overwritten.
 """
@@ -21,13 +22,17 @@ import os
 from collections.abc import Iterable
 
 from ddb_lake.core.errors import ConfigError
-from ddb_lake.core.lake.contract_store import CONTRACT_NAME
-from ddb_lake.core.lake.publish import PUBLISHED_MARKER, SUPERSEDED_MARKER
+from ddb_lake.core.lake.layout import (
+    MANIFEST_NAME,
+    PUBLISH_SIDECARS,
+    PUBLISHED_MARKER,
+    SUPERSEDED_MARKER,
+    WRITING_NAME,
+    attempt_of_folder,
+)
 
-MANIFEST_NAME = "_manifest.json"
-WRITING_NAME = "_writing.json"
 RECORD_NAMES = frozenset((MANIFEST_NAME, WRITING_NAME))
-SIDECAR_NAMES = frozenset((PUBLISHED_MARKER, SUPERSEDED_MARKER, CONTRACT_NAME))
+SIDECAR_NAMES = PUBLISH_SIDECARS
 """Files other ddb-lake steps keep beside a snapshot: never deleted by a conversion, never a reason to refuse one."""
 SHOWN_FOREIGN = 3
 
@@ -115,6 +120,29 @@ def check_destination(dest: str, foreign: list[str], writes: Iterable[str], *, k
         raise DestinationNotOwnedError(
             f"{dest} holds {_some(clash)}, which ddb-lake did not write there and would overwrite. Nothing was "
             "written or deleted. Fix: convert to an empty or new folder.", dest=dest, foreign=clash)
+
+
+def is_attempt_folder(dest: str) -> bool:
+    """``dest`` is a DAG convert try's folder: ``.../_attempts/snapshot=<stamp>/attempt=<id>``."""
+    return attempt_of_folder(dest) is not None
+
+
+def check_unpublished(dest: str, listed: Iterable[str], *, attempts_too: bool) -> None:
+    """Raise :class:`DestinationNotOwnedError` when ``dest`` is a folder a table may read: rewriting it in place
+    would change what readers see.
+
+    Such a folder holds a publish marker (``_published.json``/``_superseded.json``: a current table read or reads
+    it) or, with ``attempts_too``, it is a non-empty DAG attempt folder (a history partition may read it).
+    """
+    names = set(listed)
+    why = next((f"holds {name} (a table was switched to it)" for name in (PUBLISHED_MARKER, SUPERSEDED_MARKER)
+                if name in names), None)
+    if why is None and attempts_too and names and is_attempt_folder(dest):
+        why = "is a DAG convert try's attempt folder (a history partition may read it)"
+    if why is not None:
+        raise DestinationNotOwnedError(
+            f"{dest} {why}: ddb-lake never rewrites a folder readers may use. Nothing was written or deleted. Fix: "
+            "convert to an empty or new folder.", dest=dest, foreign=sorted(names))
 
 
 def stale_names(owned: frozenset[str], written: Iterable[str]) -> list[str]:

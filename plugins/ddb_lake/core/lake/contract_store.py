@@ -19,11 +19,10 @@ from typing import Any
 from ddb_lake.core.convert.storage import split_url
 from ddb_lake.core.errors import NotFoundError
 from ddb_lake.core.lake.glue_table import CONTRACT_PARAMETER, SNAPSHOT_PARAMETER, folder_url
-from ddb_lake.core.lake.snapshot_manifest import MANIFEST_NAME
+from ddb_lake.core.lake.layout import CONTRACT_NAME, MANIFEST_NAME
 from ddb_lake.core.schema.contract import SchemaContract, adopted_contract
 from ddb_lake.core.schema.lake_schema import LakeSchema
 
-CONTRACT_NAME = "_contract.json"
 CONTRACT, MANIFEST = "contract", "manifest"
 
 

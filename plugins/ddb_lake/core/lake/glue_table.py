@@ -13,7 +13,7 @@ from typing import Any
 
 from ddb_lake.core.errors import SchemaError
 from ddb_lake.core.lake.errors import LakeConfigError
-from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION
+from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION, attempt_of_folder
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -269,10 +269,11 @@ def _widen_struct(table: str, column: str, old: HiveType, new: HiveType) -> Hive
 
 # ----------------------------------------------------------------------------------------------- snapshot locations
 def snapshot_location(summary: dict[str, Any], bucket: str | None = None) -> tuple[str, str]:
-    """``(stamp, s3://bucket/.../snapshot=<stamp>/)`` of a convert task's summary, both taken from it as they are.
+    """``(stamp, s3://bucket/.../<folder>/)`` of a convert task's summary, both taken from it as they are.
 
-    ``snapshot_prefix`` may be a full ``s3://`` URL or a key (then ``bucket`` is needed); it must end in the
-    ``snapshot=<stamp>`` folder of the summary's own ``snapshot``.
+    ``snapshot_prefix`` may be a full ``s3://`` URL or a key (then ``bucket`` is needed); it must be the summary's
+    own snapshot's folder: an attempt folder ``.../_attempts/snapshot=<stamp>/attempt=<id>/`` (what the DAG's
+    convert writes) or a fixed ``.../snapshot=<stamp>/`` (what the CLI writes into a ``DEST`` named so).
     """
     missing = [key for key in ("snapshot", "snapshot_prefix") if not summary.get(key)]
     if missing:
@@ -284,9 +285,16 @@ def snapshot_location(summary: dict[str, Any], bucket: str | None = None) -> tup
         prefix = f"s3://{bucket}/{prefix.strip('/')}"
     location = folder_url(prefix)
     folder = f"/{SNAPSHOT_PARTITION}={summary['snapshot']}/"
-    if not location.endswith(folder):
+    attempt_parent = location[: location.rstrip("/").rfind("/") + 1]
+    in_attempt = attempt_of_location(location) is not None and attempt_parent.endswith(folder)
+    if not (location.endswith(folder) or in_attempt):
         raise LakeConfigError(f"snapshot_prefix {location} does not end in {folder.lstrip('/')}")
     return summary["snapshot"], location
+
+
+def attempt_of_location(location: str) -> str | None:
+    """The attempt id of a ``.../_attempts/snapshot=<stamp>/attempt=<id>/`` folder (None for other folders)."""
+    return attempt_of_folder(location)
 
 
 def stamp_of_location(location: str) -> str | None:
@@ -297,7 +305,13 @@ def stamp_of_location(location: str) -> str | None:
 
 
 def parent_location(location: str) -> str:
-    """The folder holding the ``snapshot=<stamp>/`` folder at ``location``: the ``<table>_snapshots`` location."""
+    """The ``<table>_snapshots`` location: the folder holding the ``snapshot=<stamp>/`` folder at ``location``.
+
+    For an attempt folder (``<root>/_attempts/snapshot=<stamp>/attempt=<id>/``) that is ``<root>/`` too: the table
+    location stays where the snapshots are, and its partitions point into ``_attempts``.
+    """
+    if attempt_of_location(location) is not None:
+        return folder_url(location).rstrip("/").rsplit("/", 3)[0] + "/"
     parent, marker, _ = folder_url(location).rpartition(f"/{SNAPSHOT_PARTITION}=")
     if not marker:
         raise LakeConfigError(f"{location} is not a {SNAPSHOT_PARTITION}=<stamp>/ folder")

@@ -23,10 +23,11 @@ from typing import Any
 
 from ddb_lake.core.convert.storage import split_url
 from ddb_lake.core.lake.glue_table import PUBLISHED_AT_PARAMETER, SNAPSHOT_PARAMETER, folder_url, same_location
+from ddb_lake.core.lake.layout import PUBLISHED_MARKER as PUBLISHED_MARKER  # re-exported: names live in layout
+from ddb_lake.core.lake.layout import SUPERSEDED_MARKER as SUPERSEDED_MARKER
 
 UNCHANGED, KEPT_NEWER, PUBLISHED = "unchanged", "kept_newer", "published"
 PUBLISH_ATTEMPTS = 5
-PUBLISHED_MARKER, SUPERSEDED_MARKER = "_published.json", "_superseded.json"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,7 @@ from typing import Any
 
 from ddb_lake.core.convert.storage import split_url
 from ddb_lake.core.errors import ValidationFailedError
-
-MANIFEST_NAME = "_manifest.json"  # written last by ddb_lake.core.convert.converter
+from ddb_lake.core.lake.layout import MANIFEST_NAME  # written last by ddb_lake.core.convert.converter
 
 
 @dataclass(frozen=True)
