@@ -104,3 +104,19 @@ def test_summary_that_is_not_a_dict_is_refused(lake):
 
 def snapshots_columns(lake) -> list[dict]:
     return lake.glue.get_table(DatabaseName=DATABASE, Name="orders_snapshots")["Table"]["StorageDescriptor"]["Columns"]
+
+
+def test_partition_registered_with_other_types_gets_its_files_types(lake):
+    summary = lake.write_snapshot(S1, rows(2))
+    register(summary)
+    lake.glue.update_partition(
+        DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValueList=[S1],
+        PartitionInput={"Values": [S1], "StorageDescriptor": {
+            "Location": f"s3://lake/mirror/snapshots/orders/snapshot={S1}/",
+            "Columns": [{"Name": "pk", "Type": "string"}, {"Name": "qty", "Type": "decimal(21,2)"}]}},
+    )
+    assert register(summary)["partition_action"] == "retyped"
+    partition = lake.glue.get_partition(DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValues=[S1])
+    assert [(c["Name"], c["Type"]) for c in partition["Partition"]["StorageDescriptor"]["Columns"]] == [
+        ("pk", "string"), ("qty", "bigint"), ("amount", "decimal(10,2)")]
+    assert register(summary)["partition_action"] == "existing"

@@ -18,7 +18,7 @@ from ddb_lake.core.lake.catalog_tables import (
 )
 from ddb_lake.core.lake.convert_summary import require_summary
 from ddb_lake.core.lake.crawler import crawler_request
-from ddb_lake.core.lake.glue_table import parent_location, partition_input, snapshot_location
+from ddb_lake.core.lake.glue_table import glue_columns, parent_location, partition_input, snapshot_location
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
 from ddb_lake.operators.base import ClassifiedErrors
@@ -73,6 +73,10 @@ class LakeSnapshotOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]):
 class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     """Create or evolve the ``<table>_snapshots`` Glue table and add the new snapshot's partition (idempotent).
 
+    The table's column types are the widest any snapshot needed (the schema contract's); the partition's columns are
+    its own files' types and member order (the convert summary's schema), so Athena reads each partition's files with
+    their own types and CASTs them to the table's (docs/schema-contract.md).
+
     :param partition_projection: declare an injected partition projection instead of adding partitions
     """
 
@@ -96,14 +100,16 @@ class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         summary, stamp, location = self.converted_snapshot()
         table = self.snapshots_table_name()
-        wanted = snapshots_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]),
-                                       parent_location(location), projection=self.partition_projection)
+        schema = LakeSchema.from_json(summary["schema"])
+        wanted = snapshots_table_input(table, self.table_name, schema, parent_location(location),
+                                       projection=self.partition_projection)
         self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
-        table_action, in_catalog = self.hook.upsert_table(self.database, wanted)
+        table_action, in_catalog = self.hook.upsert_table(self.database, wanted, schema)
         columns = in_catalog["StorageDescriptor"]["Columns"]
         outcome: dict[str, list] = {}
         if not self.partition_projection:
-            outcome = self.hook.add_partitions(self.database, table, [partition_input(stamp, columns, location)])
+            own = partition_input(stamp, glue_columns(schema), location)
+            outcome = self.hook.add_partitions(self.database, table, [own])
         self.log.info("Glue %s.%s %s; partition %s: %s", self.database, table, table_action, stamp, outcome)
         return {
             "database": self.database,
