@@ -273,7 +273,8 @@ def _widen(table: str, column: str, old: HiveType, new: HiveType, lake: LakeType
 
 
 _FIX = ("The snapshot was converted without the table's schema contract (or with another `numbers` setting): clear "
-        "this run's contract and convert tasks so it converts into the contract, or recreate the table.")
+        "this run's contract and convert tasks so it converts into the contract (a column pinned in the table's YAML "
+        "`columns:` must be pinned to a type at least as wide as the table's), or recreate the table.")
 
 
 def _refuse_decimal(table: str, column: str, old: HiveType, new: HiveType) -> None:
