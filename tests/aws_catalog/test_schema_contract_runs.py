@@ -179,3 +179,29 @@ def test_after_drift_every_partition_has_its_files_types_and_the_table_the_wides
     assert [(c["Name"], c["Type"]) for c in current["StorageDescriptor"]["Columns"]] == table_types
     assert [(r["pk"], str(r["qty"]), r["note"]) for r in parquet_rows(lake, S2)] == [
         ("order-0", "1.50", '{"S":"ten"}'), ("order-1", "2.50", '{"N":"11"}'), ("order-2", "3.50", '{"N":"12"}')]
+
+
+def test_schema_command_reads_the_contract_the_current_table_names(lake, tmp_path, capsys, monkeypatch):
+    from ddb_lake.core.cli import main
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # a shell's credentials; moto takes any
+        monkeypatch.setenv(name, "testing")
+    run_day(lake, tmp_path, S1, drift_items(1))
+    run_day(lake, tmp_path, S2, drift_items(2))
+    yaml = tmp_path / "orders.yaml"
+    yaml.write_text(f"dynamodb: {{table_name: {TABLE}, region: us-east-1}}\nlake: {{bucket: {BUCKET}}}\n"
+                    f"glue: {{database: {DATABASE}}}\nathena: {{output_location: 's3://{BUCKET}/athena/'}}\n")
+    capsys.readouterr()
+    assert main(["schema", str(yaml), "--endpoint-url", lake.url]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [f"table orders: schema contract as published at snapshot {S2}",
+                       f"read from s3://{BUCKET}/mirror/snapshots/{TABLE}/snapshot={S2}/_contract.json"]
+    assert [line.split() for line in out if line.startswith(S2)] == [
+        [S2, "added", "address.zip", "zip", "int64"],
+        [S2, "widened", "note", "note", "int64", "->", "json"],
+        [S2, "widened", "price", "price", "decimal(3,2)", "->", "decimal(4,3)"],
+        [S2, "widened", "qty", "qty", "int64", "->", "decimal(21,2)"],
+    ]
+    lake.glue.delete_table(DatabaseName=DATABASE, Name=TABLE)
+    assert main(["schema", str(yaml), "--endpoint-url", lake.url]) == 4
+    assert "Glue table ddb_lake.orders does not exist: the table is not published yet" in capsys.readouterr().err
