@@ -153,8 +153,8 @@ def merge_columns(table: str, existing: list[dict[str, Any]], incoming: list[dic
 def exact_columns(existing: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The new snapshot's columns exactly as its files hold them, then the existing columns it lacks (read as NULL).
 
-    For a table that reads one snapshot (the current table) and for a partition: Athena documents that a Parquet
-    table that is not partitioned cannot use a type other than its files' (docs/schema-contract.md).
+    For the table that reads one snapshot (the current table): Athena documents that a Parquet table that is not
+    partitioned cannot use a type other than its files' (docs/schema-contract.md).
     """
     names = {c["Name"].lower() for c in incoming}
     return [*incoming, *(c for c in existing if c["Name"].lower() not in names)]
