@@ -124,3 +124,19 @@ def test_a_rerun_moves_the_partition_to_its_attempt_and_marks_the_folder_it_left
         f"mirror/snapshots/orders/_attempts/snapshot={S1}/attempt=manual-4131cba4-try1/_manifest.json",
         f"mirror/snapshots/orders/_attempts/snapshot={S1}/attempt=manual-4131cba4-try1/part-00000.parquet",
     ]  # the folder now read gets nothing
+
+
+def test_partition_registered_with_other_types_gets_its_files_types(lake):
+    summary = lake.write_snapshot(S1, rows(2))
+    register(summary)
+    lake.glue.update_partition(
+        DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValueList=[S1],
+        PartitionInput={"Values": [S1], "StorageDescriptor": {
+            "Location": f"s3://lake/mirror/snapshots/orders/snapshot={S1}/",
+            "Columns": [{"Name": "pk", "Type": "string"}, {"Name": "qty", "Type": "decimal(21,2)"}]}},
+    )
+    assert register(summary)["partition_action"] == "retyped"
+    partition = lake.glue.get_partition(DatabaseName=DATABASE, TableName="orders_snapshots", PartitionValues=[S1])
+    assert [(c["Name"], c["Type"]) for c in partition["Partition"]["StorageDescriptor"]["Columns"]] == [
+        ("pk", "string"), ("qty", "bigint"), ("amount", "decimal(10,2)")]
+    assert register(summary)["partition_action"] == "existing"

@@ -124,3 +124,72 @@ def test_a_run_whose_validation_fails_leaves_the_contract_as_it_was(lake, tmp_pa
     after = SchemaContractOperator(task_id="contract", **NAMES).execute({})
     assert after["snapshot"] == S1 and after["schema"] == before["schema"]
     assert [f["name"] for f in after["schema"]["fields"]] == ["pk", "qty", "userid"]
+
+
+def drift_items(day: int) -> list[dict]:
+    """Day 1: plain values. Day 2: qty gains cents, price a digit after the point, address a member, note a string."""
+    out = []
+    for n in range(3):
+        item = {"pk": {"S": f"order-{n}"}, "qty": {"N": str(n + 1)}, "price": {"N": f"{n}.25"},
+                "address": {"M": {"city": {"S": f"city-{n}"}}}, "note": {"N": str(10 + n)}}
+        if day == 2:
+            item["qty"] = {"N": f"{n + 1}.50"}
+            item["price"] = {"N": f"{n}.125"}
+            item["address"]["M"]["zip"] = {"N": f"{1000 + n}"}
+            if n == 0:
+                item["note"] = {"S": "ten"}
+        out.append(item)
+    return out
+
+
+def test_after_drift_every_partition_has_its_files_types_and_the_table_the_widest(lake, tmp_path):
+    from partition_types import partition_mismatches
+
+    from ddb_lake.core.lake.glue_table import glue_columns
+    from ddb_lake.core.schema.lake_schema import LakeSchema
+
+    assert run_day(lake, tmp_path, S1, drift_items(1))["action"] == "published"
+    assert run_day(lake, tmp_path, S2, drift_items(2))["action"] == "published"
+
+    assert partition_mismatches(lake.glue, lake.s3, DATABASE, f"{TABLE}_snapshots") == {}
+    partitions = {p["Values"][0]: {c["Name"]: c["Type"] for c in p["StorageDescriptor"]["Columns"]} for p in
+                  lake.glue.get_partitions(DatabaseName=DATABASE, TableName=f"{TABLE}_snapshots")["Partitions"]}
+    assert partitions[S1] == {"pk": "string", "address": "struct<city:string>", "note": "bigint",
+                              "price": "decimal(3,2)", "qty": "bigint"}
+    assert partitions[S2] == {"pk": "string", "address": "struct<city:string,zip:bigint>", "note": "string",
+                              "price": "decimal(4,3)", "qty": "decimal(21,2)"}
+
+    contract = LakeSchema.from_json(stored_contract(lake)["schema"])
+    history = lake.glue.get_table(DatabaseName=DATABASE, Name=f"{TABLE}_snapshots")["Table"]
+    table_types = [(c["Name"], c["Type"]) for c in history["StorageDescriptor"]["Columns"]]
+    assert table_types == [(c["Name"], c["Type"]) for c in glue_columns(contract)]
+    current = lake.glue.get_table(DatabaseName=DATABASE, Name=TABLE)["Table"]
+    assert [(c["Name"], c["Type"]) for c in current["StorageDescriptor"]["Columns"]] == table_types
+    assert [(r["pk"], str(r["qty"]), r["note"]) for r in parquet_rows(lake, S2)] == [
+        ("order-0", "1.50", '{"S":"ten"}'), ("order-1", "2.50", '{"N":"11"}'), ("order-2", "3.50", '{"N":"12"}')]
+
+
+def test_schema_command_reads_the_contract_the_current_table_names(lake, tmp_path, capsys, monkeypatch):
+    from ddb_lake.core.cli import main
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # a shell's credentials; moto takes any
+        monkeypatch.setenv(name, "testing")
+    run_day(lake, tmp_path, S1, drift_items(1))
+    run_day(lake, tmp_path, S2, drift_items(2))
+    yaml = tmp_path / "orders.yaml"
+    yaml.write_text(f"dynamodb: {{table_name: {TABLE}, region: us-east-1}}\nlake: {{bucket: {BUCKET}}}\n"
+                    f"glue: {{database: {DATABASE}}}\nathena: {{output_location: 's3://{BUCKET}/athena/'}}\n")
+    capsys.readouterr()
+    assert main(["schema", str(yaml), "--endpoint-url", lake.url]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [f"table orders: schema contract as published at snapshot {S2}",
+                       f"read from s3://{BUCKET}/mirror/snapshots/{TABLE}/snapshot={S2}/_contract.json"]
+    assert [line.split() for line in out if line.startswith(S2)] == [
+        [S2, "added", "address.zip", "zip", "int64"],
+        [S2, "widened", "note", "note", "int64", "->", "json"],
+        [S2, "widened", "price", "price", "decimal(3,2)", "->", "decimal(4,3)"],
+        [S2, "widened", "qty", "qty", "int64", "->", "decimal(21,2)"],
+    ]
+    lake.glue.delete_table(DatabaseName=DATABASE, Name=TABLE)
+    assert main(["schema", str(yaml), "--endpoint-url", lake.url]) == 4
+    assert "Glue table ddb_lake.orders does not exist: the table is not published yet" in capsys.readouterr().err

@@ -53,7 +53,7 @@ def test_types_follow_the_rules(converted):
     assert kinds["tags"] == {"kind": "list", "item": {"kind": "string"}}
     assert kinds["scores"] == {"kind": "list", "item": {"kind": "decimal", "precision": 2, "scale": 1}}
     assert kinds["blobs"] == {"kind": "list", "item": {"kind": "binary"}}
-    assert kinds["items"] == {"kind": "list", "item": {"kind": "string"}}
+    assert kinds["items"] == {"kind": "json"}  # one list holds a NULL element: REPEATED cannot (issue 11)
     assert kinds["huge"] == {"kind": "decimal", "precision": 38, "scale": 0}
     assert kinds["big_int"] == {"kind": "decimal", "precision": 19, "scale": 0}
     assert kinds["tiny"] == {"kind": "decimal_text"}
@@ -207,3 +207,23 @@ def test_canonical_json_of_scalars_matches_json_dumps():
     assert canonical_json(pa.array(values, kind)).to_pylist() == expected
     assert canonical_json(pa.array(values, kind).slice(5, 4)).to_pylist() == expected[5:9]
     assert json.loads(expected[0]) == values[0] and expected[6] == '{"S":"new\\nline\\ttab\\u0001"}'
+
+
+def test_a_list_holding_null_is_exact_json_text_and_stays_json(tmp_path: Path):
+    lines = [item_line({"pk": {"S": "a"}, "xs": {"L": [{"N": "1.50"}, {"NULL": True}, {"S": "t"}]},
+                        "m": {"M": {"ys": {"L": [{"NULL": True}]}}}, "ok": {"L": [{"M": {"a": {"NULL": True}}}]}}),
+             item_line({"pk": {"S": "b"}, "xs": {"L": [{"N": "-12345678901234567890.000000000000000001"}]}})]
+    src = write_export(tmp_path / "AWSDynamoDB" / "e1", [lines])
+    summary = convert_export(str(src), str(tmp_path / "out"))
+    kinds = _kinds(summary)
+    assert kinds["xs"] == {"kind": "json"} and kinds["m"]["fields"][0]["type"] == {"kind": "json"}
+    assert kinds["ok"]["kind"] == "list"  # a NULL member inside a list's struct is fine: the element is not NULL
+    rows = pq.read_table(tmp_path / "out").to_pylist()
+    assert [r["xs"] for r in rows] == ['{"L":[{"N":"1.50"},{"NULL":true},{"S":"t"}]}',
+                                       '{"L":[{"N":"-12345678901234567890.000000000000000001"}]}']
+    assert rows[0]["m"] == {"ys": '{"L":[{"NULL":true}]}'}
+    # a later day without NULL elements converts into the contract: the column stays json, nothing narrows
+    later = write_export(tmp_path / "AWSDynamoDB" / "e2", [[item_line({"pk": {"S": "c"}, "xs": {"L": [{"N": "2"}]}})]])
+    again = convert_export(str(later), str(tmp_path / "o2"), previous_schema=LakeSchema.from_json(summary["schema"]))
+    assert _kinds(again)["xs"] == {"kind": "json"}
+    assert pq.read_table(tmp_path / "o2").column("xs").to_pylist() == ['{"L":[{"N":"2"}]}']

@@ -8,6 +8,7 @@ from ddb_lake.core.lake.glue_table import (
     PARQUET_SERDE,
     SchemaEvolutionError,
     column_comment,
+    exact_columns,
     glue_columns,
     hive_type,
     injected_projection_parameters,
@@ -151,3 +152,43 @@ def test_injected_projection_parameters():
         "projection.snapshot.type": "injected",
         "storage.location.template": "s3://b/p/snapshots/t/snapshot=${snapshot}/",
     }
+
+
+DECIMAL_9_2 = LakeType("decimal", precision=9, scale=2)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "lake", "merged"),
+    [
+        ("bigint", "decimal(21,2)", LakeType("decimal", precision=21, scale=2), "decimal(21,2)"),  # integer gains cents
+        ("decimal(3,2)", "decimal(7,2)", LakeType("decimal", precision=7, scale=2), "decimal(7,2)"),
+        ("decimal(7,2)", "decimal(8,3)", LakeType("decimal", precision=8, scale=3), "decimal(8,3)"),  # one more digit
+        ("bigint", "string", LakeType("json"), "string"),  # a number turns into a string on a few items
+        ("decimal(38,0)", "string", LakeType("decimal_text"), "string"),
+        ("struct<a:bigint>", "string", LakeType("json"), "string"),
+        ("struct<b:bigint,a:string>", "struct<b:decimal(21,2),a:string,c:boolean>",
+         LakeType("struct", fields=(LakeField("b", "b", LakeType("decimal", precision=21, scale=2)),
+                                    LakeField("a", "a", LakeType("string")), LakeField("c", "c", LakeType("bool")))),
+         "struct<b:decimal(21,2),a:string,c:boolean>"),
+        ("array<struct<a:bigint>>", "array<struct<a:string>>",
+         LakeType("list", item=LakeType("struct", fields=(LakeField("a", "a", LakeType("json")),))),
+         "array<struct<a:string>>"),
+        ("decimal(21,2)", "bigint", LakeType("int64"), "decimal(21,2)"),  # an older, narrower snapshot: kept wide
+    ],
+)
+def test_contract_widenings_with_the_lake_type(old, new, lake, merged):
+    schema = LakeSchema((LakeField("x", "x", lake),))
+    assert merge_columns("db.t", cols(x=old), cols(x=new), schema)[0]["Type"] == merged
+
+
+def test_plain_string_is_not_text_that_holds_numbers():
+    schema = LakeSchema((LakeField("x", "x", LakeType("string")),))
+    with pytest.raises(SchemaEvolutionError, match="clear this run's contract and convert tasks"):
+        merge_columns("db.t", cols(x="bigint"), cols(x="string"), schema)
+    with pytest.raises(SchemaEvolutionError, match=r"decimal\(9,2\).*a different scale \(3 vs 2\)"):
+        widen_type("db.t", "x", "decimal(9,2)", "decimal(8,3)", DECIMAL_9_2)
+
+
+def test_exact_columns_take_the_snapshot_types_and_keep_columns_it_lacks():
+    assert exact_columns(cols(a="bigint", gone="string"), cols(a="decimal(21,2)", b="string")) == cols(
+        a="decimal(21,2)", b="string", gone="string")

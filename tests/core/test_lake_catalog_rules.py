@@ -240,3 +240,22 @@ def test_a_missing_template_names_the_folders_searched(tmp_path):
         "ship include/sql/ beside the DAGs folder (<dags>/../include/sql or <dags>/sql) or set $DDB_LAKE_SQL_DIR "
         "to it"
     )
+
+
+def test_current_table_takes_its_snapshot_types_exactly():
+    """Unpartitioned: Athena reads its files with its columns' types, so a narrower or other type replaces the old."""
+    existing = {"PartitionKeys": [], "Parameters": {}, "StorageDescriptor": {"Columns": [
+        {"Name": "pk", "Type": "string"}, {"Name": "qty", "Type": "decimal(21,2)"}, {"Name": "old", "Type": "int"}]}}
+    wanted = current_table_input("orders", "orders", SCHEMA, f"{ROOT}snapshot={STAMP}/", snapshot=STAMP,
+                                 published_at="t")
+    columns = evolved_table_input("db", existing, wanted)["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [("pk", "string"), ("qty", "bigint"), ("old", "int")]
+
+
+def test_history_table_keeps_the_widest_type():
+    existing = {"PartitionKeys": [{"Name": "snapshot", "Type": "string"}], "Parameters": {},
+                "StorageDescriptor": {"Columns": [{"Name": "pk", "Type": "string"},
+                                                  {"Name": "qty", "Type": "decimal(21,2)"}]}}
+    wanted = snapshots_table_input("orders_snapshots", "orders", SCHEMA, ROOT)
+    columns = evolved_table_input("db", existing, wanted, SCHEMA)["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [("pk", "string"), ("qty", "decimal(21,2)")]

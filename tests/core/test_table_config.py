@@ -286,3 +286,15 @@ def test_storage_policy_defaults_and_null(tmp_path):
     assert (default.raw_export_days, default.changes_days) == (7, None)
     kept = load_table_config(write(tmp_path, {**MINIMAL, "retention": {"raw_export_days": None, "changes_days": 30}}))
     assert (kept.retention.raw_export_days, kept.retention.changes_days) == (None, 30)
+
+
+def test_pinned_columns_are_read_and_checked(tmp_path):
+    config = load_table_config(write(tmp_path, {**MINIMAL, "columns": {"price": "decimal(18,4)", "note": "string"}}))
+    assert config.columns == {"price": "decimal(18,4)", "note": "string"}
+    assert load_table_config(write(tmp_path, MINIMAL)).columns == {}
+    with pytest.raises(TableConfigError) as bad:
+        load_table_config(write(tmp_path, {**MINIMAL, "columns": {"price": "money"}}))
+    assert "columns.price" in str(bad.value)
+    assert "'money' is not a column type; use one of string, bool, binary, int64, decimal(p,s)" in str(bad.value)
+    with pytest.raises(TableConfigError, match=r"columns.*expected a mapping of attribute name to type"):
+        load_table_config(write(tmp_path, {**MINIMAL, "columns": ["price"]}))

@@ -1,9 +1,11 @@
 """``ddb-lake convert SOURCE DEST``: convert a DynamoDB export folder to typed Parquet; JSON summary on stdout.
+``ddb-lake schema TABLE_YAML|SNAPSHOT_URL``: print a table's schema contract and the history of its changes.
 
-Exit codes: 0 converted; 2 the export cannot be converted; 3 DEST holds objects an earlier conversion to exactly DEST
+Exit codes: 0 done; 2 the export cannot be converted; 3 DEST holds objects an earlier conversion to exactly DEST
 did not write, or is a folder a table may read (published, or a DAG try's attempt folder): nothing written or deleted.
-Either error also prints its JSON on stdout. The CLI writes straight into DEST (it has no pointer to switch);
-the DAG's convert writes attempt folders instead (docs/conversion.md).
+Either error also prints its JSON on stdout. 4 no schema contract there (the table is not published yet, or the
+folder holds no ``_contract.json`` / ``_manifest.json``). The CLI writes straight into DEST (it has no pointer to
+switch); the DAG's convert writes attempt folders instead (docs/conversion.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from ddb_lake.core.convert.converter import convert_export
 from ddb_lake.core.convert.dest_ownership import DestinationNotOwnedError, check_unpublished
 from ddb_lake.core.convert.storage import Storage
-from ddb_lake.core.errors import ExportFormatError
+from ddb_lake.core.errors import ExportFormatError, NotFoundError
 from ddb_lake.core.schema.lake_schema import LakeSchema
 
 
@@ -48,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--endpoint-url", help="S3 endpoint (e.g. moto); also AWS_ENDPOINT_URL_S3")
     convert.add_argument("--region", help="S3 region")
     convert.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    schema = commands.add_parser("schema", help="print a table's schema contract and its change history")
+    schema.add_argument("target", help="the table's YAML file (reads the contract its current Glue table names), or "
+                        "a snapshot folder / _contract.json (local or s3://)")
+    schema.add_argument("--json", action="store_true", help="print the contract as JSON")
+    schema.add_argument("--endpoint-url", help="AWS endpoint for Glue and S3 (e.g. moto); also AWS_ENDPOINT_URL")
+    schema.add_argument("--region", help="AWS region (default: the table's dynamodb.region)")
     return parser
 
 
@@ -61,6 +69,8 @@ def _previous_schema(path: str | None) -> LakeSchema | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "schema":
+        return _schema(args)
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -90,3 +100,73 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---- ddb-lake schema --------------------------------------------------------------------------------------------
+
+def _schema(args: argparse.Namespace) -> int:
+    from ddb_lake.core.errors import DdbLakeError
+    from ddb_lake.core.schema.contract_report import contract_lines
+
+    try:
+        found = _contract_of(args)
+    except DdbLakeError as err:
+        print(f"ddb-lake: error: {err}", file=sys.stderr)
+        return 4
+    contract, source = found
+    if args.json:
+        print(json.dumps(contract.to_json(), indent=2, sort_keys=True))
+    else:
+        print("\n".join(contract_lines(contract, source)))
+    return 0
+
+
+def _contract_of(args: argparse.Namespace) -> tuple[Any, str]:
+    """(the contract, where it was read) for a table YAML or a snapshot folder / contract file."""
+    if args.target.endswith((".yaml", ".yml")):
+        return _contract_of_table(args)
+    return _contract_in_folder(args.target, Storage(_storage_options(args)))
+
+
+def _contract_of_table(args: argparse.Namespace) -> tuple[Any, str]:
+    """The contract the table's current Glue table names (``core.lake.contract_store``)."""
+    import boto3
+
+    from ddb_lake.core.config.table_config import load_table_config
+    from ddb_lake.core.lake.catalog_tables import current_table_name
+    from ddb_lake.core.lake.contract_store import contract_source, stored_contract
+
+    config = load_table_config(args.target)
+    region = args.region or config.dynamodb.region
+    endpoint = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
+    glue = boto3.client("glue", region_name=region, **endpoint)
+    glue_table = f"{config.glue.database}.{current_table_name(config.glue_table)}"
+    try:
+        table = glue.get_table(DatabaseName=config.glue.database, Name=current_table_name(config.glue_table))
+    except glue.exceptions.EntityNotFoundException:
+        raise NotFoundError(f"table {config.name}: Glue table {glue_table} does not exist: the table is not "
+                            "published yet, so it has no schema contract") from None
+    source = contract_source(table["Table"])
+    assert source is not None
+    storage = Storage({"client_kwargs": {"region_name": region, **endpoint}})
+    text = storage.read_text(source.url)
+    return stored_contract(source, text, table=config.name, glue_table=glue_table), source.url
+
+
+def _contract_in_folder(target: str, storage: Storage) -> tuple[Any, str]:
+    """The ``_contract.json`` of a snapshot folder (or the file named); a ``_manifest.json`` alone is adopted."""
+    from ddb_lake.core.lake.contract_store import CONTRACT, CONTRACT_NAME, MANIFEST, ContractSource, stored_contract
+    from ddb_lake.core.lake.glue_table import stamp_of_location
+    from ddb_lake.core.lake.snapshot_manifest import MANIFEST_NAME
+
+    folder, _, name = target.rpartition("/") if target.endswith(".json") else (target.rstrip("/"), "", "")
+    names = [name] if name else [CONTRACT_NAME, MANIFEST_NAME]
+    for name in names:
+        text = storage.read_text(f"{folder}/{name}")
+        if text is not None:
+            source = ContractSource(MANIFEST if name == MANIFEST_NAME else CONTRACT, f"{folder}/{name}",
+                                    stamp_of_location(folder) or "")
+            table = folder.rsplit("/", 2)[-2] if source.snapshot else folder
+            return stored_contract(source, text, table=table, glue_table="(none: read from the folder)"), source.url
+    raise NotFoundError(f"{target}: no {' or '.join(names)} there; give a snapshot folder of the lake "
+                        "(.../snapshots/<table>/snapshot=<stamp>/) or the table's YAML file")

@@ -50,6 +50,7 @@ def add_tasks(
         numbers=config.numbers,
         previous_schema=contract.output["schema"] if contract is not None else None,
         converter_options=config.convert.converter_options(),
+        columns=dict(config.columns),
         **aws,
     )
     with TaskGroup(group_id="lake", tooltip="Glue catalog and Athena partitions") as lake_group:

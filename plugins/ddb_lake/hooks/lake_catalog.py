@@ -11,6 +11,7 @@ from ddb_lake.core.errors import NotFoundError, TransientError, classify_reason
 from ddb_lake.core.lake.catalog_tables import catalog_holds, evolved_table_input
 from ddb_lake.core.lake.crawler import GlueCrawlFailed, check_crawl, crawler_changes, last_crawl_report
 from ddb_lake.core.lake.glue_table import same_location
+from ddb_lake.core.schema.lake_schema import LakeSchema
 
 __all__ = ["GlueCrawlFailed", "LakeCatalogHook", "TableChanged", "check_crawl", "crawler_changes", "last_crawl_report"]
 
@@ -53,10 +54,12 @@ class LakeCatalogHook(AwsBaseHook):
         except client.exceptions.EntityNotFoundException:
             return None
 
-    def upsert_table(self, database: str, wanted: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def upsert_table(self, database: str, wanted: dict[str, Any],
+                     schema: LakeSchema | None = None) -> tuple[str, dict[str, Any]]:
         """Create the table, or evolve its columns additively and update it when anything differs.
 
-        ``wanted`` is a TableInput; its columns are merged into the existing ones (see ``merge_columns``).
+        ``wanted`` is a TableInput; its columns are merged into the existing ones (see ``evolved_table_input``;
+        ``schema`` is the lake schema ``wanted``'s columns come from).
         Returns ``("created" | "updated" | "unchanged", the TableInput now in the catalog)``.
         """
         existing = self.get_table(database, wanted["Name"])
@@ -64,7 +67,7 @@ class LakeCatalogHook(AwsBaseHook):
             self.conn.create_table(DatabaseName=database, TableInput=wanted)
             self.log.info("Created Glue table %s.%s at %s", database, wanted["Name"], _location(wanted))
             return "created", wanted
-        merged = evolved_table_input(database, existing, wanted)
+        merged = evolved_table_input(database, existing, wanted, schema)
         if catalog_holds(existing, merged):
             return "unchanged", merged
         self.conn.update_table(DatabaseName=database, TableInput=merged, **_version_of(existing))
@@ -96,11 +99,13 @@ class LakeCatalogHook(AwsBaseHook):
 
     # ------------------------------------------------------------------------------------------------ partitions
     def add_partitions(self, database: str, table: str, partitions: list[dict[str, Any]]) -> dict[str, list]:
-        """BatchCreatePartition; a partition that exists at the same location is fine, at another it is moved.
+        """BatchCreatePartition; a partition that exists as wanted is fine, else it is updated to ``partitions``' own.
 
-        Returns ``{"created": [values...], "existing": [...], "moved": [...]}``.
+        A partition at another location is ``moved``; at the same location with other columns (a partition registered
+        with the table's types rather than its files'), ``retyped``.
+        Returns ``{"created": [values...], "existing": [...], "moved": [...], "retyped": [...]}``.
         """
-        outcome: dict[str, list] = {"created": [], "existing": [], "moved": []}
+        outcome: dict[str, list] = {"created": [], "existing": [], "moved": [], "retyped": []}
         by_values = {tuple(p["Values"]): p for p in partitions}
         for start in range(0, len(partitions), _BATCH_PARTITIONS):
             batch = partitions[start : start + _BATCH_PARTITIONS]
@@ -112,8 +117,7 @@ class LakeCatalogHook(AwsBaseHook):
                 if error is None:
                     outcome["created"].append(list(values))
                 elif error.get("ErrorCode") == "AlreadyExistsException":
-                    moved = self._align_partition(database, table, by_values[values])
-                    outcome["moved" if moved else "existing"].append(list(values))
+                    outcome[self._align_partition(database, table, by_values[values])].append(list(values))
                 else:
                     raise _partition_error(
                         f"Glue BatchCreatePartition on {database}.{table} failed for partition {list(values)}: "
@@ -121,16 +125,22 @@ class LakeCatalogHook(AwsBaseHook):
                     )
         return outcome
 
-    def _align_partition(self, database: str, table: str, wanted: dict[str, Any]) -> bool:
+    def _align_partition(self, database: str, table: str, wanted: dict[str, Any]) -> str:
+        """``existing`` when the partition is as wanted, else update it: ``moved`` or ``retyped``."""
         current = self.conn.get_partition(DatabaseName=database, TableName=table, PartitionValues=wanted["Values"])
-        location = current["Partition"].get("StorageDescriptor", {}).get("Location", "")
-        if same_location(location, wanted["StorageDescriptor"]["Location"]):
-            return False
+        descriptor = current["Partition"].get("StorageDescriptor", {})
+        location = descriptor.get("Location", "")
+        moved = not same_location(location, wanted["StorageDescriptor"]["Location"])
+        if not moved and catalog_holds(descriptor.get("Columns"), wanted["StorageDescriptor"]["Columns"]):
+            return "existing"
         self.conn.update_partition(
             DatabaseName=database, TableName=table, PartitionValueList=wanted["Values"], PartitionInput=wanted
         )
-        self.log.warning("Partition %s of %s.%s moved from %s", wanted["Values"], database, table, location)
-        return True
+        if moved:
+            self.log.warning("Partition %s of %s.%s moved from %s", wanted["Values"], database, table, location)
+            return "moved"
+        self.log.warning("Partition %s of %s.%s now has its files' column types", wanted["Values"], database, table)
+        return "retyped"
 
     def partition_location(self, database: str, table: str, values: list[str]) -> str | None:
         """The location of one partition; None when it (or the table) does not exist."""

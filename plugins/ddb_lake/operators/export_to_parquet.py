@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from ddb_lake.compat import Context, run_attempt
 from ddb_lake.core.convert.dest_ownership import check_unpublished
 from ddb_lake.core.convert.storage import Storage
-from ddb_lake.core.errors import ExportFormatError
+from ddb_lake.core.errors import ExportFormatError, SchemaError
 from ddb_lake.core.export.folders import finished_export
 from ddb_lake.core.lake.errors import LakeConfigError
 from ddb_lake.core.lake.layout import attempt_id, attempt_url
@@ -39,6 +39,8 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
     :param snapshot: the snapshot's partition value: the run plan's ``snapshot``.
     :param previous_schema: the table's current LakeSchema (JSON dict or string), so columns evolve additively.
     :param converter_options: extra keyword arguments for ``convert_export`` (e.g. ``row_group_size``).
+    :param columns: pinned column types, ``{attribute: "decimal(18,4)"}`` (the table's YAML ``columns``); a value
+        that does not fit fails the task terminally, naming the item's key and the setting.
     """
 
     template_fields: Sequence[str] = ("export", "dest_url", "attempts_url", "snapshot", "numbers", "previous_schema")
@@ -55,6 +57,7 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
         numbers: str = "exact",
         previous_schema: dict[str, Any] | str | None = None,
         converter_options: dict[str, Any] | None = None,
+        columns: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -68,6 +71,7 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
         self.numbers = numbers
         self.previous_schema = previous_schema
         self.converter_options = converter_options or {}
+        self.columns = dict(columns or {})
 
     def execute(self, context: Context) -> dict[str, Any]:
         from ddb_lake.core.convert.converter import convert_export
@@ -88,6 +92,7 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
                 s3_client=self.hook.conn,
                 previous_schema=self.parsed_previous_schema(),
                 key_attributes=export.get("key_schema"),
+                pins=self.columns,
                 progress=self.log_progress,
                 **self.converter_options,
             )
@@ -96,6 +101,8 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
                 f"Export {export.get('export_arn')} of table {export['table_name']} cannot be converted: {error}. "
                 "Retrying will not help; inspect the file named above."
             ) from error
+        except SchemaError as error:
+            raise type(error)(f"Table {export['table_name']}, export {export.get('export_arn')}: {error}") from error
         self.log.info(
             "Converted %s items of table %s into %d Parquet files (%s bytes) at %s",
             summary.get("items"), export["table_name"], len(summary.get("files", [])), summary.get("bytes_out"), dest,

@@ -22,6 +22,7 @@ from ddb_lake.core.lake.convert_summary import require_summary
 from ddb_lake.core.lake.crawler import crawler_request
 from ddb_lake.core.lake.glue_table import (
     folder_url,
+    glue_columns,
     parent_location,
     partition_input,
     same_location,
@@ -96,9 +97,11 @@ class LakeSnapshotOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]):
 class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     """Create or evolve the ``<table>_snapshots`` Glue table and add the new snapshot's partition (idempotent).
 
-    When the snapshot's partition read another folder of the table (an earlier attempt of the interval), that one gets
-    ``_superseded.json`` once the partition moved: retention counts its grace from then, as readers of the partition
-    may still hold its files.
+    The table's column types are the widest any snapshot needed (the schema contract's); the partition's columns are
+    its own files' types and member order (the convert summary's schema), so Athena reads each partition's files with
+    their own types and CASTs them to the table's (docs/schema-contract.md). When the snapshot's partition read another
+    folder of the table (an earlier attempt of the interval), that one gets ``_superseded.json`` once the partition
+    moved: retention counts its grace from then, as readers of the partition may still hold its files.
 
     :param partition_projection: declare an injected partition projection instead of adding partitions
     """
@@ -123,15 +126,17 @@ class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         summary, stamp, location = self.converted_snapshot()
         table, root = self.snapshots_table_name(), parent_location(location)
-        wanted = snapshots_table_input(table, self.table_name, LakeSchema.from_json(summary["schema"]), root,
+        schema = LakeSchema.from_json(summary["schema"])
+        wanted = snapshots_table_input(table, self.table_name, schema, root,
                                        projection=self.partition_projection)
         self.hook.ensure_database(self.database, LAKE_DATABASE_DESCRIPTION)
-        table_action, in_catalog = self.hook.upsert_table(self.database, wanted)
+        table_action, in_catalog = self.hook.upsert_table(self.database, wanted, schema)
         columns = in_catalog["StorageDescriptor"]["Columns"]
         outcome: dict[str, list] = {}
         if not self.partition_projection:
             before = self.hook.partition_location(self.database, table, [stamp])
-            outcome = self.hook.add_partitions(self.database, table, [partition_input(stamp, columns, location)])
+            own = partition_input(stamp, glue_columns(schema), location)
+            outcome = self.hook.add_partitions(self.database, table, [own])
             if before and folder_url(before).startswith(root) and not same_location(before, location):
                 self.mark(before, SUPERSEDED_MARKER, stamp, datetime.now(timezone.utc).isoformat(), by=location)
         self.log.info("Glue %s.%s %s; partition %s: %s", self.database, table, table_action, stamp, outcome)

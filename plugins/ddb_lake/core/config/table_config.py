@@ -19,6 +19,7 @@ from ddb_lake.core.config.bucket_names import s3_bucket_problem
 from ddb_lake.core.config.cron_schedule import cron_problem, incremental_schedule_problem
 from ddb_lake.core.errors import ConfigError
 from ddb_lake.core.lake.layout import join_key
+from ddb_lake.core.schema.pin_spec import parse_pin
 from ddb_lake.destinations.bigquery.config import (
     BIGQUERY_LAYOUTS,
     BIGQUERY_TRANSFER_METHODS,
@@ -149,6 +150,7 @@ class TableConfig:
     export: ExportSettings = field(default_factory=ExportSettings)
     bigquery: BigQuerySettings | None = None
     numbers: str = "exact"
+    columns: dict[str, str] = field(default_factory=dict)
     convert: ConvertSettings = field(default_factory=ConvertSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
@@ -317,6 +319,11 @@ def _coerce(hint: Any, value: Any, path: str, dotted: str) -> Any:
         return hint(value)
     if hint is datetime:
         return _as_datetime(value, path, dotted)
+    if hint == dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise TableConfigError(path, dotted, "expected a mapping of attribute name to type, e.g. "
+                                                 "{price: \"decimal(18,4)\", note: string}")
+        return dict(value)
     if hint == tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TableConfigError(path, dotted, "expected a list of strings")
@@ -368,6 +375,7 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         *_attempt_catalog_problems(config.glue),
         *_bound_problems(config),
         *_key_column_problems(config.validation.key_columns),
+        *_pin_problems(config.columns),
         *(bigquery_problems(config.bigquery) if config.bigquery is not None else []),
     ]
     return [(f, p) for f, p in problems if p]
@@ -412,6 +420,16 @@ def _bound_problems(config: TableConfig) -> list[tuple[str, str | None]]:
         ("task_timeout_minutes", f"{config.task_timeout_minutes:g} must be > 0"
          if config.task_timeout_minutes <= 0 else None),
     ]
+
+
+def _pin_problems(columns: dict[str, str]) -> list[tuple[str, str | None]]:
+    problems: list[tuple[str, str | None]] = []
+    for attribute, text in columns.items():
+        try:
+            parse_pin(text)
+        except ValueError as exc:
+            problems.append((f"columns.{attribute}", str(exc)))
+    return problems
 
 
 def _key_column_problems(columns: tuple[str, ...]) -> list[tuple[str, str | None]]:

@@ -62,6 +62,16 @@ from ddb_lake.core.schema.inference import (
     metadata_fields,
 )
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.core.schema.pins import (
+    PinnedValueError,
+    check_pins_hold,
+    misfit_message,
+    pin_types,
+    profile_fits,
+    typed,
+    value_fits,
+    with_pins,
+)
 
 log = logging.getLogger(__name__)
 
@@ -428,6 +438,46 @@ def empty_export_schema(key_attributes: Sequence[Mapping[str, str]], *, incremen
     return LakeSchema((*metadata_fields(), *fields) if incremental else fields)
 
 
+# ---- pinned column types --------------------------------------------------------------------------------------
+
+def _check_pins(parsed: list[_ParsedFile], attributes: dict, pins: Mapping[str, LakeType],
+                key_attributes: Sequence[Mapping[str, str]], incremental: bool) -> None:
+    """Raise :class:`PinnedValueError` for the first item whose value does not fit its attribute's pin."""
+    for attribute, pin in pins.items():
+        if attribute in attributes and not profile_fits(attributes[attribute], pin):
+            raise PinnedValueError(_first_misfit(parsed, attribute, pin, key_attributes, incremental))
+
+
+def _first_misfit(parsed: list[_ParsedFile], attribute: str, pin: LakeType,
+                  key_attributes: Sequence[Mapping[str, str]], incremental: bool) -> str:
+    """The refusal message for the first misfit value of ``attribute``, read back from the raw chunks."""
+    for source in sorted(parsed, key=lambda f: f.index):
+        row_base = 0
+        for path, _, _ in source.chunks:
+            with pa.memory_map(path) as stream:
+                for batch in _batches(stream):
+                    items = _attribute_arrays(batch, "NewImage" if incremental else "Item")
+                    values = items[attribute].to_pylist() if attribute in items else []
+                    for row, value in enumerate(values):
+                        if not value_fits(value, pin):
+                            tag, inner = typed(value)
+                            key = _item_key(batch, row, key_attributes, incremental)
+                            where = f"file {source.name}, item {row_base + row + 1}"
+                            return misfit_message(key=key, attribute=attribute, tag=tag, value=inner, pin=pin,
+                                                  where=where)
+                    row_base += batch.num_rows
+    return misfit_message(key="(not found again)", attribute=attribute, tag=None, value=None, pin=pin,
+                          where="values of the export")
+
+
+def _item_key(batch: pa.RecordBatch, row: int, key_attributes: Sequence[Mapping[str, str]], incremental: bool) -> str:
+    """``{pk=order-1, sk=5}``: the item's key values as DynamoDB holds them (without a key schema: 5 attributes)."""
+    item = _attribute_arrays(batch, "Keys" if incremental else "Item")
+    names = [k["attribute"] for k in key_attributes] or sorted(item)[:5]
+    parts = [f"{name}={typed(item[name][row].as_py())[1]}" for name in names if name in item]
+    return "{" + ", ".join(parts) + "}"
+
+
 # ---- orchestration ----------------------------------------------------------------------------------------------
 
 def _run(fn: Callable, tasks: list, workers: int, pool: ProcessPoolExecutor | None) -> list:
@@ -470,7 +520,7 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
                    storage_options: dict | None = None, s3_client: Any = None,
                    previous_schema: LakeSchema | None = None, progress: Callable[[str], None] | None = None,
                    keep_foreign: bool = False, key_attributes: Sequence[Mapping[str, str]] | None = None,
-                   **tuning: Any) -> dict:
+                   pins: Mapping[str, str] | None = None, **tuning: Any) -> dict:
     """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary.
 
     S3 is reached through ``s3_client`` when given (e.g. an Airflow hook's: refreshing credentials, the connection's
@@ -480,7 +530,10 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
         never overwritten); without it such a ``dest`` raises :class:`DestinationNotOwnedError` before any work.
     :param key_attributes: the table's key, ``[{"attribute": "pk", "type": "S"}, ...]`` (DescribeTable, the export
         task's ``key_schema``): an export holding no item gets these typed columns (:func:`empty_export_schema`);
-        a non-empty export ignores them.
+        a non-empty export ignores them; they also name the item a pinned value does not fit.
+    :param pins: pinned column types, ``{attribute: "decimal(18,4)"}`` (the table's ``columns`` setting, see
+        ``core.schema.pins``): those columns take exactly that type; a value that does not fit raises
+        :class:`PinnedValueError` (terminal) naming the item's key, and nothing is written.
     """
     if numbers not in ("exact", "float"):
         raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
@@ -503,7 +556,7 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
     try:
         summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note,
-                           key_attributes or ())
+                           key_attributes or (), pin_types(pins))
         _commit(summary, work / "out", dest, storage, note, keep_foreign=keep_foreign)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -522,7 +575,7 @@ def _pool_size(manifest, storage: Storage, knobs: Tuning) -> int:
 
 def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: int | None, numbers: str,
              previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None],
-             key_attributes: Sequence[Mapping[str, str]] = ()) -> dict:
+             key_attributes: Sequence[Mapping[str, str]] = (), pins: Mapping[str, LakeType] | None = None) -> dict:
     raw_dir, out_dir = work / "raw", work / "out"
     raw_dir.mkdir()
     out_dir.mkdir()
@@ -555,7 +608,12 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
             current = empty_export_schema(key_attributes, incremental=incremental, numbers=numbers)
             if not key_attributes:
                 note("export holds no item and no key schema was given: the snapshot has no data columns")
+        if pins:
+            _check_pins(parsed, attributes, pins, key_attributes, incremental)
+            current = with_pins(current, pins)
         schema, drift = evolve(previous_schema, current)
+        if pins:
+            schema = check_pins_hold(f"export {manifest.export_id}", previous_schema, schema, pins)
         old_images = sum(p.old_images for p in parsed) > 0 or manifest.output_view == "NEW_AND_OLD_IMAGES"
         write_tasks = [_WriteTask(g, paths, str(out_dir), schema.to_json(), incremental, old_images, knobs)
                        for g, paths in enumerate(_groups(parsed, knobs, workers))]

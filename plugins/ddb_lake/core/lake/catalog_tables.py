@@ -13,6 +13,7 @@ from ddb_lake.core.lake.glue_table import (
     CONTRACT_PARAMETER,
     PUBLISHED_AT_PARAMETER,
     SNAPSHOT_PARAMETER,
+    exact_columns,
     glue_columns,
     injected_projection_parameters,
     merge_columns,
@@ -61,13 +62,17 @@ def current_table_input(
 
 
 def partition_action(outcome: dict[str, list]) -> str:
-    """``created``, ``existing`` or ``moved`` from an ``add_partitions`` outcome; ``projected`` when none was added."""
+    """``created``, ``existing``, ``moved`` or ``retyped`` (an ``add_partitions`` outcome); ``projected``: none."""
     return next((action for action, values in outcome.items() if values), "projected")
 
 
-def evolved_table_input(database: str, existing: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+def evolved_table_input(database: str, existing: dict[str, Any], wanted: dict[str, Any],
+                        schema: LakeSchema | None = None) -> dict[str, Any]:
     """``wanted`` with the existing table's columns evolved to hold the new ones, and its other parameters kept.
 
+    A partitioned table (``<table>_snapshots``) keeps the widest type of each column (``merge_columns``; ``schema``
+    is the new snapshot's lake schema); each partition keeps its own files' types. A table that is not partitioned
+    (the current table) takes the new snapshot's types exactly (``exact_columns``): it reads only those files.
     :raises SchemaError: the partition keys differ; :class:`SchemaEvolutionError`: a column would narrow.
     """
     table = f"{database}.{wanted['Name']}"
@@ -77,7 +82,9 @@ def evolved_table_input(database: str, existing: dict[str, Any], wanted: dict[st
             f"{wanted['PartitionKeys']}; drop the table (its data stays in S3) and rerun to recreate it."
         )
     old_columns = existing["StorageDescriptor"].get("Columns", [])
-    columns = merge_columns(table, old_columns, wanted["StorageDescriptor"]["Columns"])
+    new_columns = wanted["StorageDescriptor"]["Columns"]
+    columns = (merge_columns(table, old_columns, new_columns, schema) if wanted["PartitionKeys"]
+               else exact_columns(old_columns, new_columns))
     return {
         **wanted,
         "Parameters": {**existing.get("Parameters", {}), **wanted.get("Parameters", {})},

@@ -126,28 +126,46 @@ def same_location(left: str, right: str) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------- schema evolution
-def merge_columns(table: str, existing: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def merge_columns(table: str, existing: list[dict[str, Any]], incoming: list[dict[str, Any]],
+                  schema: LakeSchema | None = None) -> list[dict[str, Any]]:
     """Existing columns (types widened where the new snapshot needs it) followed by the new snapshot's new columns.
 
-    Columns the new snapshot lacks are kept (Athena reads them as NULL from files that lack them).
+    Columns the new snapshot lacks are kept (Athena reads them as NULL from files that lack them). ``schema`` is the
+    new snapshot's lake schema: a column it types ``json`` or ``decimal_text`` (exact text that holds any value, the
+    schema contract's widest types) may replace any type; without it a Hive ``string`` is a plain string.
     :raises SchemaEvolutionError: a column's type would narrow or change kind.
     """
+    lake_types = {f.name.lower(): f.type for f in schema.fields} if schema is not None else {}
     incoming_by_name = {c["Name"].lower(): c for c in incoming}
     merged = []
     for column in existing:
-        new = incoming_by_name.pop(column["Name"].lower(), None)
+        key = column["Name"].lower()
+        new = incoming_by_name.pop(key, None)
         if new is None:
             merged.append(column)
             continue
-        merged_type = widen_type(table, column["Name"], column["Type"], new["Type"])
+        merged_type = widen_type(table, column["Name"], column["Type"], new["Type"], lake_types.get(key))
         merged.append({**column, "Type": merged_type, "Comment": new.get("Comment", column.get("Comment", ""))})
     merged.extend(c for c in incoming if c["Name"].lower() in incoming_by_name)
     return merged
 
 
-def widen_type(table: str, column: str, old: str, new: str) -> str:
-    """The Hive type that holds values of both ``old`` and ``new``; raises when that would narrow ``old``."""
-    return _render(_widen(table, column, parse_hive_type(old), parse_hive_type(new)))
+def exact_columns(existing: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The new snapshot's columns exactly as its files hold them, then the existing columns it lacks (read as NULL).
+
+    For the table that reads one snapshot (the current table): Athena documents that a Parquet table that is not
+    partitioned cannot use a type other than its files' (docs/schema-contract.md).
+    """
+    names = {c["Name"].lower() for c in incoming}
+    return [*incoming, *(c for c in existing if c["Name"].lower() not in names)]
+
+
+def widen_type(table: str, column: str, old: str, new: str, lake: LakeType | None = None) -> str:
+    """The Hive type that holds values of both ``old`` and ``new``; raises when that would narrow ``old``.
+
+    :param lake: the new column's lake type, when known (``json`` / ``decimal_text`` replace any type).
+    """
+    return _render(_widen(table, column, parse_hive_type(old), parse_hive_type(new), lake))
 
 
 @dataclass(frozen=True)
@@ -220,47 +238,69 @@ def _render(hive: HiveType) -> str:
     return hive.name
 
 
-def _widen(table: str, column: str, old: HiveType, new: HiveType) -> HiveType:
-    if old == new or (old.name, new.name) in {(a, b) for b, a in _WIDENINGS}:
+_INTEGER_DIGITS = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19}
+TEXT_KINDS = ("json", "decimal_text")  # exact text: holds every value of every type
+
+
+def covers(wide: HiveType, narrow: HiveType) -> bool:
+    """True when every value of the Hive type ``narrow`` is a value of ``wide`` (integers, floats, decimals)."""
+    if wide == narrow or (narrow.name, wide.name) in _WIDENINGS:
+        return True
+    if wide.name == "decimal" and narrow.name in _INTEGER_DIGITS:
+        return wide.args[0] - wide.args[1] >= _INTEGER_DIGITS[narrow.name]
+    if wide.name == narrow.name == "decimal":
+        (precision, scale), (narrow_precision, narrow_scale) = wide.args, narrow.args
+        return precision - scale >= narrow_precision - narrow_scale and scale >= narrow_scale
+    return False
+
+
+def _widen(table: str, column: str, old: HiveType, new: HiveType, lake: LakeType | None = None) -> HiveType:
+    if covers(old, new):
         return old
-    if (old.name, new.name) in _WIDENINGS:
+    if covers(new, old) or (lake is not None and lake.kind in TEXT_KINDS):
         return new
-    if old.name == new.name == "decimal":
-        return _widen_decimal(table, column, old, new)
     if old.name == new.name == "array":
-        return HiveType("array", (_widen(table, f"{column}[]", old.args[0], new.args[0]),))
+        item = lake.item if lake is not None and lake.kind == "list" else None
+        return HiveType("array", (_widen(table, f"{column}[]", old.args[0], new.args[0], item),))
     if old.name == new.name == "struct":
-        return _widen_struct(table, column, old, new)
+        return _widen_struct(table, column, old, new, lake)
+    if old.name == new.name == "decimal":
+        _refuse_decimal(table, column, old, new)
     raise SchemaEvolutionError(
         f"Glue table {table!r}, column {column!r}: the new snapshot has type {_render(new)} where the table has "
-        f"{_render(old)}; that is not a widening Athena can read across snapshots. Pin the column's type in the "
-        "table's YAML (e.g. decimal_text or json) or recreate the table."
+        f"{_render(old)}; that is not a widening Athena can read across snapshots. {_FIX}"
     )
 
 
-def _widen_decimal(table: str, column: str, old: HiveType, new: HiveType) -> HiveType:
+_FIX = ("The snapshot was converted without the table's schema contract (or with another `numbers` setting): clear "
+        "this run's contract and convert tasks so it converts into the contract (a column pinned in the table's YAML "
+        "`columns:` must be pinned to a type at least as wide as the table's), or recreate the table.")
+
+
+def _refuse_decimal(table: str, column: str, old: HiveType, new: HiveType) -> None:
     (old_p, old_s), (new_p, new_s) = old.args, new.args
     scale = max(old_s, new_s)
     precision = max(old_p - old_s, new_p - new_s) + scale
     if precision > 38:
         raise SchemaEvolutionError(
             f"Glue table {table!r}, column {column!r}: decimal({old_p},{old_s}) and decimal({new_p},{new_s}) need "
-            f"decimal({precision},{scale}), over Athena's 38 digits; pin the column to decimal_text."
+            f"decimal({precision},{scale}), over Athena's 38 digits. {_FIX}"
         )
-    if (precision, scale) != (old_p, old_s) and scale != old_s:
-        raise SchemaEvolutionError(
-            f"Glue table {table!r}, column {column!r}: changing decimal({old_p},{old_s}) to a different scale "
-            f"({scale}) would misread the older snapshots' files; pin the column's scale in the table's YAML."
-        )
-    return HiveType("decimal", (precision, scale))
+    raise SchemaEvolutionError(
+        f"Glue table {table!r}, column {column!r}: the new snapshot's decimal({new_p},{new_s}) and the table's "
+        f"decimal({old_p},{old_s}) have a different scale ({new_s} vs {old_s}) and neither holds the other's values. "
+        f"{_FIX}"
+    )
 
 
-def _widen_struct(table: str, column: str, old: HiveType, new: HiveType) -> HiveType:
+def _widen_struct(table: str, column: str, old: HiveType, new: HiveType, lake: LakeType | None) -> HiveType:
     new_members = dict(new.args)
+    lake_members = {f.name: f.type for f in lake.fields} if lake is not None and lake.kind == "struct" else {}
     members = []
     for name, old_type in old.args:
         if name in new_members:
-            members.append((name, _widen(table, f"{column}.{name}", old_type, new_members.pop(name))))
+            members.append((name, _widen(table, f"{column}.{name}", old_type, new_members.pop(name),
+                                         lake_members.get(name))))
         else:
             members.append((name, old_type))
     members.extend((name, t) for name, t in new.args if name in new_members)

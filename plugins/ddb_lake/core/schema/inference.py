@@ -7,7 +7,8 @@ Rules (docs/conversion.md has the full text):
   (``{"N":"1"}``, ``{"S":"x"}``), so no value and no type is lost;
 - ``N``/``NS``: int64 if every value is an integer that fits; else decimal(p, s) if p ≤ 38; else ``decimal_text``
   (exact text); ``numbers="float"`` gives float64 instead;
-- ``M`` → struct of the union of keys; ``L`` → list of the element type, or ``json`` when elements mix tags;
+- ``M`` → struct of the union of keys; ``L`` → list of the element type, or ``json`` when elements mix tags or an
+  element is ``NULL`` (BigQuery's REPEATED columns and Athena's arrays of some readers cannot hold a NULL element);
   deeper than ``max_depth``, an empty struct, or wider than ``max_struct_fields`` → ``json``.
 """
 
@@ -25,6 +26,8 @@ WRITE_TS_COLUMN = f"{METADATA_PREFIX}write_ts"
 OPERATION_ATTRIBUTE = "@operation"
 WRITE_TS_ATTRIBUTE = "@Metadata.WriteTimestampMicros"
 NULL_ONLY_NOTE = "only NULL values seen; typed string until a value shows up"
+LIST_WITH_NULL_NOTE = ("list with NULL elements: canonical DynamoDB JSON text (a REPEATED column cannot hold a NULL "
+                       "element)")
 
 STRING, BOOL, BINARY, JSON = (LakeType("string"), LakeType("bool"), LakeType("binary"), LakeType("json"))
 
@@ -74,6 +77,8 @@ class _Builder:
         return self._struct_type(info["fields"], depth)
 
     def _list_type(self, info: dict[str, Any], depth: int) -> tuple[LakeType, str]:
+        if "NULL" in info["item"].get("tags", {}):
+            return JSON, LIST_WITH_NULL_NOTE
         item, note = self.value_type(info["item"], depth + 1)
         if item is None:
             return LakeType("list", item=STRING), "list elements only NULL or none seen"

@@ -77,22 +77,29 @@ class LakeType:
 
 @dataclass(frozen=True)
 class LakeField:
-    """A column (or struct member): its sanitised ``name``, the DynamoDB ``attribute`` it holds, its type, and why."""
+    """A column (or struct member): its sanitised ``name``, the DynamoDB ``attribute`` it holds, its type, and why.
+
+    ``pinned``: the type is fixed by the table's YAML (``columns:``, see ``core.schema.pins``), never inferred.
+    """
 
     name: str
     attribute: str
     type: LakeType
     note: str = ""
+    pinned: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "attribute": self.attribute, "type": self.type.to_json()}
         if self.note:
             out["note"] = self.note
+        if self.pinned:
+            out["pinned"] = True
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LakeField:
-        return cls(data["name"], data["attribute"], LakeType.from_json(data["type"]), data.get("note", ""))
+        return cls(data["name"], data["attribute"], LakeType.from_json(data["type"]), data.get("note", ""),
+                   bool(data.get("pinned", False)))
 
 
 @dataclass(frozen=True)

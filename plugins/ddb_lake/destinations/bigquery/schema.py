@@ -19,6 +19,7 @@ timestamp_us       TIMESTAMP
 decimal(p, s)      NUMERIC if p - s <= 29 and s <= 9; else BIGNUMERIC if p - s <= 38 and s <= 38; else STRING
 struct             RECORD with its fields
 list(T)            T with mode REPEATED; list(list(T)) -> REPEATED RECORD wrapping one REPEATED ``element``
+                   (a DynamoDB list holding a NULL element is ``json`` in the lake, so STRING: REPEATED holds no NULL)
 =================  ==========================================================================
 """
 
