@@ -1,4 +1,4 @@
-"""A shim that gives bqemulator 1.4.0 ingestion-time DAY partitions and partition decorators (``table$YYYYMMDD``).
+"""A shim that gives bqemulator 1.4.0 ingestion-time DAY partitions, partition decorators and schema changes.
 
 Test-stack only: ``bqemulator_launcher.py`` installs it in the emulator's process before the server starts. Production
 code sends real BigQuery requests and knows nothing of it.
@@ -12,6 +12,14 @@ job whose destination is ``orders$20261122`` fails (no DuckDB table of that name
   inserts the new ones in one write lock (other days untouched), ``WRITE_APPEND`` inserts, ``WRITE_EMPTY`` refuses a
   day that holds rows. Columns are matched by name (as BigQuery matches Parquet columns and copy schemas);
 - queries see ``_PARTITIONTIME`` as that column and ``_PARTITIONDATE`` as ``CAST(_PARTITIONTIME AS DATE)``.
+
+Schema changes: as shipped, a ``tables.patch``/``update`` that adds columns changes only the catalog (the DuckDB table
+keeps its columns, so the next write fails), and DDL ``ALTER TABLE … ALTER COLUMN … SET DATA TYPE`` changes only the
+DuckDB table (``tables.get`` still answers the old type). The shim keeps the two in step:
+
+- a schema update that adds top-level columns or RECORD members adds them to the DuckDB table
+  (``ADD COLUMN c`` / ``ADD COLUMN s.m``);
+- after ``ALTER COLUMN c SET DATA TYPE T`` succeeds, the catalog's type of ``c`` becomes ``T``.
 
 Not shimmed (differs from BigQuery): ``SELECT *`` on a shimmed table also returns ``_PARTITIONTIME``; rows written
 without a decorator (streaming inserts, DML, undecorated loads) get ``_PARTITIONTIME`` NULL instead of the current
@@ -28,6 +36,11 @@ from typing import Any
 
 DECORATOR = re.compile(r"^(?P<table>[^$]+)\$(?P<day>\d{8})$")
 PARTITION_COLUMN = "_PARTITIONTIME"
+_SET_DATA_TYPE = re.compile(
+    r"^\s*ALTER\s+TABLE\s+`?(?P<ref>[\w.\-]+)`?\s+ALTER\s+COLUMN\s+`?(?P<column>\w+)`?\s+SET\s+DATA\s+TYPE\s+"
+    r"(?P<type>\w+)\s*;?\s*$",
+    re.IGNORECASE,
+)
 _PSEUDO = re.compile(r"\b(_PARTITIONDATE|_PARTITIONTIME)\b", re.IGNORECASE)
 
 
@@ -96,6 +109,51 @@ def _job_meta(project_id: str, job_id: str, job_type: str, config: dict, ctx: An
     )
 
 
+def _added_columns(old: list[Any], new: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``(DuckDB column path, BigQuery field)`` of every field in ``new`` that ``old`` lacks (RECORD members too)."""
+    before = {f.name.lower(): f for f in old}
+    added = []
+    for field in new:
+        found = before.get(field.name.lower())
+        if found is None:
+            added.append((f'{prefix}"{field.name}"', field))
+        elif (field.type or "").upper() in ("RECORD", "STRUCT") and (field.mode or "").upper() != "REPEATED":
+            added.extend(_added_columns(list(found.fields or ()), list(field.fields or ()), f'{prefix}"{field.name}".'))
+    return added
+
+
+def _sync_added_columns(engine: Any, old: Any, new: Any) -> None:
+    """Add to the DuckDB table what a schema update added to the catalog's schema."""
+    from bqemulator.api.routes.tables import _field_to_rest
+    from bqemulator.storage.sql_identifiers import quoted_table_ref
+    from bqemulator.storage.type_map import bq_schema_to_duckdb_columns
+
+    if engine is None or old is None or new.schema_ is None or old.schema_ is None:
+        return
+    ref = quoted_table_ref(new.project_id, new.dataset_id, new.table_id)
+    for path, field in _added_columns(list(old.schema_.fields), list(new.schema_.fields)):
+        (_, duck_type), = bq_schema_to_duckdb_columns([_field_to_rest(field)])
+        engine.execute(f"ALTER TABLE {ref} ADD COLUMN {path} {duck_type}")
+
+
+def _sync_set_data_type(ctx: Any, project_id: str, bq_sql: str) -> None:
+    """After a successful ``ALTER COLUMN … SET DATA TYPE``, give the catalog's field the new type."""
+    found = _SET_DATA_TYPE.match(bq_sql)
+    if not found:
+        return
+    parts = found["ref"].split(".")
+    project, dataset, table = ([project_id, *parts] if len(parts) == 2 else parts)[-3:]
+    meta = ctx.catalog.get_table(project, dataset, table)
+    if meta is None or meta.schema_ is None:
+        return
+    new_type = found["type"].upper()
+    fields = tuple(
+        f.model_copy(update={"type": new_type}) if f.name.lower() == found["column"].lower() else f
+        for f in meta.schema_.fields
+    )
+    ctx.catalog.update_table(meta.model_copy(update={"schema_": meta.schema_.model_copy(update={"fields": fields})}))
+
+
 def install() -> None:
     """Patch the emulator's load and copy job entry points and its pseudo-column rewrite (call before serving)."""
     from bqemulator.api.routes import jobs as job_routes
@@ -139,6 +197,33 @@ def install() -> None:
             )
         return _job_meta(project_id, job_id, "COPY", config, ctx, {"copy": {"copiedRows": str(rows)}})
 
+    original_query = executor.execute_query_job
+
+    async def execute_query_job(project_id: str, job_id: str, bq_sql: str, *args: Any, **kwargs: Any) -> Any:
+        meta = await original_query(project_id, job_id, bq_sql, *args, **kwargs)
+        ctx = args[1] if len(args) > 1 else kwargs["ctx"]
+        if getattr(meta, "state", "DONE") == "DONE" and not getattr(meta, "error_result", None):
+            _sync_set_data_type(ctx, project_id, bq_sql)
+        return meta
+
+    for repository in _catalog_repositories():
+        original_update = repository.update_table
+
+        def update_table(self: Any, table: Any, _original: Any = original_update) -> Any:
+            old = self.get_table(table.project_id, table.dataset_id, table.table_id)
+            _sync_added_columns(getattr(self, "_engine", None), old, table)
+            return _original(self, table)
+
+        repository.update_table = update_table
+
+    executor.execute_query_job = job_routes.execute_query_job = execute_query_job
     executor.execute_load_job = job_routes.execute_load_job = upload_routes.execute_load_job = execute_load_job
     executor.execute_copy_job = job_routes.execute_copy_job = execute_copy_job
     translator.rewrite_partition_pseudo_columns = rewrite_pseudo_columns
+
+
+def _catalog_repositories() -> list[type]:
+    from bqemulator.catalog.duckdb_repository import DuckDBCatalogRepository
+    from bqemulator.catalog.memory_repository import MemoryCatalogRepository
+
+    return [DuckDBCatalogRepository, MemoryCatalogRepository]

@@ -82,3 +82,25 @@ def test_decorated_truncate_replaces_exactly_one_day(client, gcp_project):
     assert client.get_table(f"{dataset}.orders").num_rows == 7
     # The table's BigQuery schema does not show the shim's partition column.
     assert [f.name for f in client.get_table(f"{dataset}.orders").schema] == ["id", "tag"]
+
+
+def test_schema_updates_reach_the_stored_table_and_ddl_types_reach_the_schema(client, gcp_project):
+    """A schema patch adds columns/members to the stored rows; ALTER COLUMN SET DATA TYPE shows in tables.get."""
+    from google.cloud import bigquery
+
+    dataset = f"{gcp_project}.shim_{uuid.uuid4().hex[:8]}"
+    client.create_dataset(dataset)
+    record = bigquery.SchemaField("s", "RECORD", fields=[bigquery.SchemaField("a", "INT64")])
+    table = client.create_table(bigquery.Table(f"{dataset}.t", schema=[bigquery.SchemaField("n", "INT64"), record]))
+    client.query(f"INSERT INTO `{dataset}.t` (n, s) VALUES (7, STRUCT(1 AS a))", job_retry=None).result()
+
+    wider = bigquery.SchemaField("s", "RECORD", fields=[bigquery.SchemaField("a", "INT64"),
+                                                         bigquery.SchemaField("b", "STRING")])
+    table.schema = [bigquery.SchemaField("n", "INT64"), wider, bigquery.SchemaField("c", "STRING")]
+    client.update_table(table, ["schema"])
+    client.query(f"ALTER TABLE `{dataset}.t` ALTER COLUMN n SET DATA TYPE NUMERIC", job_retry=None).result()
+
+    schema = client.get_table(f"{dataset}.t").schema
+    assert [(f.name, f.field_type) for f in schema] == [("n", "NUMERIC"), ("s", "RECORD"), ("c", "STRING")]
+    rows = list(client.query(f"SELECT n, s.a AS a, s.b AS b, c FROM `{dataset}.t`", job_retry=None).result())
+    assert [dict(r.items()) for r in rows] == [{"n": 7, "a": 1, "b": None, "c": None}]
