@@ -75,10 +75,11 @@ class BigQueryPublishOperator(ClassifiedErrors, BaseOperator):
         self.refuse_older_interval(destination, staging, interval)
         rows = self.hook.count_rows(staging, day)
         target = load.get("widened_fields") or staged
-        widenings = self.hook.widen_table(
+        applied = self.hook.widen_table(
             destination, day, target, partition_expiration_days=self.partition_expiration_days,
             description=f"DynamoDB table {destination.table} mirrored by ddb-lake.",
         )
+        widenings = load.get("widenings", applied)  # as the load planned them (a versioned column, not "add column")
         source = self.reshaped(staging, target, load.get("renames") or {})
         copy = copy_job_configuration(source, destination, day)
         job = self.hook.submit_or_reattach(destination.project, copy, lambda g: f"{load['job_id']}_publish_g{g}")

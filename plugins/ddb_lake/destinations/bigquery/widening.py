@@ -90,7 +90,8 @@ def widen_schema(
             continue
         chain = [key, *sorted((v for v, base in versions.items() if base == key), key=_version_number)]
         at = next(i for i, f in enumerate(merged) if f["name"].lower() == chain[-1])
-        field, change = _merge_top(merged[at], new, table=table, names=names)
+        base = next(f["name"] for f in merged if f["name"].lower() == key)
+        field, change = _merge_top(merged[at], new, table=table, names=names, base=base)
         if change is not None and change.kind == "versioned_column":
             merged.append({**new, "name": change.target, "mode": _mode(new)})
             names.add(change.target.lower())
@@ -105,8 +106,9 @@ def widen_schema(
 
 
 def _merge_top(
-    old: dict[str, Any], new: dict[str, Any], *, table: str, names: set[str]
+    old: dict[str, Any], new: dict[str, Any], *, table: str, names: set[str], base: str
 ) -> tuple[dict[str, Any], Widening | None]:
+    """``old`` is the column (or its newest version) that takes the snapshot's ``new``; ``base`` its first name."""
     old_type, new_type = normalized_type(old), normalized_type(new)
     if _mode(old) == _mode(new) and old_type == new_type == "RECORD":
         added: list[str] = []
@@ -124,9 +126,9 @@ def _merge_top(
             f"scalar columns. Fix: pin {old['name']!r} in the table's YAML `columns:` to a type that holds every "
             "value, or recreate the BigQuery table and backfill."
         )
-    target = _next_version(old["name"], names)
+    target = _next_version(base, names)
     return old, Widening(
-        "versioned_column", old["name"], f"{_mode(old)} {old_type}", f"{_mode(new)} {new_type}", target
+        "versioned_column", base, f"{_mode(old)} {old_type}", f"{_mode(new)} {new_type}", target
     )
 
 
