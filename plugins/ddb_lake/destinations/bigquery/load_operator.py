@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -27,7 +28,7 @@ from ddb_lake.destinations.bigquery.load_job import (
     staging_table_id,
 )
 from ddb_lake.destinations.bigquery.schema import SchemaEvolution, bigquery_fields, evolve_schema
-from ddb_lake.destinations.bigquery.widening import staging_fields, widen_schema
+from ddb_lake.destinations.bigquery.widening import WidenedSchema, staging_fields, widen_schema
 from ddb_lake.operators.base import ClassifiedErrors
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]")
@@ -109,39 +110,20 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
             raise ConfigError(f"task {self.task_id!r}: the transfer result holds no gs:// URIs to load: {transfer!r}")
         day = parse_stamp(summary["snapshot"]).date()
         destination = BigQueryDestination(self.project_id, self.dataset, self.table, self.layout)
-        checksums = [f.get("crc32c", "") for f in transfer.get("files", [])]
         force_rerun = self.force_rerun or conf_forces_rerun(getattr(context.get("dag_run"), "conf", None))
-        filled_by = None
         if self.stage:
-            configuration, evolution, reload = self.plan_staged(destination, day, summary, transfer["uris"])
-            staging_id = staging_table_id(self.table, summary["snapshot"])
-            staging = BigQueryDestination(self.project_id, self.dataset, staging_id, "latest")
-            filled_by = None if reload else self.hook.staging_load(staging, reuse_finished=not force_rerun)
-            checksums.append(attempt_seed(*run_attempt(context)))  # a new load gets an id of its own attempt
+            job, evolution, widened = self.staged_job(context, destination, day, summary, transfer, force_rerun)
         else:
             configuration, evolution = self.plan(destination, day, summary, transfer["uris"])
-        fingerprint = configuration_fingerprint(configuration, checksums)
-        interval_end = job_id_time(self.interval_end, summary["snapshot"])
-        dag_id = context["ti"].dag_id
-
-        def job_id_for(generation: int) -> str:
-            return load_job_id(dag_id, self.table, interval_end, fingerprint, generation)
-
-        if filled_by is not None:
-            job = filled_by
-        else:
-            job = self.hook.submit_or_reattach(
-                self.project_id, configuration, job_id_for, force_rerun=force_rerun and not self.stage
-            )
-            if self.stage:
-                self.hook.record_staging_load(staging, job.job_id)
+            job_ids = self.job_ids(context, summary, configuration, transfer)
+            job = self.hook.submit_or_reattach(self.project_id, configuration, job_ids, force_rerun=force_rerun)
         result = self.load_result(job, destination, day, transfer["uris"], evolution)
         if self.stage:
-            result["staging_table"] = staging_table_id(self.table, summary["snapshot"])
-            result["interval_end"] = self.interval_end
-            result["widened_fields"] = self.widened.fields
-            result["renames"] = self.widened.renames
-            result["widenings"] = [w.to_dict() for w in self.widened.widenings]
+            result.update(
+                staging_table=staging_table_id(self.table, summary["snapshot"]), interval_end=self.interval_end,
+                widened_fields=widened.fields, renames=widened.renames,
+                widenings=[w.to_dict() for w in widened.widenings],
+            )
         if job.how == "finished":
             return result
         if self.deferrable:
@@ -154,6 +136,34 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
             )
         self.hook.wait_for_job(self.project_id, job.job_id)
         return result
+
+    def job_ids(
+        self, context: Context, summary: dict[str, Any], configuration: dict[str, Any], transfer: dict[str, Any],
+        seed: str | None = None,
+    ) -> Callable[[int], str]:
+        """The deterministic job id of each generation: DAG, table, interval, configuration and files (and ``seed``)."""
+        checksums = [f.get("crc32c", "") for f in transfer.get("files", [])] + ([seed] if seed else [])
+        fingerprint = configuration_fingerprint(configuration, checksums)
+        interval_end = job_id_time(self.interval_end, summary["snapshot"])
+        dag_id = context["ti"].dag_id
+        return lambda generation: load_job_id(dag_id, self.table, interval_end, fingerprint, generation)
+
+    def staged_job(
+        self, context: Context, destination: BigQueryDestination, day: date, summary: dict[str, Any],
+        transfer: dict[str, Any], force_rerun: bool,
+    ) -> tuple[SubmittedJob, SchemaEvolution, WidenedSchema]:
+        """The load into the staging table: the job that filled it (reused unless forced), or a new one."""
+        configuration, evolution, widened, remade = self.plan_staged(destination, day, summary, transfer["uris"])
+        staging_id = staging_table_id(self.table, summary["snapshot"])
+        staging = BigQueryDestination(self.project_id, self.dataset, staging_id, "latest")
+        filled_by = None if remade else self.hook.staging_load(staging, reuse_finished=not force_rerun)
+        if filled_by is not None:
+            return filled_by, evolution, widened
+        # A new load gets a job id of its own attempt: a try that re-enters after deferring finds it again.
+        job_ids = self.job_ids(context, summary, configuration, transfer, seed=attempt_seed(*run_attempt(context)))
+        job = self.hook.submit_or_reattach(self.project_id, configuration, job_ids)
+        self.hook.record_staging_load(staging, job.job_id)
+        return job, evolution, widened
 
     def load_result(
         self,
@@ -207,8 +217,8 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
 
     def plan_staged(
         self, destination: BigQueryDestination, day: date, summary: dict[str, Any], uris: list[str]
-    ) -> tuple[dict[str, Any], SchemaEvolution, bool]:
-        """Check the snapshot against the destination, (re)create the staging table; True when it must be reloaded.
+    ) -> tuple[dict[str, Any], SchemaEvolution, WidenedSchema, bool]:
+        """Widen the snapshot into the destination's schema, (re)create the staging table; True when it was (re)made.
 
         The staging table holds the destination's columns (plus new ones) in its order, so the publish copy matches.
         It is reloaded when it was missing or had other columns (dropped after an earlier publish, or a schema change).
@@ -231,8 +241,7 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
             tuple(w.column for w in widened.widenings if w.kind in ("add_column", "add_member")),
             tuple(f["name"] for f in existing or () if f["name"].lower() not in snapshot_names),
         )
-        self.widened = widened
-        return load_job_configuration(staging, day, uris, staged, labels=labels), evolution, reload
+        return load_job_configuration(staging, day, uris, staged, labels=labels), evolution, widened, reload
 
     def execute_complete(
         self, context: Context, event: dict[str, Any], result: dict[str, Any] | None = None
