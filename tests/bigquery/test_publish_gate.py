@@ -93,3 +93,19 @@ def test_latest_layout_keeps_the_newest_interval(moto_reset, gcs_bucket, gcp_pro
     bq.run(snapshot_for("2026-11-23", (5,)), "2026-11-23")  # a newer interval replaces it
     assert bq.rows("SELECT COUNT(*) AS n FROM {t}") == [{"n": 5}]
     assert hook.table_labels(gcp_project, bq.dataset, "orders")["ddb_lake_interval"] == "20261123t000000"
+
+
+def test_a_publish_retried_after_its_staging_table_was_dropped_reports_what_is_in_place(
+    moto_reset, gcs_bucket, gcp_project
+):
+    bq = BigQueryRun(gcp_project, new_dataset(gcp_project), gcs_bucket)
+    load, first, _ = bq.run(snapshot_for("2026-11-22", (6,)), "2026-11-22")
+    ctx = context("2026-11-22")
+    again = bq.publish(load, ctx)  # e.g. the worker died after the drop: the retry finds the finished copy job
+    assert (again["rows"], again["copy_job_id"]) == (6, first["copy_job_id"])
+    assert ctx["outlet_events"][bq.asset].extra["rows"] == 6 and bq.per_day() == {"2026-11-22": 6}
+
+    load["job_id"] += "_never_copied"  # no copy job of that load: the staging table is really gone
+    gone = r"is gone \(expired or dropped\) before publish of .*orders\$20261122"
+    with pytest.raises(AirflowFailException, match=gone):
+        bq.publish(load, context("2026-11-22"))

@@ -66,12 +66,12 @@ class BigQueryPublishOperator(ClassifiedErrors, BaseOperator):
         destination = BigQueryDestination(load["project_id"], load["dataset"], load["table"], load["layout"])
         staging = BigQueryDestination(load["project_id"], load["dataset"], load["staging_table"], "latest")
         interval = interval_label(load.get("interval_end"), load["snapshot"])
+        copy_base = f"{load['job_id']}_publish"
+        copy_id = f"{copy_base}_g0"
         staged = self.hook.table_fields(staging.project, staging.dataset, staging.table)
         if staged is None:
-            raise NotFoundError(
-                f"BigQuery staging table {staging.dataset}.{staging.table} is gone (expired or dropped) before publish "
-                f"of {destination.dataset}.{destination.table_id(day)}: rerun the run's bigquery.load task."
-            )
+            job, rows = self.published_before(destination, day, staging, copy_id)
+            return self.done(context, load, destination, day, job.job_id, rows, load.get("widenings", []))
         self.refuse_older_interval(destination, staging, interval)
         rows = self.hook.count_rows(staging, day)
         target = load.get("widened_fields") or staged
@@ -79,26 +79,46 @@ class BigQueryPublishOperator(ClassifiedErrors, BaseOperator):
             destination, day, target, partition_expiration_days=self.partition_expiration_days,
             description=f"DynamoDB table {destination.table} mirrored by ddb-lake.",
         )
-        widenings = load.get("widenings", applied)  # as the load planned them (a versioned column, not "add column")
         source = self.reshaped(staging, target, load.get("renames") or {})
         copy = copy_job_configuration(source, destination, day)
-        job = self.hook.submit_or_reattach(destination.project, copy, lambda g: f"{load['job_id']}_publish_g{g}")
+        job = self.hook.submit_or_reattach(destination.project, copy, lambda g: f"{copy_base}_g{g}")
         self.hook.wait_for_job(destination.project, job.job_id)
         self.after_copy(destination, day, interval, load["snapshot"])
         for table in {staging.table, source.table}:
             self.hook.delete_table(staging.project, staging.dataset, table)
+        # the widenings as the load planned them (a versioned column, not its "add column")
+        return self.done(context, load, destination, day, job.job_id, rows, load.get("widenings", applied))
+
+    def done(
+        self, context: Context, load: dict[str, Any], destination: BigQueryDestination, day: date, copy_job_id: str,
+        rows: int, widenings: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The publish's facts: the task's result and its asset events' extra."""
         facts = {
             "destination": "bigquery",
             "table": f"{destination.project}.{destination.dataset}.{destination.table_id(day)}",
             "location": self.location or "US", "layout": destination.layout, "snapshot": load["snapshot"],
             "interval_start": self.interval_start or _iso(data_interval_of(context)[0]),
             "interval_end": load.get("interval_end") or _iso(data_interval_of(context)[1]), "rows": rows,
-            "copy_job_id": job.job_id, "load_job_id": load["job_id"], "widenings": widenings,
+            "copy_job_id": copy_job_id, "load_job_id": load["job_id"], "widenings": widenings,
         }
         self.log.info("Published %s rows of snapshot %s to %s (copy job %s)", rows, load["snapshot"], facts["table"],
-                      job.job_id)
+                      copy_job_id)
         self.attach_event_extra(context, facts)
         return facts
+
+    def published_before(
+        self, destination: BigQueryDestination, day: date, staging: BigQueryDestination, copy_id: str
+    ) -> tuple[Any, int]:
+        """A retry after the staging table was dropped: the copy job that published it, and the rows now in place."""
+        job = self.hook.find_job(destination.project, copy_id)
+        if job is None or job.state != "DONE" or job.error_result:
+            raise NotFoundError(
+                f"BigQuery staging table {staging.dataset}.{staging.table} is gone (expired or dropped) before publish "
+                f"of {destination.dataset}.{destination.table_id(day)}: rerun the run's bigquery.load task."
+            )
+        self.log.info("Copy job %s already published this snapshot; its staging table is dropped", copy_id)
+        return job, self.hook.count_rows(destination, day)
 
     def reshaped(
         self, staging: BigQueryDestination, fields: list[dict[str, Any]], renames: dict[str, str]
