@@ -67,3 +67,18 @@ def test_newest_interval_wins_in_latest():
         "BigQuery table d.orders holds interval 20261122t000000, newer than this run's 20261121t000000: the older "
         "snapshot is not copied over it (newest interval wins). Its staging table is dropped; nothing else changes."
     )
+
+
+def test_the_run_report_lists_each_publish_and_its_widenings():
+    from ddb_lake.core.validation.run_report import render_publishes
+
+    published = {
+        "destination": "bigquery", "table": "p.d.orders$20261122", "rows": 80,
+        "widenings": [{"change": "qty: INT64 -> NUMERIC (ALTER COLUMN SET DATA TYPE)"}],
+    }
+    assert render_publishes([published, {**published, "widenings": []}]) == (
+        "  published to bigquery p.d.orders$20261122: 80 rows\n"
+        "    widened p.d.orders$20261122: qty: INT64 -> NUMERIC (ALTER COLUMN SET DATA TYPE)\n"
+        "  published to bigquery p.d.orders$20261122: 80 rows"
+    )
+    assert render_publishes([]) == ""
