@@ -8,12 +8,15 @@ Run with the emulators' interpreter, never the Airflow one (the two venvs have c
 bqemulator 1.4.0's engine runs ``INSTALL spatial; LOAD spatial`` at start and refuses to start when the extension
 cannot be downloaded (no network here). The project stores no GEOGRAPHY column, so the launcher replaces that one step
 with a step that only logs; every ``ST_*`` function then fails at query time with DuckDB's own "not in the catalog"
-error. Everything else (settings, ``BQEMU_*`` env vars such as ``BQEMU_GCS_LOCAL_ROOT``) is bqemulator's own.
+error. It also installs ``bqemulator_partitions`` (ingestion-time partitions and ``table$YYYYMMDD`` decorators in
+load and copy jobs; see that module for what is real and what is not). Everything else (settings, ``BQEMU_*`` env
+vars such as ``BQEMU_GCS_LOCAL_ROOT``) is bqemulator's own.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def _skip_spatial(engine: object) -> None:
@@ -32,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             "bqemulator version (pinned in requirements-emulators.txt)"
         )
     DuckDBEngine._load_spatial = _skip_spatial  # type: ignore[method-assign]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bqemulator_partitions
+
+    bqemulator_partitions.install()
     return bqemulator_cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="bqemulator")
 
 

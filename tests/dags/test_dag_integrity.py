@@ -78,8 +78,8 @@ def test_table_files_become_the_expected_dags_and_tasks(reports):
     orders = set(dags["ddb_lake__orders"]["tasks"])
     assert orders == {
         "plan", "contract", "export", "convert", "lake.lifecycle", "lake.catalog", "lake.athena_partitions",
-        "bigquery.transfer_to_gcs", "bigquery.load", "bigquery.staging_lifecycle", "validate", "publish", "retention",
-        "report",
+        "bigquery.transfer_to_gcs", "bigquery.load", "bigquery.staging_lifecycle", "bigquery.publish", "validate",
+        "publish", "retention", "report",
     }
     lake_only = set(dags["ddb_lake__customers"]["tasks"])
     assert not any(t.startswith("bigquery.") for t in lake_only) and "publish" in lake_only

@@ -58,12 +58,14 @@ def add_tasks(
     tasks["convert"] >> lake_group
     last: Any = lake_group
     if table.mode == "full" and config.bigquery is not None:
-        with TaskGroup(group_id="bigquery", tooltip="S3 → GCS → BigQuery load job") as bq_group:
+        with TaskGroup(group_id="bigquery", tooltip="S3 → GCS → BigQuery staging table → publish") as bq_group:
             tasks.update(_bigquery_tasks(config, table, plan, tasks["convert"].output, bigquery_asset))
         tasks["convert"] >> bq_group
-        last = [lake_group, bq_group]
+        last = [lake_group, tasks["bigquery.load"], tasks["bigquery.staging_lifecycle"]]
     tasks["validate"] = _validation_task(config, table, tasks)
     last >> tasks["validate"]
+    if "bigquery.publish" in tasks:  # the staging table is copied into place only once every copy agreed
+        tasks["validate"] >> tasks["bigquery.publish"]
     tail = tasks["validate"]
     if table.mode == "full":
         tasks.update(_publish_tasks(config, table, tasks["convert"].output, lake_asset, aws))
@@ -71,6 +73,8 @@ def add_tasks(
         tail = tasks["publish"]
     tasks["report"] = _report_task(config, tasks)
     tail >> tasks["report"]
+    if "bigquery.publish" in tasks:
+        tasks["bigquery.publish"] >> tasks["report"]
     return tasks
 
 
@@ -144,6 +148,7 @@ def _bigquery_tasks(
     config: TableConfig, table: TablePlan, plan: Any, summary: Any, bigquery_asset: Asset | None
 ) -> dict[str, Any]:
     from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
+    from ddb_lake.destinations.bigquery.publish_operator import BigQueryPublishOperator
     from ddb_lake.destinations.bigquery.staging_lifecycle_operator import StagingLifecycleOperator
     from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 
@@ -171,9 +176,19 @@ def _bigquery_tasks(
         location=bq.location,
         partition_expiration_days=bq.partition_expiration_days or None,
         force_rerun=bq.force_rerun,
+        stage=True,
+        staging_days=bq.staging_days,
         deferrable=True,
+    )
+    publish = BigQueryPublishOperator(
+        task_id="publish",
+        load=load.output,
+        partition_expiration_days=bq.partition_expiration_days or None,
+        gcp_conn_id=config.connections.gcp,
+        location=bq.location,
         outlets=[bigquery_asset] if bigquery_asset is not None else [],
     )
+    load >> publish
     staging_lifecycle = StagingLifecycleOperator(
         task_id="staging_lifecycle",
         gcs_bucket=bq.gcs_bucket,
@@ -183,6 +198,7 @@ def _bigquery_tasks(
     )
     return {
         "bigquery.transfer_to_gcs": transfer, "bigquery.load": load, "bigquery.staging_lifecycle": staging_lifecycle,
+        "bigquery.publish": publish,
     }
 
 
@@ -238,6 +254,8 @@ def _report_task(config: TableConfig, tasks: dict[str, Any]) -> Any:
 
     return RunReportOperator(
         task_id="report",
+        trigger_rule="none_failed",  # a skipped BigQuery publish (a newer interval is live) still gets its report
+        publishes=[tasks["bigquery.publish"].output] if "bigquery.publish" in tasks else None,
         table=config.name,
         export=tasks["export"].output,
         conversion=tasks["convert"].output,

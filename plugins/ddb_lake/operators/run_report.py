@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ddb_lake.compat import BaseOperator, Context
-from ddb_lake.core.validation.run_report import RunVolumes, VolumeLine, render_report, report_dict
+from ddb_lake.core.validation.run_report import RunVolumes, VolumeLine, render_publishes, render_report, report_dict
 from ddb_lake.destinations import destination_named, results_by_destination
 from ddb_lake.operators.base import ClassifiedErrors
 
@@ -19,9 +19,10 @@ class RunReportOperator(ClassifiedErrors, BaseOperator):
     :param validation: the validation task's result; its Athena statistics, when present, give bytes scanned
     :param transfers: the staging transfers' results (each names its ``destination``), if any
     :param loads: the destinations' load results (each names its ``destination``); each destination gives its lines
+    :param publishes: the destinations' publish results (table, rows, schema widenings); a skipped publish is None
     """
 
-    template_fields: Sequence[str] = ("table", "export", "conversion", "validation", "transfers", "loads")
+    template_fields: Sequence[str] = ("table", "export", "conversion", "validation", "transfers", "loads", "publishes")
     ui_color = "#e8f4ea"
 
     def __init__(
@@ -33,6 +34,7 @@ class RunReportOperator(ClassifiedErrors, BaseOperator):
         validation: Any = None,
         transfers: Sequence[Any] | None = None,
         loads: Sequence[Any] | None = None,
+        publishes: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -42,13 +44,16 @@ class RunReportOperator(ClassifiedErrors, BaseOperator):
         self.validation = validation
         self.transfers = transfers
         self.loads = loads
+        self.publishes = publishes
 
     def execute(self, context: Context) -> dict[str, Any]:
         volumes = volumes_from_results(self.export, self.conversion, self.validation, self.transfers, self.loads)
         snapshot = str((self.conversion or {}).get("snapshot", ""))
-        text = render_report(self.table, snapshot, volumes)
+        publishes = [p for p in self.publishes or () if p]
+        text = "\n".join(filter(None, [render_report(self.table, snapshot, volumes), render_publishes(publishes)]))
         self.log.info("%s", text)
-        return {**report_dict(self.table, snapshot, volumes), "report_text": text}
+        widenings = [w for p in publishes for w in p.get("widenings") or ()]
+        return {**report_dict(self.table, snapshot, volumes), "widenings": widenings, "report_text": text}
 
 
 def destination_lines(transfers: Sequence[Any] | None, loads: Sequence[Any] | None) -> tuple[VolumeLine, ...]:

@@ -113,3 +113,13 @@ def report_dict(table: str, snapshot: str, volumes: RunVolumes) -> dict[str, Any
     lake = {name: value for name, value in asdict(volumes).items() if name != "destination_lines"}
     cost = estimate_cost_usd(volumes)
     return {"table": table, "snapshot": snapshot, **lake, **volumes.figures, "estimated_cost_usd": cost}
+
+
+def render_publishes(publishes: list[dict[str, Any]]) -> str:
+    """One line per destination publish (where, rows) and one per schema widening it made; empty without any."""
+    lines = []
+    for published in publishes:
+        where = published.get("table", "?")
+        lines.append(f"  published to {published.get('destination', '?')} {where}: {published.get('rows', '?')} rows")
+        lines.extend(f"    widened {where}: {w.get('change', w)}" for w in published.get("widenings") or ())
+    return "\n".join(lines)

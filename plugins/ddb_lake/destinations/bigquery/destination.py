@@ -27,8 +27,12 @@ LOAD_USD_PER_GB = 0.0
 
 
 def loaded_table(load: Mapping[str, Any]) -> tuple[BigQueryDestination, date]:
-    """The table and day a load task reported."""
-    table = BigQueryDestination(load["project_id"], load["dataset"], load["table"], load.get("layout", "partitioned"))
+    """The table and day a load task reported: its staging table when it loaded one (validation reads that copy)."""
+    if load.get("staging_table"):
+        table = BigQueryDestination(load["project_id"], load["dataset"], load["staging_table"], "latest")
+    else:
+        layout = load.get("layout", "partitioned")
+        table = BigQueryDestination(load["project_id"], load["dataset"], load["table"], layout)
     return table, date.fromisoformat(load["day"])
 
 
@@ -63,7 +67,9 @@ class BigQuery:
 
     def row_count(self, load: Mapping[str, Any]) -> CountSource:
         table, day = loaded_table(load)
-        return CountSource(self.name, self.hook.count_rows(table, day), note=str(load["table_id"]))
+        staging = load.get("staging_table")
+        note = f"staging {staging} for {load['table_id']}" if staging else load["table_id"]
+        return CountSource(self.name, self.hook.count_rows(table, day), note=str(note))
 
     def key_checksum(self, load: Mapping[str, Any], key_columns: Sequence[str], schema: LakeSchema) -> tuple[int, int]:
         types = {f["name"]: f["type"] for f in bigquery_fields(schema)}

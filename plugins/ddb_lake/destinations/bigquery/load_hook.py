@@ -12,8 +12,11 @@ from ddb_lake.compat import AirflowException, BaseHook
 from ddb_lake.core.errors import TERMINAL_REASONS, NotFoundError, ServiceError, classify_reason
 from ddb_lake.destinations.bigquery.count_sql import count_sql, key_checksum_sql
 from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
+from ddb_lake.destinations.bigquery.schema import normalized_type
+from ddb_lake.destinations.bigquery.widening import widen_schema
 
 RUNNING_STATES = ("PENDING", "RUNNING")
+STAGING_DESCRIPTION = "ddb-lake staging copy, validated then copied into place by the publish step; load job: "
 DEFAULT_API_DEADLINE = 120.0
 """Seconds the google clients keep retrying one call on a transient error (their own default is 600)."""
 
@@ -108,6 +111,114 @@ class BigQueryLoadHook(BaseHook):
         client.create_table(table, exists_ok=True, retry=self.retry)
         self.log.info("Created BigQuery table %s.%s.%s", destination.project, destination.dataset, table_id)
         return True
+
+    def ensure_staging_table(
+        self, staging: BigQueryDestination, fields: list[dict[str, Any]], *, expire_days: int
+    ) -> bool:
+        """Create the plain staging table with ``fields`` (expiring after ``expire_days``); True when it was (re)made.
+
+        A staging table with other columns (an earlier attempt before a schema change) is dropped and made again.
+        """
+        from datetime import datetime, timedelta, timezone
+
+        from google.cloud import bigquery
+
+        table_id = f"{staging.project}.{staging.dataset}.{staging.table}"
+        found = self.table_fields(staging.project, staging.dataset, staging.table)
+        if found is not None and _same_columns(found, fields):
+            return False
+        client = self.client(staging.project)
+        if found is not None:
+            self.log.info("Staging table %s has other columns than this snapshot: dropping it", table_id)
+            client.delete_table(table_id, not_found_ok=True, retry=self.retry)
+        table = bigquery.Table(table_id, schema=[bigquery.SchemaField.from_api_repr(f) for f in fields])
+        table.expires = datetime.now(timezone.utc) + timedelta(days=expire_days)
+        table.description = STAGING_DESCRIPTION
+        client.create_table(table, exists_ok=True, retry=self.retry)
+        self.log.info("Created staging table %s (expires in %s days)", table_id, expire_days)
+        return True
+
+    def widen_table(
+        self,
+        destination: BigQueryDestination,
+        day: date,
+        fields: list[dict[str, Any]],
+        *,
+        partition_expiration_days: int | None = None,
+        description: str = "",
+    ) -> list[dict[str, Any]]:
+        """Create the destination with ``fields``, or widen it to them (``widening.widen_schema``); the changes made.
+
+        Type changes go through DDL (``ALTER COLUMN … SET DATA TYPE``, the only way BigQuery changes a type); new
+        columns and RECORD members through a schema update (``tables.patch``), which keeps the table's data.
+        """
+        from google.cloud import bigquery
+
+        created = self.ensure_table(
+            destination, day, fields, partition_expiration_days=partition_expiration_days, description=description
+        )
+        table_id = destination.base_table_id(day)
+        existing = None if created else self.table_fields(destination.project, destination.dataset, table_id)
+        plan = widen_schema(existing, fields, table=f"{destination.dataset}.{table_id}")
+        qualified = f"{destination.project}.{destination.dataset}.{table_id}"
+        for change in plan.widenings:
+            if change.kind == "versioned_column":
+                raise AirflowException(f"{qualified}: versioned column {change.target} missing from the staged schema")
+            if change.kind == "set_data_type":
+                self.run_statement(
+                    destination.project,
+                    f"ALTER TABLE `{qualified}` ALTER COLUMN `{change.column}` SET DATA TYPE {change.new_type}",
+                )
+        if any(change.kind in ("add_column", "add_member") for change in plan.widenings):
+            client = self.client(destination.project)
+            table = client.get_table(qualified, retry=self.retry)
+            table.schema = [bigquery.SchemaField.from_api_repr(f) for f in plan.fields]
+            client.update_table(table, ["schema"], retry=self.retry)
+        for change in plan.widenings:
+            self.log.info("Widened %s: %s", qualified, change.change)
+        return [change.to_dict() for change in plan.widenings]
+
+    def run_statement(self, project: str, sql: str) -> None:
+        """Run one DDL or DML statement and wait for it."""
+        self.log.info("BigQuery: %s", sql)
+        job = self.client(project).query(sql, project=project, location=self.location, retry=self.retry, job_retry=None)
+        job.result(retry=self.retry)
+
+    def record_staging_load(self, staging: BigQueryDestination, job_id: str) -> None:
+        """Write into the staging table's description which load job fills it (read by :meth:`staging_load`)."""
+        client = self.client(staging.project)
+        table = client.get_table(f"{staging.project}.{staging.dataset}.{staging.table}", retry=self.retry)
+        table.description = f"{STAGING_DESCRIPTION}{job_id}"
+        client.update_table(table, ["description"], retry=self.retry)
+
+    def staging_load(self, staging: BigQueryDestination, *, reuse_finished: bool = True) -> SubmittedJob | None:
+        """The load job that filled the staging table, when it is running (reattach) or finished well (reuse)."""
+        table = self.client(staging.project).get_table(
+            f"{staging.project}.{staging.dataset}.{staging.table}", retry=self.retry
+        )
+        description = table.description or ""
+        if not description.startswith(STAGING_DESCRIPTION):
+            return None
+        job_id = description[len(STAGING_DESCRIPTION):].strip()
+        job = self.find_job(staging.project, job_id) if job_id else None
+        verdict = _verdict(job, not reuse_finished) if job is not None else None
+        if verdict is None:
+            return None
+        self.log.info("Staging table %s was filled by load job %s (%s): %s", staging.table, job_id, job.state, verdict)
+        return SubmittedJob(job_id, job.state, verdict, 0)
+
+    def delete_table(self, project: str, dataset: str, table: str) -> None:
+        self.client(project).delete_table(f"{project}.{dataset}.{table}", not_found_ok=True, retry=self.retry)
+        self.log.info("Dropped BigQuery table %s.%s.%s", project, dataset, table)
+
+    def table_labels(self, project: str, dataset: str, table: str) -> dict[str, str]:
+        return dict(self.client(project).get_table(f"{project}.{dataset}.{table}", retry=self.retry).labels or {})
+
+    def set_labels(self, project: str, dataset: str, table: str, labels: dict[str, str]) -> None:
+        client = self.client(project)
+        found = client.get_table(f"{project}.{dataset}.{table}", retry=self.retry)
+        found.labels = {**(found.labels or {}), **labels}
+        client.update_table(found, ["labels"], retry=self.retry)
 
     def check_dataset(self, destination: BigQueryDestination) -> None:
         """Raise :class:`NotFoundError` (terminal) naming the dataset, the YAML field and the fix when it is missing."""
@@ -229,6 +340,18 @@ class BigQueryLoadHook(BaseHook):
         sql = key_checksum_sql(destination.qualified(day), key_columns, destination.partition_filter(day))
         row = self.scalar_row(destination.project, sql)
         return int(row["row_count"]), int(row["key_sum"])
+
+
+def _same_columns(found: list[dict[str, Any]], fields: list[dict[str, Any]]) -> bool:
+    """Same names, types and modes in the same order (descriptions do not matter)."""
+    def shape(fs: list[dict[str, Any]]) -> list[tuple]:
+        return [
+            (f["name"].lower(), normalized_type(f), (f.get("mode") or "NULLABLE").upper(),
+             tuple(shape(list(f.get("fields") or []))))
+            for f in fs
+        ]
+
+    return shape(found) == shape(fields)
 
 
 def _verdict(job: Any, force_rerun: bool) -> str | None:

@@ -124,3 +124,61 @@ def load_job_id(dag_id: str, table: str, interval_end: datetime | date, fingerpr
     stamp = interval_end.strftime("%Y%m%dT%H%M%S") if isinstance(interval_end, datetime) else f"{interval_end:%Y%m%d}"
     raw = f"ddb_lake_{dag_id}_{table}_{stamp}_{fingerprint}_g{generation}"
     return _JOB_ID_UNSAFE.sub("_", raw)[:1024]
+
+
+STAGE_INFIX = "__stage_"
+DEFAULT_STAGING_DAYS = 7
+"""A staging table expires this many days after its load when the YAML keeps staged copies (``staging_days: null``)."""
+
+
+def staging_table_id(table: str, snapshot: str) -> str:
+    """``orders__stage_20261122t000000z``: the table one run's snapshot is loaded into and validated in."""
+    return _JOB_ID_UNSAFE.sub("_", f"{table}{STAGE_INFIX}{snapshot}".lower())[:1024]
+
+
+def copy_job_configuration(staging: BigQueryDestination, destination: BigQueryDestination, day: date) -> dict[str, Any]:
+    """The publish step: one copy job (free) from the validated staging table over the day's partition or table."""
+    return {
+        "copy": {
+            "sourceTable": {"projectId": staging.project, "datasetId": staging.dataset, "tableId": staging.table},
+            "destinationTable": {
+                "projectId": destination.project,
+                "datasetId": destination.dataset,
+                "tableId": destination.table_id(day),
+            },
+            "writeDisposition": "WRITE_TRUNCATE",
+            "createDisposition": "CREATE_NEVER",
+        }
+    }
+
+
+def conf_forces_rerun(conf: Any) -> bool:
+    """True when a run's conf asks for a reload: ``{"force_rerun": true}`` (also ``"true"``, ``"1"``, ``"yes"``)."""
+    value = conf.get("force_rerun") if isinstance(conf, dict) else None
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def attempt_seed(run_id: str, try_number: int) -> str:
+    """What a reload's job id is seeded with: new for every run and retry, the same when one try re-enters."""
+    return f"attempt:{run_id}:{try_number}"
+
+
+INTERVAL_LABEL = "ddb_lake_interval"
+"""Label of a ``latest`` table: the interval end of the snapshot it holds (``20261122t000000``), compared on publish."""
+
+
+def interval_label(interval_end: str | None, snapshot: str) -> str:
+    """The label value of a run's interval end (the snapshot stamp's time when there is none): sorts by time."""
+    return job_id_time(interval_end, snapshot).strftime("%Y%m%dt%H%M%S")
+
+
+def newer_interval_live(live: str | None, incoming: str, table: str) -> str | None:
+    """Why a ``latest`` publish must not replace the table (it holds a newer interval), or None when it may."""
+    if live and live > incoming:
+        return (
+            f"BigQuery table {table} holds interval {live}, newer than this run's {incoming}: the older snapshot is "
+            "not copied over it (newest interval wins). Its staging table is dropped; nothing else changes."
+        )
+    return None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cached_property
 from typing import Any
 
-from ddb_lake.compat import BaseOperator, Context
+from ddb_lake.compat import BaseOperator, Context, run_attempt
 from ddb_lake.core.errors import ConfigError, TransientError
 from ddb_lake.core.lake.layout import parse_stamp
 from ddb_lake.core.schema.lake_schema import LakeSchema
@@ -16,13 +17,18 @@ from ddb_lake.destinations.bigquery.destination import NAME
 from ddb_lake.destinations.bigquery.job_trigger import BigQueryJobTrigger
 from ddb_lake.destinations.bigquery.load_hook import DEFAULT_API_DEADLINE, BigQueryLoadHook, SubmittedJob
 from ddb_lake.destinations.bigquery.load_job import (
+    DEFAULT_STAGING_DAYS,
     BigQueryDestination,
+    attempt_seed,
+    conf_forces_rerun,
     configuration_fingerprint,
     job_id_time,
     load_job_configuration,
     load_job_id,
+    staging_table_id,
 )
 from ddb_lake.destinations.bigquery.schema import SchemaEvolution, bigquery_fields, evolve_schema
+from ddb_lake.destinations.bigquery.widening import WidenedSchema, staging_fields, widen_schema
 from ddb_lake.operators.base import ClassifiedErrors
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]")
@@ -45,6 +51,11 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
     :param transfer: the transfer task's result (``uris``, ``files`` with their crc32c), e.g. ``transfer.output``.
     :param interval_end: ISO time of the run's interval end (the run plan's ``export_time``): seeds the job id;
         without it, the snapshot stamp does.
+    :param stage: load into the run's staging table (``<table>__stage_<snapshot>``, expiring after ``staging_days``)
+        instead of the destination; validation reads it and ``BigQueryPublishOperator`` copies it into place. The
+        staging table names the load job that filled it (its description): a rerun reuses that job while the table
+        is there and the job finished well; ``force_rerun`` (YAML, or ``{"force_rerun": true}`` in the run's conf)
+        reloads anyway. A new load's job id is seeded with the run attempt, so a try that re-enters finds its own.
     """
 
     template_fields = ("snapshot", "transfer", "project_id", "dataset", "table", "layout", "interval_end")
@@ -64,6 +75,8 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
         location: str | None = None,
         partition_expiration_days: int | None = None,
         force_rerun: bool = False,
+        stage: bool = False,
+        staging_days: int | None = DEFAULT_STAGING_DAYS,
         deferrable: bool = False,
         poll_interval: float = 10.0,
         api_deadline: float = DEFAULT_API_DEADLINE,
@@ -81,6 +94,8 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
         self.location = location
         self.partition_expiration_days = partition_expiration_days
         self.force_rerun = force_rerun
+        self.stage = stage
+        self.staging_days = staging_days
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.api_deadline = api_deadline
@@ -95,16 +110,20 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
             raise ConfigError(f"task {self.task_id!r}: the transfer result holds no gs:// URIs to load: {transfer!r}")
         day = parse_stamp(summary["snapshot"]).date()
         destination = BigQueryDestination(self.project_id, self.dataset, self.table, self.layout)
-        configuration, evolution = self.plan(destination, day, summary, transfer["uris"])
-        fingerprint = configuration_fingerprint(configuration, [f.get("crc32c", "") for f in transfer.get("files", [])])
-        interval_end = job_id_time(self.interval_end, summary["snapshot"])
-        dag_id = context["ti"].dag_id
-
-        def job_id_for(generation: int) -> str:
-            return load_job_id(dag_id, self.table, interval_end, fingerprint, generation)
-
-        job = self.hook.submit_or_reattach(self.project_id, configuration, job_id_for, force_rerun=self.force_rerun)
+        force_rerun = self.force_rerun or conf_forces_rerun(getattr(context.get("dag_run"), "conf", None))
+        if self.stage:
+            job, evolution, widened = self.staged_job(context, destination, day, summary, transfer, force_rerun)
+        else:
+            configuration, evolution = self.plan(destination, day, summary, transfer["uris"])
+            job_ids = self.job_ids(context, summary, configuration, transfer)
+            job = self.hook.submit_or_reattach(self.project_id, configuration, job_ids, force_rerun=force_rerun)
         result = self.load_result(job, destination, day, transfer["uris"], evolution)
+        if self.stage:
+            result.update(
+                staging_table=staging_table_id(self.table, summary["snapshot"]), interval_end=self.interval_end,
+                widened_fields=widened.fields, renames=widened.renames,
+                widenings=[w.to_dict() for w in widened.widenings],
+            )
         if job.how == "finished":
             return result
         if self.deferrable:
@@ -117,6 +136,34 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
             )
         self.hook.wait_for_job(self.project_id, job.job_id)
         return result
+
+    def job_ids(
+        self, context: Context, summary: dict[str, Any], configuration: dict[str, Any], transfer: dict[str, Any],
+        seed: str | None = None,
+    ) -> Callable[[int], str]:
+        """The deterministic job id of each generation: DAG, table, interval, configuration and files (and ``seed``)."""
+        checksums = [f.get("crc32c", "") for f in transfer.get("files", [])] + ([seed] if seed else [])
+        fingerprint = configuration_fingerprint(configuration, checksums)
+        interval_end = job_id_time(self.interval_end, summary["snapshot"])
+        dag_id = context["ti"].dag_id
+        return lambda generation: load_job_id(dag_id, self.table, interval_end, fingerprint, generation)
+
+    def staged_job(
+        self, context: Context, destination: BigQueryDestination, day: date, summary: dict[str, Any],
+        transfer: dict[str, Any], force_rerun: bool,
+    ) -> tuple[SubmittedJob, SchemaEvolution, WidenedSchema]:
+        """The load into the staging table: the job that filled it (reused unless forced), or a new one."""
+        configuration, evolution, widened, remade = self.plan_staged(destination, day, summary, transfer["uris"])
+        staging_id = staging_table_id(self.table, summary["snapshot"])
+        staging = BigQueryDestination(self.project_id, self.dataset, staging_id, "latest")
+        filled_by = None if remade else self.hook.staging_load(staging, reuse_finished=not force_rerun)
+        if filled_by is not None:
+            return filled_by, evolution, widened
+        # A new load gets a job id of its own attempt: a try that re-enters after deferring finds it again.
+        job_ids = self.job_ids(context, summary, configuration, transfer, seed=attempt_seed(*run_attempt(context)))
+        job = self.hook.submit_or_reattach(self.project_id, configuration, job_ids)
+        self.hook.record_staging_load(staging, job.job_id)
+        return job, evolution, widened
 
     def load_result(
         self,
@@ -167,6 +214,34 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
             destination, day, uris, evolution.fields, add_fields=evolution.needs_field_addition, labels=labels
         )
         return configuration, evolution
+
+    def plan_staged(
+        self, destination: BigQueryDestination, day: date, summary: dict[str, Any], uris: list[str]
+    ) -> tuple[dict[str, Any], SchemaEvolution, WidenedSchema, bool]:
+        """Widen the snapshot into the destination's schema, (re)create the staging table; True when it was (re)made.
+
+        The staging table holds the destination's columns (plus new ones) in its order, so the publish copy matches.
+        It is reloaded when it was missing or had other columns (dropped after an earlier publish, or a schema change).
+        """
+        fields = bigquery_fields(LakeSchema.from_json(summary["schema"]), table=self.table)
+        self.hook.check_dataset(destination)
+        existing = self.hook.table_fields(destination.project, destination.dataset, destination.base_table_id(day))
+        widened = widen_schema(existing, fields, table=f"{destination.dataset}.{destination.base_table_id(day)}")
+        for change in widened.widenings:
+            self.log.info("BigQuery table %s widens at publish: %s", destination.base_table_id(day), change.change)
+        staged = staging_fields(widened, fields)
+        staging = BigQueryDestination(
+            destination.project, destination.dataset, staging_table_id(self.table, summary["snapshot"]), "latest"
+        )
+        reload = self.hook.ensure_staging_table(staging, staged, expire_days=self.staging_days or DEFAULT_STAGING_DAYS)
+        labels = {"ddb_lake_table": label_value(self.table), "ddb_lake_snapshot": label_value(summary["snapshot"])}
+        snapshot_names = {f["name"].lower() for f in fields}
+        evolution = SchemaEvolution(
+            widened.fields,
+            tuple(w.column for w in widened.widenings if w.kind in ("add_column", "add_member")),
+            tuple(f["name"] for f in existing or () if f["name"].lower() not in snapshot_names),
+        )
+        return load_job_configuration(staging, day, uris, staged, labels=labels), evolution, widened, reload
 
     def execute_complete(
         self, context: Context, event: dict[str, Any], result: dict[str, Any] | None = None
