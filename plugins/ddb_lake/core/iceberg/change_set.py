@@ -16,9 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ddb_lake.core.errors import ExportFormatError
-from ddb_lake.core.schema.inference import OPERATION_COLUMN, WRITE_TS_COLUMN
+from ddb_lake.core.schema.inference import OPERATION_ATTRIBUTE, OPERATION_COLUMN, WRITE_TS_ATTRIBUTE, WRITE_TS_COLUMN
+from ddb_lake.core.schema.lake_schema import LakeSchema
 
 METADATA_COLUMNS = (OPERATION_COLUMN, WRITE_TS_COLUMN)
+METADATA_ATTRIBUTES = {OPERATION_ATTRIBUTE: OPERATION_COLUMN, WRITE_TS_ATTRIBUTE: WRITE_TS_COLUMN}
 REMOVE = "REMOVE"
 _ROW = "__ddb_lake_row"
 
@@ -38,6 +40,21 @@ class ReducedChanges:
     def changed_keys(self, key_columns: Sequence[str]) -> pa.Table:
         """Every key the window touched (upserted or deleted), key columns only."""
         return pa.concat_tables([self.upserts.select(key_columns), self.deletes.select(key_columns)])
+
+
+def data_schema(schema: LakeSchema) -> LakeSchema:
+    """The table's columns: a converted change set's schema without its change metadata (found by attribute)."""
+    return LakeSchema(tuple(f for f in schema.fields if f.attribute not in METADATA_ATTRIBUTES))
+
+
+def with_metadata_names(changes: pa.Table, schema: LakeSchema) -> pa.Table:
+    """``changes`` with its metadata columns under their usual names.
+
+    Converted with a ``previous_schema`` (the table's), the metadata columns are new attributes to the evolved
+    schema and get names like any other new column (``c_ddb_operation``); they are found by attribute here.
+    """
+    renames = {f.name: METADATA_ATTRIBUTES[f.attribute] for f in schema.fields if f.attribute in METADATA_ATTRIBUTES}
+    return changes.rename_columns([renames.get(name, name) for name in changes.column_names])
 
 
 def require_change_set(columns: Sequence[str], export_id: str) -> None:

@@ -1,0 +1,58 @@
+"""Items of an Iceberg table and of DynamoDB in one comparable form (an independent decoding, value by value)."""
+
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+from typing import Any
+
+from ddb_reference import lake_to_plain, plain, strip_null_members
+
+from ddb_lake.core.schema.lake_schema import LakeSchema
+
+
+def client_plain(value: dict[str, Any]) -> Any:
+    """A value as boto3's low-level client returns it (``B`` as bytes) in the reference form."""
+    ((tag, inner),) = value.items()
+    if tag == "B":
+        return bytes(inner)
+    if tag == "L":
+        return [client_plain(v) for v in inner]
+    if tag == "M":
+        return {k: client_plain(v) for k, v in inner.items()}
+    return plain(value)
+
+
+def export_plain(value: dict[str, Any]) -> Any:
+    """A value as export JSON holds it (``B`` base64) in the reference form."""
+    return plain(value)
+
+
+def item_form(item: dict[str, Any], decode=client_plain) -> dict[str, Any]:
+    return strip_null_members({name: decode(value) for name, value in item.items()})
+
+
+def iceberg_items(table: Any, schema: LakeSchema) -> list[dict[str, Any]]:
+    """Every row of the table's current snapshot as ``{attribute: value}`` (nulls dropped), sorted by key text."""
+    rows = table.scan().to_arrow().to_pylist()
+    out = []
+    for row in rows:
+        item = {f.attribute: lake_to_plain(row[f.name], f.type.to_json()) for f in schema.fields}
+        out.append(strip_null_members(item))
+    return sorted(out, key=sort_key)
+
+
+def sort_key(item: dict[str, Any]) -> str:
+    return repr(sorted((k, _key_text(v)) for k, v in item.items() if k in ("pk", "sk")))
+
+
+def _key_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Decimal):
+        return str(value.normalize())
+    return str(value)
+
+
+def sorted_items(items: list[dict[str, Any]], decode=client_plain) -> list[dict[str, Any]]:
+    return sorted((item_form(i, decode) for i in items), key=sort_key)
