@@ -16,13 +16,20 @@ AIRFLOW_V3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0.0")
 if AIRFLOW_V3:
     from airflow.sdk import DAG, Asset, BaseHook, BaseOperator, BaseSensorOperator, Context, TaskGroup
     from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
 else:  # pragma: no cover - exercised only on Airflow 2
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
     from airflow.exceptions import (  # type: ignore[no-redef]
         AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
+        AirflowSkipException,
         TaskDeferred,
     )
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
@@ -39,6 +46,7 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
+    "AirflowSkipException",
     "Asset",
     "BaseHook",
     "BaseOperator",

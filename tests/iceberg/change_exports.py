@@ -13,6 +13,7 @@ spread over two data files in shuffled order, so the merge has to order them by 
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class ItemModel:
         self.items[key] = item
         self.lines.append(line)
         if self.dynamodb is not None:
-            self.dynamodb.put_item(TableName=self.table_name, Item=item)
+            self.dynamodb.put_item(TableName=self.table_name, Item={k: client_value(v) for k, v in item.items()})
 
     def delete(self, keys: dict[str, Any], at: datetime) -> None:
         key = self.key_of(keys)
@@ -66,6 +67,18 @@ class ItemModel:
     def take_lines(self) -> list[dict[str, Any]]:
         lines, self.lines = self.lines, []
         return lines
+
+
+def client_value(value: dict[str, Any]) -> dict[str, Any]:
+    """An export-JSON value (``B`` base64 text) as boto3's client takes it (``B`` raw bytes)."""
+    ((tag, inner),) = value.items()
+    if tag == "B":
+        return {"B": base64.b64decode(inner)}
+    if tag == "L":
+        return {"L": [client_value(v) for v in inner]}
+    if tag == "M":
+        return {"M": {k: client_value(v) for k, v in inner.items()}}
+    return value
 
 
 def write_incremental_export(folder: Path, lines: list[dict[str, Any]], start: datetime, end: datetime, *,

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ddb_lake.core.errors import ConfigError, ValidationFailedError
+from ddb_lake.core.errors import ConfigError
 from ddb_lake.core.iceberg.arithmetic import KeyTotals, expected_after
 from ddb_lake.core.iceberg.change_set import (
     ReducedChanges,
@@ -178,11 +178,19 @@ def merge_window(table: Any, changes: pa.Table, schema: LakeSchema, *, export_id
                        parent.snapshot_id if parent else None, props, len(affected), added, _lap(clock), timings)
 
 
-def rollback(table: Any, snapshot_id: int | None) -> None:
-    """Make ``snapshot_id`` the table's current snapshot again (a merge that failed validation)."""
-    if snapshot_id is None:
-        raise ValidationFailedError(f"table {'.'.join(table.name())} has no earlier snapshot to roll back to")
-    table.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).commit()
+def rollback(table: Any, merged_snapshot_id: int | None, parent_snapshot_id: int | None) -> bool:
+    """Make ``parent_snapshot_id`` current again when the merge's snapshot is still current; True if rolled back.
+
+    The parent carries the previous watermark, so the chain continues from there. A merge into a new table (no
+    parent) or a table some later commit already moved on is left as it is.
+    """
+    current = table.current_snapshot()
+    if parent_snapshot_id is None or current is None or current.snapshot_id != merged_snapshot_id:
+        log.warning("table %s: not rolled back (current snapshot %s, merged %s, parent %s)", ".".join(table.name()),
+                    current.snapshot_id if current else None, merged_snapshot_id, parent_snapshot_id)
+        return False
+    table.manage_snapshots().set_current_snapshot(snapshot_id=parent_snapshot_id).commit()
+    return True
 
 
 def _lap(start: float) -> float:

@@ -19,6 +19,7 @@ from ddb_lake.core.export.rules import (
     MIN_INCREMENTAL_WINDOW,
     to_datetime,
 )
+from ddb_lake.core.lake.layout import SNAPSHOT_PARTITION, TableLayout, join_key, utc_stamp
 
 EXPORT_ID = "ddb-lake.export-id"
 EXPORT_TYPE = "ddb-lake.export-type"
@@ -124,4 +125,21 @@ def commit_properties(*, export_id: str, export_type: str, watermark: datetime |
         UPDATES: str(updates),
         DELETES: str(deletes),
         CHANGES: str(changes),
+    }
+
+
+def window_locations(layout: TableLayout, plan: WindowPlan) -> dict[str, str]:
+    """Where this run's export lands (``export_prefix``) and its conversion goes (``changes_url``, ``snapshot``).
+
+    A window converts to ``changes/<table>/snapshot=<start>-<end>`` like the change log; a bootstrap's full export
+    to ``changes/<table>/snapshot=<time>``.
+    """
+    assert plan.export_type is not None and plan.export_time is not None
+    stamp = utc_stamp(plan.export_time)
+    if plan.window_start is not None:
+        stamp = f"{utc_stamp(plan.window_start)}-{stamp}"
+    return {
+        "export_prefix": layout.export_prefix(plan.export_type, plan.export_time, plan.window_start),
+        "changes_url": layout.url(join_key(layout.changes_root_prefix(), f"{SNAPSHOT_PARTITION}={stamp}")),
+        "snapshot": stamp,
     }
