@@ -88,8 +88,10 @@ class IcebergMergeOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]
         table = self.hook.load_table(self.database, self.table_name)
         if table is None:
             self.log.info("creating Iceberg table %s.%s at %s", self.database, self.table_name, self.location)
-            table = engine.create_table(self.hook.get_catalog(), (self.database, self.table_name),
-                                        engine.data_schema(schema), self.location, keys)
+            catalog = self.hook.get_catalog()
+            catalog.create_namespace_if_not_exists(self.database)
+            table = engine.create_table(catalog, (self.database, self.table_name), engine.data_schema(schema),
+                                        self.location, keys)
         files = [f["path"] for f in self.conversion["files"]]
         rows = engine.read_parquet_files(table.io, files, schema.to_arrow().remove_metadata())
         export_id = self.conversion["export_id"]
