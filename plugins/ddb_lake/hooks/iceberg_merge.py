@@ -296,15 +296,23 @@ def _before(state: CommittedState, table: Any, key_columns: Sequence[str]) -> Ke
 
 
 def _rewrite_files(tx: Any, io: Any, affected: list, overwrite: Any, counter: Any) -> int:
-    """Rewrite each affected data file without its changed rows; return the number of files written."""
+    """Rewrite each affected data file without its changed rows (files in parallel); return the files written."""
     from pyiceberg.expressions import AlwaysTrue
-    from pyiceberg.io.pyarrow import ArrowScan
+    from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 
-    written = 0
-    for task, rows in affected:
+    def rewrite(hit: tuple[Any, np.ndarray]) -> list:
+        task, rows = hit
         data = ArrowScan(tx.table_metadata, io, tx.table_metadata.schema(), AlwaysTrue()).to_table([task])
         keep = np.ones(data.num_rows, dtype=bool)
         keep[rows] = False
+        kept = data.filter(pa.array(keep))
+        return list(_dataframe_to_data_files(tx.table_metadata, kept, io, overwrite.commit_uuid, counter)) \
+            if kept.num_rows else []
+
+    with ThreadPoolExecutor(SCAN_THREADS) as pool:
+        written = list(pool.map(rewrite, affected))
+    for (task, _), files in zip(affected, written):
         overwrite.delete_data_file(task.file)
-        written += _write(tx, io, data.filter(pa.array(keep)), overwrite, counter)
-    return written
+        for data_file in files:
+            overwrite.append_data_file(data_file)
+    return sum(len(files) for files in written)
