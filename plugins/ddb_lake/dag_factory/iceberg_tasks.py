@@ -1,8 +1,9 @@
 """The tasks of a ``lake.format: iceberg`` table's incremental DAG: state → export → convert → merge → validate →
-report. The parquet path (``tasks.add_tasks``) is untouched; ``add_tasks`` hands iceberg tables to this module."""
+expire, report. The parquet path (``tasks.add_tasks``) is untouched; ``add_tasks`` hands iceberg tables here."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from ddb_lake.core.config.table_config import TableConfig
@@ -15,6 +16,7 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
     from ddb_lake.operators.iceberg_table import (
         IcebergChainStateOperator,
+        IcebergExpireSnapshotsOperator,
         IcebergMergeOperator,
         IcebergValidationOperator,
     )
@@ -40,7 +42,10 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     validate = IcebergValidationOperator(task_id="validate", merge=merge.output, **where, **aws)
     report = RunReportOperator(task_id="report", table=config.name, export=export.output, conversion=convert.output,
                                validation=validate.output)
+    expire = IcebergExpireSnapshotsOperator(
+        task_id="expire", grace_period=timedelta(hours=config.retention.grace_hours),
+        keep_last=config.retention.keep_last, **where, **aws)
     plan_task = plan.operator
-    plan_task >> state >> export >> convert >> merge >> validate >> report
+    plan_task >> state >> export >> convert >> merge >> validate >> [expire, report]
     return {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
-            "report": report}
+            "expire": expire, "report": report}

@@ -1,10 +1,12 @@
 """The Iceberg table's tasks: where the chain stands (``state``), the merge of one export (``merge``), and the
 validation of the table after it (``validate``). Rules live in ``ddb_lake.core.iceberg``; pyiceberg calls in
-``ddb_lake.hooks.iceberg_merge`` and ``ddb_lake.hooks.iceberg_catalog``."""
+``ddb_lake.hooks.iceberg_merge`` and ``ddb_lake.hooks.iceberg_catalog``; snapshot expiry (``expire``) in
+``ddb_lake.hooks.iceberg_maintenance``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
@@ -137,3 +139,30 @@ class IcebergValidationOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalog
         self.log.info("%s", verdict)
         return {"rows": actual.rows, "ok": True, "key_checksum": str(actual.checksum), "report_text": verdict,
                 "snapshot_id": merge["snapshot_id"]}
+
+
+class IcebergExpireSnapshotsOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
+    """Expire the table's snapshots superseded more than ``grace_period`` ago (keeping ``keep_last``) and delete the
+    data files only they referenced; a query planned on a snapshot still finds its files for ``grace_period``."""
+
+    ui_color = "#f3e6cf"
+    aws_hook_class = IcebergCatalogHook
+
+    def __init__(self, *, database: str, table_name: str, grace_period: timedelta, keep_last: int,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database, self.table_name = database, table_name
+        self.grace_period, self.keep_last = grace_period, keep_last
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from ddb_lake.hooks.iceberg_maintenance import expire_snapshots
+
+        table = self.hook.load_table(self.database, self.table_name)
+        if table is None:
+            raise NotFoundError(f"Iceberg table {self.database}.{self.table_name} does not exist")
+        result = expire_snapshots(table, now=datetime.now(timezone.utc), grace=self.grace_period,
+                                  keep_last=self.keep_last)
+        self.log.info("table %s.%s: expired %s, deleted %s data file(s), %s snapshot(s) kept", self.database,
+                      self.table_name, result["expired"] or "nothing", result["deleted_files"],
+                      result["kept_snapshots"])
+        return result
