@@ -7,8 +7,9 @@ very files (``add_files``, pyiceberg SqlCatalog on sqlite, warehouse on local di
 One window of changes (70 % updates with some keys changed several times, 20 % inserts, 10 % deletes, each with
 ``_ddb_operation`` and ``_ddb_write_ts`` as the converter writes them) is then applied by
 
-- ``iceberg``: ``merge_window`` — reduce per key, scan key columns, rewrite files holding changed keys, write the
-  upserts, one commit (the result is persisted Parquet + Iceberg metadata);
+- ``iceberg CoW``: ``merge_window`` copy-on-write — reduce per key, scan key columns, rewrite files holding changed
+  keys, write the upserts, one commit (the result is persisted Parquet + Iceberg metadata);
+- ``iceberg MoR``: the same in merge-on-read — a position delete file per affected file instead of its rewrite;
 - ``duckdb``: load the Parquet files into a table, reduce with ``QUALIFY row_number()``, ``MERGE INTO`` (update /
   delete / insert), write the table back to Parquet (``COPY``): the same persisted result. Shown as load, merge
   and write, and their total.
@@ -99,7 +100,7 @@ def _null_where(values: pa.Array, mask: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(mask), pa.scalar(None, values.type), values)
 
 
-def run_iceberg(work: Path, paths: list[str], changes: pa.Table, size: int) -> dict[str, float]:
+def run_iceberg(work: Path, paths: list[str], changes: pa.Table, size: int, mode: str) -> dict[str, float]:
     from pyiceberg.catalog.sql import SqlCatalog
 
     catalog = SqlCatalog("bench", uri=f"sqlite:///{work}/catalog.db", warehouse=f"file://{work}/warehouse")
@@ -114,9 +115,9 @@ def run_iceberg(work: Path, paths: list[str], changes: pa.Table, size: int) -> d
     change_schema = LakeSchema((*metadata_fields(), *SCHEMA.fields))
     started = time.monotonic()
     result = engine.merge_window(table, changes, change_schema, export_id="window-1", window_start=T0,
-                                 window_end=T0 + timedelta(hours=1), key_columns=KEYS)
+                                 window_end=T0 + timedelta(hours=1), key_columns=KEYS, mode=mode)
     seconds = time.monotonic() - started
-    rows = sum(task.file.record_count for task in table.scan().plan_files())
+    rows = table.scan(selected_fields=("sk",)).to_arrow().num_rows  # position deletes applied
     return {"seconds": seconds, "rows": rows, "rewritten": result.files_rewritten, **result.timings,
             "expected_rows": int(result.properties["ddb-lake.rows"])}
 
@@ -160,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [50_000, 200_000, 800_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     changes = 10_000 if args.quick else args.changes
     print(f"{changes:,} changes per window; {os.cpu_count()} cores; times in seconds")
-    header = (f"{'table rows':>11} | {'iceberg merge':>13} {'(reduce/scan/write)':>21} {'files rewr.':>11} | "
+    header = (f"{'table rows':>11} | {'iceberg CoW':>11} {'(reduce/scan/write)':>21} | "
+              f"{'iceberg MoR':>11} {'(reduce/scan/write)':>21} | "
               f"{'duckdb total':>12} {'(load/merge/write)':>20} | {'rows after':>10}")
     print(header)
     print("-" * len(header))
@@ -170,17 +172,20 @@ def main(argv: list[str] | None = None) -> int:
             rng = np.random.default_rng(size)
             paths = base_files(work / "base", size, args.files, rng)
             window = change_table(size, changes, rng)
-            (work / "ice").mkdir()
-            ice = run_iceberg(work / "ice", paths, window, size)
+            runs = {}
+            for mode in (engine.COPY_ON_WRITE, engine.MERGE_ON_READ):
+                (work / mode).mkdir()
+                runs[mode] = run_iceberg(work / mode, paths, window, size, mode)
             duck = run_duckdb(work, paths, window)
-            if not ice["rows"] == duck["rows"] == ice["expected_rows"]:
-                print(f"ROW COUNTS DIFFER: iceberg {ice['rows']}, duckdb {duck['rows']}, "
-                      f"arithmetic {ice['expected_rows']}")
+            counts = {runs[m]["rows"] for m in runs} | {duck["rows"]} | {runs[m]["expected_rows"] for m in runs}
+            if len(counts) != 1:
+                print(f"ROW COUNTS DIFFER: {runs}, duckdb {duck['rows']}")
                 return 1
-            parts = f"{ice['reduce']:.2f}/{ice['scan_keys']:.2f}/{ice['write_commit']:.2f}"
+            cells = [f"{r['seconds']:>11.2f} {r['reduce']:.2f}/{r['scan_keys']:.2f}/{r['write_commit']:.2f}".ljust(33)
+                     for r in runs.values()]
             dparts = f"{duck['load']:.2f}/{duck['merge']:.2f}/{duck['write']:.2f}"
-            print(f"{size:>11,} | {ice['seconds']:>13.2f} {parts:>21} {ice['rewritten']:>11} | "
-                  f"{duck['seconds']:>12.2f} {dparts:>20} | {ice['rows']:>10,}", flush=True)
+            print(f"{size:>11,} | {cells[0]} | {cells[1]} | {duck['seconds']:>12.2f} {dparts:>20} | "
+                  f"{duck['rows']:>10,}", flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -19,7 +19,8 @@ _BQ = "destinations.bigquery"
 _HOOKS = {
     _AWS_EXPORT: ["hooks.dynamodb_export", "hooks.lake_storage"],
     _LAKE: ["hooks.lake_catalog", "hooks.snapshot_counts"],
-    _ICEBERG: ["hooks.iceberg_catalog", "hooks.iceberg_merge", "hooks.iceberg_maintenance"],
+    _ICEBERG: ["hooks.iceberg_catalog", "hooks.iceberg_merge", "hooks.iceberg_deletes",
+               "hooks.iceberg_maintenance"],
     _BIGQUERY: [f"{_BQ}.transfer_hook", f"{_BQ}.storage_transfer_hook", f"{_BQ}.load_hook", f"{_BQ}.staging_hook"],
 }
 _OPERATORS = {

@@ -36,8 +36,8 @@ def read_changes(table, summary, schema):
     return engine.read_parquet_files(table.io, [f["path"] for f in summary["files"]], schema.to_arrow())
 
 
-@pytest.fixture
-def bootstrapped(tmp_path, catalog):
+@pytest.fixture(params=["copy-on-write", "merge-on-read"])
+def bootstrapped(request, tmp_path, catalog):
     rng = random.Random(7)
     model = ItemModel(("pk", "sk"))
     seed_items(model, rng, 120, T0 - timedelta(hours=1))
@@ -45,6 +45,7 @@ def bootstrapped(tmp_path, catalog):
                         [[item_line(i) for i in model.items.values()]])
     summary, schema = convert(full, tmp_path / "full-out", None)
     table = engine.create_table(catalog, (DATABASE, "books"), schema, f"s3://{BUCKET}/lake/iceberg/books", KEYS)
+    table.transaction().set_properties({"write.delete.mode": request.param}).commit_transaction()
     items = read_changes(table, summary, schema)
     result = engine.bootstrap(table, items, schema, export_id=summary["export_id"], export_time=T0, key_columns=KEYS)
     return model, rng, table, result
@@ -75,6 +76,8 @@ def test_bootstrap_then_chained_windows_equal_the_items(tmp_path, bootstrapped):
         assert (totals.rows, totals.checksum) == (int(summary_props["ddb-lake.rows"]),
                                                   int(summary_props["ddb-lake.key-checksum"]))
         assert totals.rows == len(model.items)
+        if table.metadata.properties["write.delete.mode"] == "merge-on-read" and window == 0:
+            assert merged.timings["files_with_deletes"] == 1 and merged.files_rewritten == 0  # a delete file
         start = end
     # a replayed export changes nothing: same snapshot, same rows
     snapshot = table.current_snapshot().snapshot_id

@@ -39,10 +39,15 @@ from ddb_lake.core.iceberg.schema_rules import KEY_COLUMNS_PROPERTY, SCHEMA_PROP
 from ddb_lake.core.iceberg.watermark import EXPORT_ID, CommittedState, commit_properties
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.core.validation.row_counts import key_checksum_of_batches
+from ddb_lake.hooks.iceberg_deletes import deleted_positions, overwrite_with_deletes, raw_keys, write_delete_file
 
 log = logging.getLogger(__name__)
 
 SCAN_THREADS = 4
+COPY_ON_WRITE = "copy-on-write"
+MERGE_ON_READ = "merge-on-read"
+DELETE_MODE_PROPERTY = "write.delete.mode"  # Iceberg's own table property
+COMPACT_FRACTION = 0.2  # merge-on-read: a file with more of its rows deleted than this is rewritten instead
 
 
 @dataclass
@@ -95,10 +100,12 @@ def read_parquet_files(io: Any, urls: Iterable[str], schema: pa.Schema) -> pa.Ta
 
 
 def create_table(catalog: Any, identifier: tuple[str, str], schema: LakeSchema, location: str,
-                 key_columns: Sequence[str]) -> Any:
-    """A new, empty Iceberg table of ``schema`` at ``location``, its LakeSchema and key columns in its properties."""
+                 key_columns: Sequence[str], delete_mode: str = MERGE_ON_READ) -> Any:
+    """A new, empty Iceberg table of ``schema`` at ``location``: its LakeSchema and key columns in its properties,
+    merges in ``delete_mode`` (``write.delete.mode``; merge-on-read unless told otherwise)."""
     return catalog.create_table(identifier, schema=_plain_arrow(schema), location=location, properties={
-        SCHEMA_PROPERTY: schema.dumps(), KEY_COLUMNS_PROPERTY: ",".join(key_columns)})
+        SCHEMA_PROPERTY: schema.dumps(), KEY_COLUMNS_PROPERTY: ",".join(key_columns),
+        DELETE_MODE_PROPERTY: delete_mode})
 
 
 def key_totals(batches: Iterable[pa.RecordBatch], key_columns: Sequence[str]) -> KeyTotals:
@@ -141,11 +148,19 @@ def bootstrap(table: Any, items: pa.Table, schema: LakeSchema, *, export_id: str
 
 def merge_window(table: Any, changes: pa.Table, schema: LakeSchema, *, export_id: str,
                  window_start: datetime | str, window_end: datetime | str, key_columns: Sequence[str],
-                 table_name: str = "") -> MergeResult:
-    """Apply one window's change set (converted incremental export, ``schema`` its converter schema) in one commit."""
+                 table_name: str = "", mode: str | None = None) -> MergeResult:
+    """Apply one window's change set (converted incremental export, ``schema`` its converter schema) in one commit.
+
+    :param mode: ``copy-on-write`` (files holding changed keys are rewritten) or ``merge-on-read`` (a position
+        delete file per such file; files with more than ``COMPACT_FRACTION`` of their rows deleted are rewritten).
+        Default: the table's ``write.delete.mode`` property, else copy-on-write.
+    """
     done = _already_applied(table, export_id)
     if done is not None:
         return done
+    mode = mode or table.metadata.properties.get(DELETE_MODE_PROPERTY, COPY_ON_WRITE)
+    if mode not in (COPY_ON_WRITE, MERGE_ON_READ):
+        raise ConfigError(f"delete mode {mode!r}: use {COPY_ON_WRITE} or {MERGE_ON_READ}")
     changes = with_metadata_names(changes, schema)
     require_change_set(changes.column_names, export_id)
     schema = data_schema(schema)
@@ -166,16 +181,30 @@ def merge_window(table: Any, changes: pa.Table, schema: LakeSchema, *, export_id
         rows=after.rows, key_checksum=after.checksum, rows_before=before.rows, inserts=counts["inserted"].rows,
         updates=counts["updates"], deletes=counts["deleted"].rows, changes=reduced.changes)
     parent = table.current_snapshot()
+    rewrite = [hit for hit in affected if mode == COPY_ON_WRITE or hit.dead + len(hit.rows) > COMPACT_FRACTION *
+               hit.total]
+    marked = [hit for hit in affected if hit not in rewrite]
     with table.transaction() as tx:
         _evolve_schema(tx, table, schema)
         counter = itertools.count(0)
-        with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
-            added = _rewrite_files(tx, table.io, affected, overwrite, counter)
-            added += _write(tx, table.io, reduced.upserts, overwrite, counter)
+        producer = _producer(tx, props, marked)
+        with producer:
+            added = _rewrite_files(tx, table.io, rewrite, changed, key_columns, producer, counter)
+            added += _write(tx, table.io, reduced.upserts, producer, counter)
     timings["write_commit"] = _lap(clock) - timings["reduce"] - timings["scan_keys"]
     table.refresh()
     return MergeResult("merged", export_id, table.current_snapshot().snapshot_id,
-                       parent.snapshot_id if parent else None, props, len(affected), added, _lap(clock), timings)
+                       parent.snapshot_id if parent else None, props, len(rewrite), added, _lap(clock),
+                       {**timings, "files_with_deletes": len(marked)})
+
+
+def _producer(tx: Any, props: dict[str, str], marked: list) -> Any:
+    """The commit's snapshot producer: a plain overwrite, or one adding a position delete file per marked file."""
+    if not marked:
+        return tx.update_snapshot(snapshot_properties=props).overwrite()
+    producer = overwrite_with_deletes(tx, props)
+    producer.delete_files = [write_delete_file(tx, tx._table.io, hit.task.file.file_path, hit.rows) for hit in marked]
+    return producer
 
 
 def rollback(table: Any, merged_snapshot_id: int | None, parent_snapshot_id: int | None) -> bool:
@@ -249,29 +278,37 @@ def _write(tx: Any, io: Any, rows: pa.Table, overwrite: Any, counter: Any) -> in
     return len(files)
 
 
-def _scan_keys(table: Any, task: Any, key_columns: Sequence[str]) -> pa.Table:
-    from pyiceberg.expressions import AlwaysTrue
-    from pyiceberg.io.pyarrow import ArrowScan
+@dataclass(frozen=True, eq=False)
+class _Hit:
+    """A data file holding changed keys: their row numbers in the file, and its deleted and total row counts."""
 
-    projected = table.metadata.schema().select(*key_columns)
-    return ArrowScan(table.metadata, table.io, projected, AlwaysTrue()).to_table([task])
+    task: Any
+    rows: np.ndarray
+    dead: int
+    total: int
 
 
-def _files_with_keys(table: Any, changed: pa.Table, key_columns: Sequence[str]) -> tuple[list, pa.Table]:
-    """The data files holding a changed key (with those rows' positions) and the changed keys that exist."""
+def _files_with_keys(table: Any, changed: pa.Table, key_columns: Sequence[str]) -> tuple[list[_Hit], pa.Table]:
+    """The data files holding a changed key (row numbers as stored) and the changed keys that exist."""
     if table.current_snapshot() is None or changed.num_rows == 0:
         return [], changed.slice(0, 0)
     tasks = list(table.scan().plan_files())
 
-    def probe(task: Any) -> tuple[Any, np.ndarray, pa.Table]:
-        keys = _scan_keys(table, task, key_columns)
+    def probe(task: Any) -> tuple[_Hit, pa.Table]:
+        keys = raw_keys(table.io, task, key_columns)
+        dead = deleted_positions(table.io, task)
+        live = np.ones(keys.num_rows, dtype=bool)
+        live[dead] = False
         rows = rows_with_keys(keys, changed, key_columns)
-        return task, rows, keys.take(pa.array(rows))
+        rows = rows[live[rows]]
+        return _Hit(task, rows, len(dead), keys.num_rows), keys.take(pa.array(rows))
 
     with ThreadPoolExecutor(SCAN_THREADS) as pool:
-        found = [hit for hit in pool.map(probe, tasks) if len(hit[1])]
-    existing = pa.concat_tables([hit[2] for hit in found]) if found else changed.slice(0, 0)
-    return [(task, rows) for task, rows, _ in found], existing.cast(changed.schema) if found else existing
+        found = [hit for hit in pool.map(probe, tasks) if len(hit[0].rows)]
+    if not found:
+        return [], changed.slice(0, 0)
+    existing = pa.concat_tables([keys.cast(changed.schema) for _, keys in found])
+    return [hit for hit, _ in found], existing
 
 
 def _classify(reduced: ReducedChanges, existing: pa.Table, key_columns: Sequence[str]) -> dict[str, Any]:
@@ -295,24 +332,25 @@ def _before(state: CommittedState, table: Any, key_columns: Sequence[str]) -> Ke
     return table_key_totals(table, key_columns)
 
 
-def _rewrite_files(tx: Any, io: Any, affected: list, overwrite: Any, counter: Any) -> int:
-    """Rewrite each affected data file without its changed rows (files in parallel); return the files written."""
+def _rewrite_files(tx: Any, io: Any, hits: list[_Hit], changed: pa.Table, key_columns: Sequence[str],
+                   overwrite: Any, counter: Any) -> int:
+    """Rewrite each data file without its changed rows (and without rows its delete files delete), files in
+    parallel; return the number of files written."""
     from pyiceberg.expressions import AlwaysTrue
     from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 
-    def rewrite(hit: tuple[Any, np.ndarray]) -> list:
-        task, rows = hit
-        data = ArrowScan(tx.table_metadata, io, tx.table_metadata.schema(), AlwaysTrue()).to_table([task])
+    def rewrite(hit: _Hit) -> list:
+        data = ArrowScan(tx.table_metadata, io, tx.table_metadata.schema(), AlwaysTrue()).to_table([hit.task])
         keep = np.ones(data.num_rows, dtype=bool)
-        keep[rows] = False
+        keep[rows_with_keys(data, changed, key_columns)] = False
         kept = data.filter(pa.array(keep))
         return list(_dataframe_to_data_files(tx.table_metadata, kept, io, overwrite.commit_uuid, counter)) \
             if kept.num_rows else []
 
     with ThreadPoolExecutor(SCAN_THREADS) as pool:
-        written = list(pool.map(rewrite, affected))
-    for (task, _), files in zip(affected, written):
-        overwrite.delete_data_file(task.file)
+        written = list(pool.map(rewrite, hits))
+    for hit, files in zip(hits, written):
+        overwrite.delete_data_file(hit.task.file)
         for data_file in files:
             overwrite.append_data_file(data_file)
     return sum(len(files) for files in written)
