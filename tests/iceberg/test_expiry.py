@@ -82,3 +82,29 @@ def engine_files(table) -> set[str]:
 def exists(aws, url: str) -> bool:
     bucket, key = url.removeprefix("s3://").split("/", 1)
     return aws.s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) > 0
+
+
+@pytest.mark.integration
+def test_a_query_planned_before_a_merge_reads_its_files_until_the_grace_ends(catalog, aws):
+    from pyiceberg.expressions import AlwaysTrue
+    from pyiceberg.io.pyarrow import ArrowScan
+
+    table = engine.create_table(catalog, (DATABASE, "r"), SCHEMA, f"s3://{BUCKET}/lake/iceberg/r", ["pk"],
+                                delete_mode="copy-on-write")
+    t0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    engine.bootstrap(table, pa.table({"pk": ["a", "b"], "v": pa.array([1, 2], pa.int64())}), SCHEMA,
+                     export_id="full", export_time=t0, key_columns=["pk"])
+    metadata, planned = table.metadata, list(table.scan().plan_files())  # a reader plans on the bootstrap
+
+    engine.merge_window(table, changes([("REMOVE", "a", None), ("MODIFY", "b", 20)], t0), CHANGES, export_id="w0",
+                        window_start=t0, window_end=t0 + timedelta(hours=1), key_columns=["pk"])
+    now = datetime.now(timezone.utc)
+    expire_snapshots(table, now=now, grace=timedelta(hours=1), keep_last=1)
+
+    def read_planned() -> list[dict]:
+        return ArrowScan(metadata, table.io, metadata.schema(), AlwaysTrue()).to_table(planned).to_pylist()
+
+    assert sorted(read_planned(), key=lambda r: r["pk"]) == [{"pk": "a", "v": 1}, {"pk": "b", "v": 2}]
+    expire_snapshots(table, now=now + timedelta(hours=2), grace=timedelta(hours=1), keep_last=1)
+    with pytest.raises(FileNotFoundError):  # after the grace the replaced file is gone: the grace is what protects
+        read_planned()

@@ -129,3 +129,14 @@ def test_new_attribute_is_added_and_an_illegal_widening_is_refused(tmp_path, boo
     table.refresh()
     assert table.current_snapshot().snapshot_id == snapshot
     assert json.loads(table.metadata.properties["ddb-lake.schema"]) == engine.stored_schema(table).to_json()
+
+
+def test_new_image_exports_merge_the_same(tmp_path, bootstrapped):
+    model, rng, table, _ = bootstrapped
+    change_window(model, rng, T0, 0, [])
+    folder = write_incremental_export(tmp_path / "ni" / "AWSDynamoDB" / "01700000000020-ni", model.take_lines(),
+                                      T0, T0 + timedelta(hours=1), view="NEW_IMAGE")
+    summary, schema = convert(folder, tmp_path / "ni-out", engine.stored_schema(table))
+    engine.merge_window(table, read_changes(table, summary, schema), schema, export_id=summary["export_id"],
+                        window_start=T0, window_end=T0 + timedelta(hours=1), key_columns=KEYS)
+    assert iceberg_items(table, engine.stored_schema(table)) == sorted_items(list(model.items.values()), export_plain)
