@@ -129,3 +129,18 @@ def test_arithmetic_and_verdict():
     assert check_merge("books", "e", expected, KeyTotals(11, 1023)).endswith("match")
     with pytest.raises(ValidationFailedError, match=r"MISMATCH \(\+1 rows\).*watermark did not move"):
         check_merge("books", "e", expected, KeyTotals(12, 1023))
+
+
+@pytest.mark.parametrize("table", [
+    pa.table({"pk": ["user#1", "ü|x", ""], "sk": pa.array([0, -9223372036854775808, 9223372036854775807])}),
+    pa.table({"pk": pa.array(["a", "b"], pa.large_string())}),
+    pa.table({"pk": pa.array([b"\x00\xff", b""]), "sk": pa.array([Decimal("1.50"), Decimal("-0")],
+                                                                    pa.decimal128(4, 2))}),  # reference path
+])
+def test_fast_key_totals_equal_the_validation_checksum(table):
+    from ddb_lake.core.iceberg.arithmetic import key_totals
+    from ddb_lake.core.validation.row_counts import key_checksum_of_batches
+
+    keys = table.column_names
+    batches = table.to_batches(max_chunksize=2)
+    assert key_totals(batches, keys) == KeyTotals(*key_checksum_of_batches(batches, keys))

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ddb_lake.core.errors import ConfigError
-from ddb_lake.core.iceberg.arithmetic import KeyTotals, expected_after
+from ddb_lake.core.iceberg.arithmetic import KeyTotals, expected_after, key_totals
 from ddb_lake.core.iceberg.change_set import (
     ReducedChanges,
     data_schema,
@@ -38,7 +38,6 @@ from ddb_lake.core.iceberg.change_set import (
 from ddb_lake.core.iceberg.schema_rules import KEY_COLUMNS_PROPERTY, SCHEMA_PROPERTY, check_evolution
 from ddb_lake.core.iceberg.watermark import EXPORT_ID, CommittedState, commit_properties
 from ddb_lake.core.schema.lake_schema import LakeSchema
-from ddb_lake.core.validation.row_counts import key_checksum_of_batches
 from ddb_lake.hooks.iceberg_deletes import deleted_positions, overwrite_with_deletes, raw_keys, write_delete_file
 
 log = logging.getLogger(__name__)
@@ -106,10 +105,6 @@ def create_table(catalog: Any, identifier: tuple[str, str], schema: LakeSchema, 
     return catalog.create_table(identifier, schema=_plain_arrow(schema), location=location, properties={
         SCHEMA_PROPERTY: schema.dumps(), KEY_COLUMNS_PROPERTY: ",".join(key_columns),
         DELETE_MODE_PROPERTY: delete_mode})
-
-
-def key_totals(batches: Iterable[pa.RecordBatch], key_columns: Sequence[str]) -> KeyTotals:
-    return KeyTotals(*key_checksum_of_batches(batches, key_columns))
 
 
 def table_key_totals(table: Any, key_columns: Sequence[str], snapshot_id: int | None = None) -> KeyTotals:
