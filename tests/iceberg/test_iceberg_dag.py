@@ -41,7 +41,8 @@ def test_iceberg_dag_bootstraps_then_refuses_full_items_as_changes(moto_reset, t
                       lake={"bucket": "ice-orders", "prefix": "lake", "format": "iceberg"})
     config = load_table_config(path)
     dag = build_table_dags(tmp_path / "tables")[DAG_ID]
-    assert sorted(dag.task_ids) == ["convert", "expire", "export", "merge", "plan", "report", "state", "validate"]
+    assert sorted(dag.task_ids) == ["convert", "expire", "export", "lifecycle", "merge", "plan", "report", "state",
+                                    "validate"]
     assert "validate" in dag.get_task("expire").upstream_task_ids
     chain = ["plan", "state", "export", "convert", "merge", "validate", "report"]
     for before, after in zip(chain, chain[1:]):
@@ -58,6 +59,9 @@ def test_iceberg_dag_bootstraps_then_refuses_full_items_as_changes(moto_reset, t
     assert len(scanned) == 60
     assert iceberg_items(table, engine.stored_schema(table), set_attributes_of(scanned)) == sorted_items(scanned)
     assert table.location() == "s3://ice-orders/lake/iceberg/ice_orders"
+    s3 = AwsBaseHook(aws_conn_id="aws_default", client_type="s3", region_name="us-east-1").conn
+    rules = s3.get_bucket_lifecycle_configuration(Bucket="ice-orders")["Rules"]
+    assert "ddb-lake-ice_orders-raw-exports" in [r["ID"] for r in rules]
     first = table.current_snapshot().snapshot_id
 
     log = dags_test(env, DAG_ID, NEXT_HOUR_END, tmp_path / "dags-test-2.log")

@@ -1,5 +1,6 @@
 """The tasks of a ``lake.format: iceberg`` table's incremental DAG: state → export → convert → merge → validate →
-expire, report. The parquet path (``tasks.add_tasks``) is untouched; ``add_tasks`` hands iceberg tables here."""
+expire, report (and lifecycle after convert). The parquet path (``tasks.add_tasks``) is untouched; ``add_tasks``
+hands iceberg tables here."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
         IcebergMergeOperator,
         IcebergValidationOperator,
     )
+    from ddb_lake.operators.lake_lifecycle import LakeLifecycleOperator
     from ddb_lake.operators.run_report import RunReportOperator
 
     where = {"database": table.glue_database, "table_name": table.current_table}
@@ -45,7 +47,11 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     expire = IcebergExpireSnapshotsOperator(
         task_id="expire", grace_period=timedelta(hours=config.retention.grace_hours),
         keep_last=config.retention.keep_last, **where, **aws)
+    lifecycle = LakeLifecycleOperator(
+        task_id="lifecycle", bucket=table.lake_bucket, prefix=table.lake_prefix, table=table.lake_table,
+        raw_export_days=config.retention.raw_export_days, changes_days=config.retention.changes_days, **aws)
     plan_task = plan.operator
     plan_task >> state >> export >> convert >> merge >> validate >> [expire, report]
+    convert >> lifecycle
     return {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
-            "expire": expire, "report": report}
+            "expire": expire, "report": report, "lifecycle": lifecycle}
