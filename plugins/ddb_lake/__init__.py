@@ -13,17 +13,21 @@ _AWS_EXPORT = "Amazon DynamoDB export"
 _LAKE = "Amazon S3 lake (Glue, Athena)"
 _BIGQUERY = "Google BigQuery"
 _PIPELINE = "ddb-lake pipeline"
+_ICEBERG = "Apache Iceberg (Glue catalog)"
 
 _BQ = "destinations.bigquery"
 _HOOKS = {
     _AWS_EXPORT: ["hooks.dynamodb_export", "hooks.lake_storage"],
     _LAKE: ["hooks.lake_catalog", "hooks.snapshot_counts"],
+    _ICEBERG: ["hooks.iceberg_catalog", "hooks.iceberg_merge", "hooks.iceberg_deletes",
+               "hooks.iceberg_maintenance"],
     _BIGQUERY: [f"{_BQ}.transfer_hook", f"{_BQ}.storage_transfer_hook", f"{_BQ}.load_hook", f"{_BQ}.staging_hook"],
 }
 _OPERATORS = {
     _AWS_EXPORT: ["operators.dynamodb_export", "operators.export_to_parquet"],
     _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish",
             "operators.lake_lifecycle", "operators.schema_contract"],
+    _ICEBERG: ["operators.iceberg_table"],
     _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator", f"{_BQ}.staging_lifecycle_operator"],
     _PIPELINE: ["operators.run_plan", "operators.row_count_validation", "operators.run_report"],
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 from ddb_lake.core.config.table_config import TableConfig
 from ddb_lake.core.export.rules import FULL_EXPORT, INCREMENTAL_EXPORT, export_window
-from ddb_lake.core.lake.layout import TableLayout, attempts_key, utc_stamp
+from ddb_lake.core.lake.layout import TableLayout, attempts_key, join_key, utc_stamp
 
 MODES = {"full": FULL_EXPORT, "incremental": INCREMENTAL_EXPORT}
 
@@ -41,6 +41,8 @@ class TablePlan:
     bigquery_table: str | None = None
     bigquery_layout: str | None = None
     gcs_bucket: str | None = None
+    lake_format: str = "parquet"
+    iceberg_location: str | None = None  # lake.format iceberg: the Iceberg table's folder (its data and metadata)
 
     @property
     def layout(self) -> TableLayout:
@@ -124,4 +126,7 @@ def table_plan(config: TableConfig, mode: str) -> TablePlan:
         bigquery_table=config.bigquery_table or None,
         bigquery_layout=bq.layout if bq else None,
         gcs_bucket=bq.gcs_bucket if bq else None,
+        lake_format=config.lake.format,
+        iceberg_location=layout.url(join_key(config.lake.prefix, "iceberg", config.glue_table))
+        if config.lake.format == "iceberg" else None,
     )

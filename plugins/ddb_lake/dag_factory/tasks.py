@@ -25,6 +25,10 @@ def add_tasks(
     aws = {"aws_conn_id": config.connections.aws, "region_name": config.dynamodb.region}
     tasks: dict[str, Any] = {"plan": RunPlanOperator(task_id="plan", table_plan=table)}
     plan = tasks["plan"].output
+    if config.lake.format == "iceberg":
+        from ddb_lake.dag_factory.iceberg_tasks import add_iceberg_tasks
+
+        return {**tasks, **add_iceberg_tasks(config, table, plan, aws)}
     tasks["export"] = DynamoDBExportOperator(
         task_id="export",
         table_name=table.dynamodb_table,

@@ -34,6 +34,7 @@ CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
+LAKE_FORMATS = ("parquet", "iceberg")
 
 
 class TableConfigError(ConfigError, ValueError):
@@ -76,6 +77,7 @@ class LakeSettings:
     bucket: str
     prefix: str = "ddb-lake"
     allow_rollback: bool = False  # publishing an older interval moves the current table back (default: keep newer)
+    format: str = "parquet"  # parquet: dated snapshots + current table; iceberg: one Iceberg table merged from changes
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class TableConfig:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "export.mode": EXPORT_MODES,
     "export.view_type": VIEW_TYPES,
+    "lake.format": LAKE_FORMATS,
     "glue.catalog_mode": CATALOG_MODES,
     "athena.repair": REPAIR_MODES,
     "numbers": NUMBER_MODES,
@@ -369,6 +372,7 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         ("export.incremental_schedule", incremental_schedule_problem(config.export.incremental_schedule)),
         ("export.poll_seconds", "must be at least 1 second" if config.export.poll_seconds < 1 else None),
         ("lake.bucket", s3_bucket_problem(config.lake.bucket)),
+        ("lake.format", _iceberg_problem(config)),
         *_athena_problems(config.athena),
         ("glue.crawler_role", "catalog_mode crawler needs an IAM role for the crawler"
          if config.glue.catalog_mode == "crawler" and not config.glue.crawler_role else None),
@@ -392,6 +396,15 @@ def _attempt_catalog_problems(glue: GlueSettings) -> list[tuple[str, str | None]
          "tell which attempt folder of a snapshot is the complete one to read. Fix: catalog_mode: api (the catalog "
          "task points each partition at the attempt convert wrote)" if glue.catalog_mode == "crawler" else None),
     ]
+
+
+def _iceberg_problem(config: TableConfig) -> str | None:
+    """An Iceberg table is kept by the incremental DAG alone (it bootstraps itself from a full export)."""
+    if config.lake.format != "iceberg" or config.export.mode == "incremental":
+        return None
+    return (f"iceberg needs export.mode incremental (it is {config.export.mode!r}): the incremental DAG bootstraps the "
+            "Iceberg table from a full export and merges every window after it; a full-mode DAG would publish "
+            "Parquet snapshots under the same Glue table name. Set export.mode: incremental")
 
 
 def _athena_problems(athena: AthenaSettings) -> list[tuple[str, str | None]]:

@@ -1,0 +1,168 @@
+"""The Iceberg table's tasks: where the chain stands (``state``), the merge of one export (``merge``), and the
+validation of the table after it (``validate``). Rules live in ``ddb_lake.core.iceberg``; pyiceberg calls in
+``ddb_lake.hooks.iceberg_merge`` and ``ddb_lake.hooks.iceberg_catalog``; snapshot expiry (``expire``) in
+``ddb_lake.hooks.iceberg_maintenance``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+from ddb_lake.compat import AirflowSkipException, Context
+from ddb_lake.core.errors import NotFoundError, ValidationFailedError
+from ddb_lake.core.export.folders import finished_export
+from ddb_lake.core.iceberg.arithmetic import KeyTotals, check_merge
+from ddb_lake.core.iceberg.schema_rules import key_columns_of
+from ddb_lake.core.iceberg.watermark import BOOTSTRAP, KEY_CHECKSUM, ROWS, SKIP, plan_window, window_locations
+from ddb_lake.core.lake.layout import TableLayout
+from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.hooks import iceberg_merge as engine
+from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook
+from ddb_lake.hooks.iceberg_catalog import IcebergCatalogHook
+from ddb_lake.operators.base import ClassifiedErrors
+
+
+class IcebergChainStateOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
+    """Read the table's watermark and decide this run's export: bootstrap, the window from the watermark, or skip.
+
+    Returns (``multiple_outputs``) ``action``, ``export_type``, ``window_start``, ``export_time``, ``export_prefix``,
+    ``changes_url``, ``snapshot``, ``previous_schema`` (the table's LakeSchema JSON or None) and ``reason``. A run
+    with nothing to export (less than 15 minutes after the watermark) is skipped.
+    """
+
+    template_fields: Sequence[str] = ("interval_end",)
+    ui_color = "#cfe8f3"
+    aws_hook_class = IcebergCatalogHook
+
+    def __init__(self, *, database: str, table_name: str, dynamodb_table: str, layout: TableLayout,
+                 interval_end: Any, check_recovery_window: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
+        super().__init__(**kwargs)
+        self.database, self.table_name, self.dynamodb_table = database, table_name, dynamodb_table
+        self.layout, self.interval_end, self.check_recovery_window = layout, interval_end, check_recovery_window
+
+    @cached_property
+    def export_hook(self) -> DynamoDBExportHook:
+        return DynamoDBExportHook(**self._hook_parameters)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        table = self.hook.load_table(self.database, self.table_name)
+        state = engine.committed_state(table)
+        earliest = None
+        if self.check_recovery_window and state.watermark is not None:
+            earliest = self.export_hook.recovery_window(self.dynamodb_table).earliest
+        plan = plan_window(f"{self.database}.{self.table_name}", state, self.interval_end, earliest)
+        if plan.action == SKIP:
+            raise AirflowSkipException(plan.reason)
+        (self.log.warning if plan.action == BOOTSTRAP and state.watermark else self.log.info)("%s", plan.reason)
+        schema = engine.stored_schema(table)
+        return {**plan.to_xcom(), **window_locations(self.layout, plan),
+                "previous_schema": schema.to_json() if schema else None}
+
+
+class IcebergMergeOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
+    """Bootstrap the table from a converted full export, or merge a converted window into it, in one commit.
+
+    :param export: the export task's result (its ``key_schema`` names the key; ``export_type``)
+    :param conversion: the convert task's summary (Parquet ``files`` and their ``schema``)
+    :param state: the state task's result (``window_start``, ``export_time``)
+    :param location: the table's folder, used when the table is created by its first bootstrap
+    """
+
+    template_fields: Sequence[str] = ("export", "conversion", "state")
+    ui_color = "#9fd3c7"
+    aws_hook_class = IcebergCatalogHook
+
+    def __init__(self, *, database: str, table_name: str, location: str, export: Any, conversion: Any, state: Any,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database, self.table_name, self.location = database, table_name, location
+        self.export, self.conversion, self.state = export, conversion, state
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        export = finished_export(self.export, self.task_id)
+        schema = LakeSchema.from_json(self.conversion["schema"])
+        keys = key_columns_of(engine.data_schema(schema), [k["attribute"] for k in export.get("key_schema") or []])
+        table = self.hook.load_table(self.database, self.table_name)
+        if table is None:
+            self.log.info("creating Iceberg table %s.%s at %s", self.database, self.table_name, self.location)
+            catalog = self.hook.get_catalog()
+            catalog.create_namespace_if_not_exists(self.database)
+            table = engine.create_table(catalog, (self.database, self.table_name), engine.data_schema(schema),
+                                        self.location, keys)
+        files = [f["path"] for f in self.conversion["files"]]
+        rows = engine.read_parquet_files(table.io, files, schema.to_arrow().remove_metadata())
+        export_id = self.conversion["export_id"]
+        if self.state["action"] == BOOTSTRAP:
+            result = engine.bootstrap(table, rows, engine.data_schema(schema), export_id=export_id,
+                                      export_time=self.state["export_time"], key_columns=keys)
+        else:
+            result = engine.merge_window(table, rows, schema, export_id=export_id, key_columns=keys,
+                                         window_start=self.state["window_start"], window_end=self.state["export_time"])
+        self.log.info("%s export %s into %s.%s: snapshot %s, %s", result.action, export_id, self.database,
+                      self.table_name, result.snapshot_id, result.properties)
+        return {**result.to_xcom(), "key_columns": keys}
+
+
+class IcebergValidationOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
+    """Compare the table's row count and key checksum with the change arithmetic the merge committed.
+
+    A mismatch rolls the table back to the snapshot before the merge (so the watermark does not move) and fails
+    terminally. Returns ``rows``, ``ok``, ``key_checksum`` and ``report_text``.
+    """
+
+    template_fields: Sequence[str] = ("merge",)
+    ui_color = "#c3e6cb"
+    aws_hook_class = IcebergCatalogHook
+
+    def __init__(self, *, database: str, table_name: str, merge: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database, self.table_name, self.merge = database, table_name, merge
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        table = self.hook.load_table(self.database, self.table_name)
+        if table is None:
+            raise NotFoundError(f"Iceberg table {self.database}.{self.table_name} does not exist after its merge")
+        merge, keys = self.merge, self.merge["key_columns"]
+        expected = KeyTotals(int(merge["properties"][ROWS]), int(merge["properties"][KEY_CHECKSUM]))
+        actual = engine.table_key_totals(table, keys, snapshot_id=merge["snapshot_id"])
+        try:
+            verdict = check_merge(f"{self.database}.{self.table_name}", merge["export_id"], expected, actual)
+        except ValidationFailedError:
+            if merge["action"] != "already_applied":
+                engine.rollback(table, merge["snapshot_id"], merge["parent_snapshot_id"])
+            raise
+        self.log.info("%s", verdict)
+        return {"rows": actual.rows, "ok": True, "key_checksum": str(actual.checksum), "report_text": verdict,
+                "snapshot_id": merge["snapshot_id"]}
+
+
+class IcebergExpireSnapshotsOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
+    """Expire the table's snapshots superseded more than ``grace_period`` ago (keeping ``keep_last``) and delete the
+    data files only they referenced; a query planned on a snapshot still finds its files for ``grace_period``."""
+
+    ui_color = "#f3e6cf"
+    aws_hook_class = IcebergCatalogHook
+
+    def __init__(self, *, database: str, table_name: str, grace_period: timedelta, keep_last: int,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database, self.table_name = database, table_name
+        self.grace_period, self.keep_last = grace_period, keep_last
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from ddb_lake.hooks.iceberg_maintenance import expire_snapshots
+
+        table = self.hook.load_table(self.database, self.table_name)
+        if table is None:
+            raise NotFoundError(f"Iceberg table {self.database}.{self.table_name} does not exist")
+        result = expire_snapshots(table, now=datetime.now(timezone.utc), grace=self.grace_period,
+                                  keep_last=self.keep_last)
+        self.log.info("table %s.%s: expired %s, deleted %s data file(s), %s snapshot(s) kept", self.database,
+                      self.table_name, result["expired"] or "nothing", result["deleted_files"],
+                      result["kept_snapshots"])
+        return result
