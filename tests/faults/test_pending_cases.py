@@ -82,7 +82,7 @@ def part_put(config) -> str:
 
 
 def manifest_put(config) -> str:
-    return rf"s3:PUT /{config.lake.bucket}/{config.lake.prefix}/snapshots/.*_manifest\.json"
+    return rf"s3:PUT /{config.lake.bucket}/{config.lake.prefix}/.*_manifest\.json"
 
 
 @CASE3
