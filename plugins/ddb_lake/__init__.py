@@ -28,7 +28,8 @@ _OPERATORS = {
     _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish",
             "operators.lake_lifecycle", "operators.schema_contract"],
     _ICEBERG: ["operators.iceberg_table"],
-    _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator", f"{_BQ}.staging_lifecycle_operator"],
+    _BIGQUERY: [f"{_BQ}.transfer_operator", f"{_BQ}.load_operator", f"{_BQ}.staging_lifecycle_operator",
+                f"{_BQ}.publish_operator"],
     _PIPELINE: ["operators.run_plan", "operators.row_count_validation", "operators.run_report"],
 }
 _SENSORS = {_AWS_EXPORT: ["sensors.dynamodb_export"]}

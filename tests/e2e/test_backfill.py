@@ -64,9 +64,12 @@ def lake_state(config) -> dict:
     bq = BigQueryHook(gcp_conn_id="google_cloud_default").get_client(project_id=config.bigquery.project)
     counts = {}
     dataset = f"{config.bigquery.project}.{config.bigquery.dataset}"
-    for table in bq.list_tables(dataset):
-        rows = bq.query(f"SELECT COUNT(*) AS n FROM `{dataset}.{table.table_id}`").result()
-        counts[table.table_id] = next(iter(rows))["n"]
+    for table in bq.list_tables(dataset):  # the partitioned table (staging tables are dropped at publish)
+        rows = bq.query(
+            f"SELECT FORMAT_DATE('%Y%m%d', _PARTITIONDATE) AS day, COUNT(*) AS n FROM `{dataset}.{table.table_id}` "
+            "GROUP BY day"
+        ).result()
+        counts.update({f"{table.table_id}${row['day']}": row["n"] for row in rows})
     current_table = glue.get_table(DatabaseName=config.glue.database, Name="bf_orders")["Table"]
     current = current_table["StorageDescriptor"]["Location"]
     return {"exports": exports, "objects": objects, "partitions": partitions, "bigquery": counts, "current": current}
@@ -83,7 +86,7 @@ def test_three_intervals_then_the_same_three_again(backfill_env):
     # lake/snapshots/bf_orders/_attempts/snapshot=<stamp>/attempt=<id>/<file> (paths updated for attempt folders)
     snapshot_folders = {tuple(key.split("/")[3:5]) for key in first["objects"]}
     assert snapshot_folders == {("_attempts", f"snapshot={s}T000000Z") for s in stamps}
-    assert first["bigquery"] == {f"bf_orders_{s}": 400 for s in stamps}, first["bigquery"]
+    assert first["bigquery"] == {f"bf_orders${s}": 400 for s in stamps}, first["bigquery"]
     assert f"/_attempts/snapshot={stamps[-1]}T000000Z/attempt=" in first["current"]
 
     for date in DATES:  # `dags test` of a logical date replaces that date's run: still one run per interval

@@ -20,13 +20,18 @@ def client(kind: str) -> Any:
 
 
 def current_snapshot(database: str, table: str) -> str | None:
-    """The snapshot folder the Glue current table reads (``snapshot=<stamp>``), None when there is no table."""
+    """The snapshot the Glue current table reads (``snapshot=<stamp>`` of its attempt folder), None when no table."""
     glue = client("glue")
     try:
         found = glue.get_table(DatabaseName=database, Name=table)["Table"]
     except glue.exceptions.EntityNotFoundException:
         return None
-    return found["StorageDescriptor"]["Location"].rstrip("/").rsplit("/", 1)[-1]
+    return snapshot_segment(found["StorageDescriptor"]["Location"])
+
+
+def snapshot_segment(location: str) -> str:
+    """``snapshot=<stamp>`` of a location (an attempt folder below it, or the folder itself)."""
+    return next(part for part in reversed(location.rstrip("/").split("/")) if part.startswith("snapshot="))
 
 
 def keys(bucket: str, prefix: str = "") -> dict[str, str]:
@@ -71,15 +76,23 @@ def athena_count(database: str, table: str, output: str) -> int:
 
 
 def bigquery_counts(project: str, dataset: str) -> dict[str, int]:
-    """table id -> rows, for every table of the dataset."""
+    """table id -> rows for every table consumers read; a day-partitioned table gives ``<table>$<YYYYMMDD>`` -> rows."""
     from google.api_core.retry import Retry
     from google.cloud import bigquery
 
     bq = bigquery.Client(project=project, credentials=_anonymous())
     counts = {}
     for table in bq.list_tables(f"{project}.{dataset}", retry=Retry(deadline=15)):
-        rows = bq.query(f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.{table.table_id}`").result()
-        counts[table.table_id] = next(iter(rows))["n"]
+        name = f"{project}.{dataset}.{table.table_id}"
+        if table.table_type != "TABLE" or "__stage_" in table.table_id:
+            continue  # the contract view and staging tables are not what consumers read
+        if bq.get_table(name).time_partitioning is None:
+            counts[table.table_id] = next(iter(bq.query(f"SELECT COUNT(*) AS n FROM `{name}`").result()))["n"]
+            continue
+        rows = bq.query(
+            f"SELECT FORMAT_DATE('%Y%m%d', _PARTITIONDATE) AS day, COUNT(*) AS n FROM `{name}` GROUP BY day"
+        )
+        counts.update({f"{table.table_id}${row['day']}": row["n"] for row in rows.result()})
     return counts
 
 

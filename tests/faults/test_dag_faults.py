@@ -62,7 +62,7 @@ def test_a_run_survives_throttling_resets_and_held_calls_on_every_aws_service(ru
     assert view == {"current": f"snapshot={STAMP}", "history": [[STAMP, str(ITEMS)]]}
     assert readers.athena_count(config.glue.database, "fault_green", config.athena.output_location) == ITEMS
     assert readers.bigquery_counts(config.bigquery.project, config.bigquery.dataset) == {
-        f"fault_green_{STAMP[:8]}": ITEMS}
+        f"fault_green${STAMP[:8]}": ITEMS}
 
 
 def test_a_missing_bigquery_dataset_fails_terminally_naming_it_and_publishes_nothing(runner, proxy, injected):

@@ -1,4 +1,4 @@
-"""Issue 12's cases 3 and 4 under faults, written against the promised behaviour; skipped until it lands.
+"""Issue 12's cases 3 and 4 under faults, written against the promised behaviour before it landed.
 
 Case 3 (branch wt-attempts): every conversion writes to a location of its own and becomes visible only by a pointer
 switch, so a convert killed at any point (first run or rerun) never leaves a reader seeing a duplicate or missing row.
@@ -6,8 +6,8 @@ Case 4 (branch wt-bqgate): BigQuery is loaded into staging, validated, then move
 leaves BigQuery consumers on the previous data, a repaired cause reruns green, and in the ``latest`` layout an older
 interval never replaces newer data.
 The tests only look where readers look: the Glue current table and the history table through Athena, and the BigQuery
-tables consumers query (the ``sharded`` layout, which runs on the BigQuery stand-in at this commit; with the
-partition-decorator shim the default ``partitioned`` layout can take its place).
+tables consumers query (the default ``partitioned`` layout, which the BigQuery stand-in runs through the
+partition-decorator shim, scripts/bqemulator_partitions.py).
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.e2e]
 
 D1, D2 = "2026-11-20", "2026-11-21"
 ITEMS = 150
-# DDB_LAKE_PENDING_CASES=1 runs them anyway (to see the mechanics work, or the cases still fail before the fix)
-_PENDING = not os.environ.get("DDB_LAKE_PENDING_CASES")
-CASE3 = pytest.mark.skipif(_PENDING, reason="needs wt-attempts (issue 12 case 3: attempt prefixes, pointer switch)")
-CASE4 = pytest.mark.skipif(_PENDING, reason="needs wt-bqgate (issue 12 case 4: BigQuery staging, validated, moved)")
+
 
 
 def stamp(date: str) -> str:
@@ -85,7 +82,6 @@ def manifest_put(config) -> str:
     return rf"s3:PUT /{config.lake.bucket}/{config.lake.prefix}/.*_manifest\.json"
 
 
-@CASE3
 @pytest.mark.parametrize("at", ["part", "manifest"])
 def test_a_first_run_killed_in_convert_shows_readers_nothing_then_its_rerun_shows_every_row_once(
         runner, proxy, injected, at):
@@ -106,7 +102,6 @@ def test_a_first_run_killed_in_convert_shows_readers_nothing_then_its_rerun_show
                                     "current_keys": ITEMS, "history": [[stamp(D2), str(ITEMS), str(ITEMS)]]}
 
 
-@CASE3
 @pytest.mark.parametrize("at", ["part", "manifest"])
 def test_a_rerun_killed_in_convert_leaves_readers_on_the_exact_published_rows(runner, proxy, injected, at):
     injected(f"SIGKILL of a rerun of a published interval while convert writes its {at} (case 3)")
@@ -140,14 +135,12 @@ def one_row_short(answer: bytes) -> bytes:
 
 
 def bigquery_days(config) -> dict[str, int]:
-    """What BigQuery consumers query in the sharded layout: ``<table>_<YYYYMMDD>`` -> rows."""
+    """What BigQuery consumers query in the partitioned layout: ``<table>$<YYYYMMDD>`` -> rows."""
     counts = readers.bigquery_counts(config.bigquery.project, config.bigquery.dataset)
-    prefix = f"{config.bigquery_table}_"
-    return {table: rows for table, rows in counts.items()
-            if table.startswith(prefix) and table[len(prefix):].isdigit()}
+    prefix = f"{config.bigquery_table}$"
+    return {table: rows for table, rows in counts.items() if table.startswith(prefix)}
 
 
-@CASE4
 def test_a_validation_failure_leaves_bigquery_consumers_on_the_previous_data_and_the_fixed_rerun_is_green(
         runner, proxy, injected):
     injected("Athena's count of the new snapshot one row short: validation fails (case 4)")
@@ -159,7 +152,7 @@ def test_a_validation_failure_leaves_bigquery_consumers_on_the_previous_data_and
     state, log = runner.run(dag_id, D1)
     assert state == "success", log[-5000:]
     before = bigquery_days(config)
-    assert before == {f"{name}_{stamp(D1)[:8]}": ITEMS}
+    assert before == {f"{name}${stamp(D1)[:8]}": ITEMS}
 
     proxy.add(Rule("athena:GetQueryResults", "rewrite", times=None, transform=one_row_short))
     state, log = runner.run(dag_id, D2)
@@ -171,11 +164,10 @@ def test_a_validation_failure_leaves_bigquery_consumers_on_the_previous_data_and
 
     state, log = runner.run(dag_id, D2)  # the cause repaired: the rerun of the interval repairs every copy
     assert state == "success", log[-5000:]
-    assert bigquery_days(config) == {**before, f"{name}_{stamp(D2)[:8]}": ITEMS}
+    assert bigquery_days(config) == {**before, f"{name}${stamp(D2)[:8]}": ITEMS}
     assert lake_readers(config)["current"] == f"snapshot={stamp(D2)}"
 
 
-@CASE4
 def test_in_the_latest_layout_a_backfilled_older_interval_never_replaces_newer_data(runner, proxy, injected):
     injected("a backfill of an older interval after a newer one, latest layout (case 4)")
     name = "latest_orders"

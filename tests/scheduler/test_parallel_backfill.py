@@ -91,13 +91,14 @@ def readers_view(config) -> dict:
     bq = BigQueryHook(gcp_conn_id="google_cloud_default").get_client(project_id=config.bigquery.project)
     dataset = f"{config.bigquery.project}.{config.bigquery.dataset}"
     days = {}
-    for table in bq.list_tables(dataset):
-        rows = bq.query(f"SELECT COUNT(*) AS n FROM `{dataset}.{table.table_id}`").result()
-        days[table.table_id] = next(iter(rows))["n"]
+    for table in bq.list_tables(dataset):  # the day-partitioned table; staging tables are dropped at publish
+        rows = bq.query(f"SELECT FORMAT_DATE('%Y%m%d', _PARTITIONDATE) AS day, COUNT(*) AS n "
+                        f"FROM `{dataset}.{table.table_id}` GROUP BY day").result()
+        days.update({f"{table.table_id}${row['day']}": row["n"] for row in rows})
     return {
         "history": [tuple(row) for row in history],
         "current_rows": current_rows,
-        "current": current.rstrip("/").rsplit("/", 1)[-1],
+        "current": next(p for p in reversed(current.rstrip("/").split("/")) if p.startswith("snapshot=")),
         "parquet": parquet,
         "bigquery": days,
     }
@@ -112,8 +113,9 @@ def test_five_intervals_at_once_then_again(airflow):
     assert first["history"] == [(stamp, str(ITEMS)) for stamp in STAMPS]
     assert first["current"] == f"snapshot={STAMPS[-1]}"  # the newest interval is current, whatever finished last
     assert first["current_rows"] == [[str(ITEMS)]]
-    assert first["bigquery"] == {f"{NAME}_{stamp[:8]}": ITEMS for stamp in STAMPS}
-    assert {key.split("/")[3] for key in first["parquet"]} == {f"snapshot={stamp}" for stamp in STAMPS}
+    assert first["bigquery"] == {f"{NAME}${stamp[:8]}": ITEMS for stamp in STAMPS}
+    # lake/snapshots/<table>/_attempts/snapshot=<stamp>/attempt=<id>/part-*.parquet
+    assert {key.split("/")[4] for key in first["parquet"]} == {f"snapshot={stamp}" for stamp in STAMPS}
 
     started = backfill(services, "--reprocess-behavior", "completed")
     states = services.wait_for_runs(DAG_ID, len(DATES), since=started, timeout=420)
