@@ -8,7 +8,7 @@ echo "== ruff"
 .venv/bin/ruff check plugins dags include tests scripts bench
 echo "== pytest"
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider --timeout=600 -q "$@"
+.venv/bin/python -m pytest -p no:cacheprovider --timeout=600 -q --durations=25 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
