@@ -18,8 +18,11 @@ keeps its columns, so the next write fails), and DDL ``ALTER TABLE … ALTER COL
 DuckDB table (``tables.get`` still answers the old type). The shim keeps the two in step:
 
 - a schema update that adds top-level columns or RECORD members adds them to the DuckDB table
-  (``ADD COLUMN c`` / ``ADD COLUMN s.m``);
-- after ``ALTER COLUMN c SET DATA TYPE T`` succeeds, the catalog's type of ``c`` becomes ``T``.
+  (``ADD COLUMN c`` / ``ADD COLUMN s.m``) — tables only: a ``CREATE OR REPLACE VIEW`` that gains a column is left
+  alone (DuckDB refuses ALTER TABLE on a view);
+- after ``ALTER COLUMN c SET DATA TYPE T`` succeeds, the catalog's type of ``c`` becomes ``T``;
+- ``SET DATA TYPE NUMERIC`` is sent as ``NUMERIC(38, 9)`` (as shipped the DuckDB column became DECIMAL(18,3) and a
+  value with more than 15 integer digits failed the next write).
 
 Not shimmed (differs from BigQuery): ``SELECT *`` on a shimmed table also returns ``_PARTITIONTIME``; rows written
 without a decorator (streaming inserts, DML, undecorated loads) get ``_PARTITIONTIME`` NULL instead of the current
@@ -130,10 +133,21 @@ def _sync_added_columns(engine: Any, old: Any, new: Any) -> None:
 
     if engine is None or old is None or new.schema_ is None or old.schema_ is None:
         return
+    if getattr(new, "table_type", "TABLE") != "TABLE":  # a replaced view's columns are its query's, not storage
+        return
     ref = quoted_table_ref(new.project_id, new.dataset_id, new.table_id)
     for path, field in _added_columns(list(old.schema_.fields), list(new.schema_.fields)):
         (_, duck_type), = bq_schema_to_duckdb_columns([_field_to_rest(field)])
         engine.execute(f"ALTER TABLE {ref} ADD COLUMN {path} {duck_type}")
+
+
+def numeric_in_full(bq_sql: str) -> str:
+    """``ALTER COLUMN c SET DATA TYPE NUMERIC`` as ``NUMERIC(38, 9)``: the translator writes a bare ``NUMERIC`` as
+    DuckDB's ``DECIMAL``, which is DECIMAL(18,3), not BigQuery's NUMERIC (38 digits, 9 after the point)."""
+    found = _SET_DATA_TYPE.match(bq_sql)
+    if not found or found["type"].upper() != "NUMERIC":
+        return bq_sql
+    return f"{bq_sql[:found.start('type')]}NUMERIC(38, 9){bq_sql[found.end('type'):]}"
 
 
 def _sync_set_data_type(ctx: Any, project_id: str, bq_sql: str) -> None:
@@ -200,7 +214,7 @@ def install() -> None:
     original_query = executor.execute_query_job
 
     async def execute_query_job(project_id: str, job_id: str, bq_sql: str, *args: Any, **kwargs: Any) -> Any:
-        meta = await original_query(project_id, job_id, bq_sql, *args, **kwargs)
+        meta = await original_query(project_id, job_id, numeric_in_full(bq_sql), *args, **kwargs)
         ctx = args[1] if len(args) > 1 else kwargs["ctx"]
         if getattr(meta, "state", "DONE") == "DONE" and not getattr(meta, "error_result", None):
             _sync_set_data_type(ctx, project_id, bq_sql)

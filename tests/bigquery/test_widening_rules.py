@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from ddb_lake.destinations.bigquery.schema import BigQuerySchemaError
 from ddb_lake.destinations.bigquery.widening import (
     WidenedSchema,
     Widening,
@@ -93,7 +90,7 @@ def test_a_versioned_column_that_must_change_again_gets_the_next_version():
     assert widened.renames == {"code": "code__v3"}
     assert contract_view_sql("p", "d", "t", widened.fields) == (
         "CREATE OR REPLACE VIEW `p.d.t__contract` AS SELECT "
-        "COALESCE(`code__v3`, `code__v2`, CAST(`code` AS STRING)) AS `code` FROM `p.d.t`"
+        "COALESCE(`code__v3`, CAST(`code__v2` AS STRING), CAST(`code` AS STRING)) AS `code` FROM `p.d.t`"
     )
 
 
@@ -101,20 +98,47 @@ def test_no_view_without_versioned_columns():
     assert contract_view_sql("p", "d", "orders", TABLE) is None
 
 
-@pytest.mark.parametrize(
-    ("table", "snapshot", "message"),
-    [
-        (
-            [f("a", "RECORD", fields=[f("n", "INT64")])], [f("a", "RECORD", fields=[f("n", "STRING")])],
-            "table 'd.t': RECORD member 'a.n' is NULLABLE INT64 in BigQuery but NULLABLE STRING in this snapshot",
-        ),
-        (
-            [f("tags", "STRING", "REPEATED")], [f("tags", "INT64", "REPEATED")],
-            "table 'd.t': column 'tags' is REPEATED STRING in BigQuery but REPEATED INT64 in this snapshot",
-        ),
-    ],
-)
-def test_changes_no_rule_covers_are_refused_with_the_fix(table, snapshot, message):
-    with pytest.raises(BigQuerySchemaError, match="Fix: pin ") as refused:
-        widen_schema(table, snapshot, table="d.t")
-    assert str(refused.value).startswith(message)
+def test_the_publish_re_plan_of_a_widened_schema_changes_nothing_more():
+    """The publish step widens the table to the load's planned fields, which name the versioned column themselves:
+    the old column (old type) then stays the old column, on the day of the change and on every later day."""
+    snapshot = [f("pk", "STRING"), f("qty", "INT64"), f("code", "STRING"), f("address", "RECORD", fields=[])]
+    planned = widen_schema(TABLE, snapshot, table="d.orders").fields
+    first = widen_schema(TABLE, planned)  # the day code__v2 appears
+    assert (first.fields, first.widenings) == (planned, (Widening("add_column", "code__v2", None, "STRING"),))
+    later = widen_schema(planned, planned)  # every later day: the table already has code__v2
+    assert (later.fields, later.widenings, later.renames) == (planned, (), {})
+
+
+def test_a_record_whose_member_changes_type_and_a_list_that_becomes_text_are_versioned():
+    table = [
+        f("pk", "STRING"), f("address", "RECORD", fields=[f("city", "STRING"), f("zip", "INT64")]),
+        f("tags", "STRING", "REPEATED"),
+    ]
+    snapshot = [
+        f("pk", "STRING"), f("address", "RECORD", fields=[f("city", "STRING"), f("zip", "STRING")]),
+        f("tags", "STRING"),
+    ]
+    widened = widen_schema(table, snapshot, table="d.t")
+    assert widened.fields == [*table, {**snapshot[1], "name": "address__v2"}, {**snapshot[2], "name": "tags__v2"}]
+    assert [w.change for w in widened.widenings] == [
+        "address: NULLABLE RECORD -> NULLABLE RECORD in new column address__v2 (view reads both)",
+        "tags: REPEATED STRING -> NULLABLE STRING in new column tags__v2 (view reads both)",
+    ]
+    assert reshape_sql("`s`", "`r`", widened) == (
+        "CREATE OR REPLACE TABLE `r` AS SELECT `pk`, CAST(NULL AS STRUCT<`city` STRING, `zip` INT64>) AS `address`, "
+        "CAST(NULL AS ARRAY<STRING>) AS `tags`, `address` AS `address__v2`, CAST(`tags` AS STRING) AS `tags__v2` "
+        "FROM `s`"
+    )
+    assert contract_view_sql("p", "d", "t", widened.fields) == (
+        "CREATE OR REPLACE VIEW `p.d.t__contract` AS SELECT `pk`, COALESCE(`address__v2`, IF(`address` IS NULL, "
+        "NULL, STRUCT(`address`.`city` AS `city`, CAST(`address`.`zip` AS STRING) AS `zip`))) AS `address`, "
+        "COALESCE(`tags__v2`, TO_JSON_STRING(`tags`)) AS `tags` FROM `p.d.t`"
+    )
+
+
+def test_a_list_whose_items_change_type_is_versioned_and_the_view_keeps_only_what_sql_can_convert():
+    widened = widen_schema([f("tags", "STRING", "REPEATED")], [f("tags", "INT64", "REPEATED")], table="d.t")
+    assert widened.fields == [f("tags", "STRING", "REPEATED"), f("tags__v2", "INT64", "REPEATED")]
+    assert contract_view_sql("p", "d", "t", widened.fields) == (
+        "CREATE OR REPLACE VIEW `p.d.t__contract` AS SELECT COALESCE(`tags__v2`) AS `tags` FROM `p.d.t`"
+    )

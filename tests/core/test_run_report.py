@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ddb_lake.core.validation.run_report import GB, TB, RunVolumes, estimate_cost_usd, human_bytes, render_report
+from ddb_lake.core.validation.run_report import (
+    GB,
+    TB,
+    RunVolumes,
+    estimate_cost_usd,
+    human_bytes,
+    render_contract_changes,
+    render_report,
+)
 from ddb_lake.destinations.bigquery.destination import volume_lines as bigquery_lines
 
 
@@ -30,3 +38,23 @@ def test_human_bytes_and_report_text():
     text = render_report("orders", "20261122T000000Z", RunVolumes(items=1234, export_bytes=GB))
     assert text.splitlines()[0] == "ddb-lake run report: table orders, snapshot 20261122T000000Z"
     assert "1,234" in text and "1.00 GiB" in text and "0.1000" in text
+
+
+def test_contract_widenings_are_one_line_each_and_additions_are_not_listed():
+    changes = [  # a publish's contract_changes (ContractChange.to_json)
+        {"snapshot": "20261122T000000Z", "column": "qty", "attribute": "qty", "change": "widened",
+         "type": {"kind": "decimal", "precision": 21, "scale": 2}, "previous_type": {"kind": "int64"}},
+        {"snapshot": "20261122T000000Z", "column": "address.zip", "attribute": "zip", "change": "widened",
+         "type": {"kind": "json"}, "previous_type": {"kind": "int64"}},
+        {"snapshot": "20261122T000000Z", "column": "tags", "attribute": "tags", "change": "widened",
+         "type": {"kind": "json"}, "previous_type": {"kind": "list", "item": {"kind": "string"}}},
+        {"snapshot": "20261122T000000Z", "column": "flag", "attribute": "flag", "change": "added",
+         "type": {"kind": "bool"}},
+    ]
+    assert render_contract_changes(changes) == (
+        "  widened qty: int64 → decimal(21,2)\n"
+        "  widened address.zip: int64 → json\n"
+        "  widened tags: list<string> → json"
+    )
+    assert render_contract_changes([]) == render_contract_changes(None) == ""
+

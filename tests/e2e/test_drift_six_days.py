@@ -1,13 +1,13 @@
 """End to end on the local stack: one table lives through six daily DAG runs of drift with no manual step.
 
 The DynamoDB table changes between runs (that is the drift, not a pipeline step); each day is one ``airflow dags
-test`` of the table's full DAG (export → contract → convert → Glue catalog → Athena partition → validate → publish).
-After every run: the run succeeded; every value of the current snapshot equals a DynamoDB scan, exactly; every Glue
-partition of the history table has its own files' Parquet types; and no column ever holds another attribute.
-
-BigQuery is left out (``bigquery: null``): at this base its load refuses a type change of an existing column
-(``evolve_schema``: NUMERIC → STRING and the like), which day 2 makes; the BigQuery widening mechanism is another
-helper's (docs/bigquery.md). The lake side is what this test proves.
+test`` of the table's full DAG (export → contract → convert → Glue catalog → Athena partition → BigQuery staged load
+→ validate → publish, BigQuery layout ``partitioned``). After every run: the run succeeded; every value of the current
+snapshot equals a DynamoDB scan, exactly; every Glue partition of the history table has its own files' Parquet types;
+no column ever holds another attribute; and BigQuery's partition of the day holds the day's rows with every value
+exact, each column in the type docs/bigquery.md maps the contract's type to (or a wider one the table already had),
+read from the column that holds the attribute now (the newest ``<col>__vN`` where a column was versioned, the older
+versions empty that day — what the ``<table>__contract`` view reads under the column's name).
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ from ddb_reference import lake_to_plain, plain, strip_null_members  # noqa: E402
 from partition_types import partition_mismatches  # noqa: E402
 
 from ddb_lake.core.config.table_config import load_table_config  # noqa: E402
+from ddb_lake.core.schema.lake_schema import LakeSchema  # noqa: E402
+from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook  # noqa: E402
+from ddb_lake.destinations.bigquery.schema import bigquery_fields, normalized_type  # noqa: E402
+from ddb_lake.destinations.bigquery.widening import HOLDS, VIEW_SUFFIX  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -136,6 +140,47 @@ def assert_snapshot_equals_scan(schema: dict[str, Any], rows: list[dict[str, Any
             assert got_plain == strip_null_members(expected), (item["pk"], f["name"], got, expected)
 
 
+def bigquery_day(project: str, dataset: str, day: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the BigQuery table's fields, the rows of the day's partition)."""
+    hook = BigQueryLoadHook(api_deadline=15.0)
+    sql = f"SELECT * FROM `{project}.{dataset}.{NAME}` WHERE _PARTITIONDATE = DATE '{day}'"
+    rows = hook.client(project).query(sql, retry=hook.retry, job_retry=None).result()
+    return hook.table_fields(project, dataset, NAME) or [], [dict(r.items()) for r in rows]
+
+
+def holding_column(name: str, table: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
+    """(the column holding contract column ``name`` now: its newest ``__vN`` version, its older columns)."""
+    versions = {int(c[len(name) + 3:]): c for c in table if c[len(name) + 3:].isdigit() and c[:len(name) + 3] ==
+                f"{name}__v"}
+    chain = [name, *(versions[n] for n in sorted(versions))]
+    return chain[-1], chain[:-1]
+
+
+def assert_bigquery_day_equals_scan(schema: dict[str, Any], table_fields: list[dict], rows: list[dict],
+                                    scan: list[dict]) -> None:
+    """Every value of the day's partition equals the scan, under docs/bigquery.md's mapping of the contract's types."""
+    table = {f["name"]: f for f in table_fields}
+    mapped = {f["name"]: f for f in bigquery_fields(LakeSchema.from_json(schema))}
+    by_pk = {row["pk"]: row for row in rows}
+    assert len(rows) == len(by_pk) and sorted(by_pk) == sorted(item["pk"]["S"] for item in scan)
+    for f in schema["fields"]:
+        column, older = holding_column(f["name"], table)
+        want, have = mapped[f["name"]], table[column]
+        pair = (normalized_type(have), normalized_type(want))
+        assert (have.get("mode"), pair[0] == pair[1] or pair in HOLDS) == (want["mode"], True), (f["name"], have)
+        for item in map(export_form, scan):
+            row = by_pk[item["pk"]["S"]]
+            assert all(row[c] in (None, []) for c in older), (item["pk"], older)  # older versions empty this day
+            got, value = row[column], item.get(f["attribute"])
+            expected = plain(value) if value is not None else ([] if want["mode"] == "REPEATED" else None)
+            if f["type"]["kind"] == "json" and got is not None:
+                assert json.loads(got) == value, (item["pk"], column)  # canonical DynamoDB JSON, exact
+            elif f["type"]["kind"] == "decimal_text" and got is not None:
+                assert got == value["N"], (item["pk"], column)  # the exact text
+            got_plain = strip_null_members(lake_to_plain(got, f["type"]))
+            assert got_plain == strip_null_members(expected), (item["pk"], column, got, expected)
+
+
 def column_attributes(s3: Any, glue: Any, database: str) -> dict[str, set[str]]:
     """column → every attribute a partition's files say it holds (Parquet ``ddb_lake.columns``), over all days."""
     out: dict[str, set[str]] = {}
@@ -153,7 +198,7 @@ def column_attributes(s3: Any, glue: Any, database: str) -> dict[str, set[str]]:
 def test_a_table_lives_through_six_days_of_drift(local_stack_state, tmp_path):
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-    path = table_file(tmp_path / "tables", NAME, bigquery=None)
+    path = table_file(tmp_path / "tables", NAME, bigquery={"layout": "partitioned"})
     config = load_table_config(path)
     env = airflow_env(tmp_path, tmp_path / "tables")
     aws = {"aws_conn_id": "aws_default", "region_name": "us-east-1"}
@@ -162,6 +207,7 @@ def test_a_table_lives_through_six_days_of_drift(local_stack_state, tmp_path):
     glue = AwsBaseHook(client_type="glue", **aws).conn
     seed_demo.create_table(dynamodb, config.dynamodb.table_name)
     s3.create_bucket(Bucket=config.lake.bucket)
+    seed_demo.seed_google(config)
     database = config.glue.database
 
     for day, logical_date in enumerate(DAYS, start=1):
@@ -169,6 +215,8 @@ def test_a_table_lives_through_six_days_of_drift(local_stack_state, tmp_path):
         log = dags_test(env, DAG_ID, logical_date, tmp_path / f"day{day}.log")
         states = dict(run_states(env, DAG_ID))
         assert [s for d, s in states.items() if d[:10] == logical_date[:10]] == ["success"], (day, log[-6000:])
+        if day == 2:  # the run report lists the lake contract's widenings
+            assert "  widened qty: int64 → decimal(21,2)\n" in log and "  widened tags:" not in log, log[-6000:]
 
         schema, rows = current_snapshot(glue, s3, database)
         scan = dynamodb.scan(TableName=config.dynamodb.table_name)["Items"]
@@ -176,6 +224,8 @@ def test_a_table_lives_through_six_days_of_drift(local_stack_state, tmp_path):
         assert partition_mismatches(glue, s3, database, f"{NAME}_snapshots") == {}, day
         held = column_attributes(s3, glue, database)
         assert {c: a for c, a in held.items() if len(a) > 1} == {}, day  # no column changed its attribute
+        bq_fields, bq_rows = bigquery_day(config.bigquery.project, config.bigquery.dataset, logical_date[:10])
+        assert_bigquery_day_equals_scan(schema, bq_fields, bq_rows, scan)
 
     contract = {f["name"]: (f["attribute"], f["type"]) for f in schema["fields"]}
     assert contract["userid"][0] == "userId" and contract["userid_41ae9913"][0] == "userid"
@@ -188,3 +238,14 @@ def test_a_table_lives_through_six_days_of_drift(local_stack_state, tmp_path):
     history = glue.get_table(DatabaseName=database, Name=f"{NAME}_snapshots")["Table"]["StorageDescriptor"]
     current = glue.get_table(DatabaseName=database, Name=NAME)["Table"]["StorageDescriptor"]
     assert [(c["Name"], c["Type"]) for c in history["Columns"]] == [(c["Name"], c["Type"]) for c in current["Columns"]]
+
+    # BigQuery: which columns were versioned (no ALTER reaches them), and the view reading each under its name.
+    names = [f["name"] for f in bq_fields]
+    assert sorted(n for n in names if "__v" in n) == ["address__v2", "code__v2", "price__v2", "tags__v2"]
+    assert {normalized_type(f) for f in bq_fields if f["name"] in ("qty", "maybe")} == {"NUMERIC"}  # ALTERed
+    hook, dataset = BigQueryLoadHook(api_deadline=15.0), f"{config.bigquery.project}.{config.bigquery.dataset}"
+    view = hook.client(config.bigquery.project).query(
+        f"SELECT * FROM `{dataset}.{NAME}{VIEW_SUFFIX}`", retry=hook.retry, job_retry=None).result()
+    assert sorted(f.name for f in view.schema) == sorted(n for n in names if "__v" not in n)
+    assert view.total_rows == 6 + 6 + 6 + 6 + 6 + 6  # every day's rows, one column per contract column
+

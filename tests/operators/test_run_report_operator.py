@@ -35,3 +35,19 @@ def test_execute_logs_and_returns_report(caplog, capsys):
     assert result["estimated_cost_usd"]["dynamodb_export"] == 0.1
     captured = capsys.readouterr()
     assert "ddb-lake run report: table orders" in caplog.text + captured.out + captured.err
+
+
+def test_the_lake_contract_widenings_appear_in_the_report():
+    lake_publish = {"action": "published", "contract_changes": [
+        {"snapshot": "20261122T000000Z", "column": "qty", "attribute": "qty", "change": "widened",
+         "type": {"kind": "decimal", "precision": 21, "scale": 2}, "previous_type": {"kind": "int64"}},
+        {"snapshot": "20261122T000000Z", "column": "flag", "attribute": "flag", "change": "added",
+         "type": {"kind": "bool"}},
+    ]}
+    report = RunReportOperator(task_id="report", table="orders", conversion={"items": 2, "snapshot": "s"},
+                               lake_publish=lake_publish).execute({})
+    assert report["contract_changes"] == lake_publish["contract_changes"]
+    assert "\n  widened qty: int64 → decimal(21,2)\n" in report["report_text"] + "\n"
+    assert "flag" not in report["report_text"]
+    assert RunReportOperator(task_id="r", table="orders").execute({})["contract_changes"] == []
+

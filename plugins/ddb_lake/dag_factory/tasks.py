@@ -260,6 +260,7 @@ def _report_task(config: TableConfig, tasks: dict[str, Any]) -> Any:
         task_id="report",
         trigger_rule="none_failed",  # a skipped BigQuery publish (a newer interval is live) still gets its report
         publishes=[tasks["bigquery.publish"].output] if "bigquery.publish" in tasks else None,
+        lake_publish=tasks["publish"].output if "publish" in tasks else None,  # the contract's widenings
         table=config.name,
         export=tasks["export"].output,
         conversion=tasks["convert"].output,

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ddb_lake.compat import BaseOperator, Context
-from ddb_lake.core.validation.run_report import RunVolumes, VolumeLine, render_publishes, render_report, report_dict
+from ddb_lake.core.validation.run_report import (
+    RunVolumes,
+    VolumeLine,
+    render_contract_changes,
+    render_publishes,
+    render_report,
+    report_dict,
+)
 from ddb_lake.destinations import destination_named, results_by_destination
 from ddb_lake.operators.base import ClassifiedErrors
 
@@ -20,9 +27,11 @@ class RunReportOperator(ClassifiedErrors, BaseOperator):
     :param transfers: the staging transfers' results (each names its ``destination``), if any
     :param loads: the destinations' load results (each names its ``destination``); each destination gives its lines
     :param publishes: the destinations' publish results (table, rows, schema widenings); a skipped publish is None
+    :param lake_publish: the lake publish task's result; its ``contract_changes`` give the contract's widenings
     """
 
-    template_fields: Sequence[str] = ("table", "export", "conversion", "validation", "transfers", "loads", "publishes")
+    template_fields: Sequence[str] = ("table", "export", "conversion", "validation", "transfers", "loads", "publishes",
+                                     "lake_publish")
     ui_color = "#e8f4ea"
 
     def __init__(
@@ -35,6 +44,7 @@ class RunReportOperator(ClassifiedErrors, BaseOperator):
         transfers: Sequence[Any] | None = None,
         loads: Sequence[Any] | None = None,
         publishes: Sequence[Any] | None = None,
+        lake_publish: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -45,15 +55,19 @@ class RunReportOperator(ClassifiedErrors, BaseOperator):
         self.transfers = transfers
         self.loads = loads
         self.publishes = publishes
+        self.lake_publish = lake_publish
 
     def execute(self, context: Context) -> dict[str, Any]:
         volumes = volumes_from_results(self.export, self.conversion, self.validation, self.transfers, self.loads)
         snapshot = str((self.conversion or {}).get("snapshot", ""))
         publishes = [p for p in self.publishes or () if p]
-        text = "\n".join(filter(None, [render_report(self.table, snapshot, volumes), render_publishes(publishes)]))
+        changes = (self.lake_publish or {}).get("contract_changes") or []
+        text = "\n".join(filter(None, [render_report(self.table, snapshot, volumes),
+                                       render_contract_changes(changes), render_publishes(publishes)]))
         self.log.info("%s", text)
         widenings = [w for p in publishes for w in p.get("widenings") or ()]
-        return {**report_dict(self.table, snapshot, volumes), "widenings": widenings, "report_text": text}
+        return {**report_dict(self.table, snapshot, volumes), "widenings": widenings,
+                "contract_changes": changes, "report_text": text}
 
 
 def destination_lines(transfers: Sequence[Any] | None, loads: Sequence[Any] | None) -> tuple[VolumeLine, ...]:

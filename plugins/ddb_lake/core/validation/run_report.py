@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ddb_lake.core.schema.contract import WIDENED
+from ddb_lake.core.schema.contract_report import type_text
+from ddb_lake.core.schema.lake_schema import LakeType
+
 GB = 1024**3
 TB = 1024**4
 
@@ -123,3 +127,14 @@ def render_publishes(publishes: list[dict[str, Any]]) -> str:
         lines.append(f"  published to {published.get('destination', '?')} {where}: {published.get('rows', '?')} rows")
         lines.extend(f"    widened {where}: {w.get('change', w)}" for w in published.get("widenings") or ())
     return "\n".join(lines)
+
+
+def render_contract_changes(changes: list[dict[str, Any]] | None) -> str:
+    """One line per column the lake's schema contract widened in this run's publish (its ``contract_changes``):
+    ``  widened qty: int64 → decimal(21,2)``; struct members as ``address.zip``. Additions are not listed."""
+    return "\n".join(
+        f"  widened {c['column']}: {type_text(LakeType.from_json(c['previous_type']))} → "
+        f"{type_text(LakeType.from_json(c['type']))}"
+        for c in changes or () if c.get("change") == WIDENED and c.get("previous_type")
+    )
+

@@ -14,8 +14,10 @@ BIGNUMERIC, INT64 into NUMERIC, …)     table's type
 column the snapshot lacks              none: kept; this snapshot's rows read NULL
 anything else (a number column that    ``versioned_column``: a new column ``<col>__v2`` (``__v3`` …) of the new type
 must become STRING, a type change      takes this and later snapshots' values; the old column keeps older rows; the
-inside a RECORD, a mode change)        view ``<table>__contract`` reads ``COALESCE(new, CAST(old AS new type))``
-                                       under the original name. Top level only; inside a RECORD: refused.
+inside a RECORD, a mode change)        view ``<table>__contract`` reads ``COALESCE(new, old as the new type)`` under
+                                       the original name (scalars: CAST; ARRAY/STRUCT → STRING: TO_JSON_STRING;
+                                       STRUCT → STRUCT: member by member). A RECORD whose member changes type is
+                                       versioned whole (top-level columns only are versioned).
 =====================================  =============================================================================
 """
 
@@ -78,7 +80,10 @@ def widen_schema(
         return WidenedSchema(list(snapshot), (), {})
     merged = list(existing)
     names = {f["name"].lower() for f in merged}
-    versions = _versioned(merged)
+    # A versioned column the incoming fields name themselves (the publish step re-planning the widened schema) is
+    # not where their base column's values go: only a snapshot's column is routed to its newest version.
+    incoming = {f["name"].lower() for f in snapshot}
+    versions = {v: b for v, b in _versioned(merged).items() if v not in incoming}
     widenings: list[Widening] = []
     renames: dict[str, str] = {}
     for new in snapshot:
@@ -112,20 +117,17 @@ def _merge_top(
     old_type, new_type = normalized_type(old), normalized_type(new)
     if _mode(old) == _mode(new) and old_type == new_type == "RECORD":
         added: list[str] = []
-        fields = _merge_members(old, new, path=old["name"], table=table, added=added)
-        change = Widening("add_member", ", ".join(added), None, "RECORD") if added else None
-        return {**old, "fields": fields}, change
-    if _mode(old) == _mode(new) and (old_type == new_type or (old_type, new_type) in HOLDS):
+        try:
+            fields = _merge_members(old, new, path=old["name"], table=table, added=added)
+        except BigQuerySchemaError:  # a member changed type: no ALTER reaches inside a RECORD, version the column
+            fields = None
+        if fields is not None:
+            change = Widening("add_member", ", ".join(added), None, "RECORD") if added else None
+            return {**old, "fields": fields}, change
+    elif _mode(old) == _mode(new) and (old_type == new_type or (old_type, new_type) in HOLDS):
         return old, None
-    if _mode(old) == _mode(new) and (old_type, new_type) in ALTERABLE:
+    elif _mode(old) == _mode(new) and (old_type, new_type) in ALTERABLE:
         return {**old, "type": new_type}, Widening("set_data_type", old["name"], old_type, new_type)
-    if "RECORD" in (old_type, new_type) or "REPEATED" in (_mode(old), _mode(new)):
-        raise BigQuerySchemaError(
-            f"table {table!r}: column {old['name']!r} is {_mode(old)} {old_type} in BigQuery but {_mode(new)} "
-            f"{new_type} in this snapshot. No ALTER turns one into the other and ddb-lake versions only NULLABLE "
-            f"scalar columns. Fix: pin {old['name']!r} in the table's YAML `columns:` to a type that holds every "
-            "value, or recreate the BigQuery table and backfill."
-        )
     target = _next_version(base, names)
     return old, Widening(
         "versioned_column", base, f"{_mode(old)} {old_type}", f"{_mode(new)} {new_type}", target
@@ -198,15 +200,48 @@ def contract_view_sql(project: str, dataset: str, table: str, fields: list[dict[
         if key in versions:
             continue
         if key in chains:
-            newest_type = normalized_type(by_name[chains[key][0].lower()])
-            parts = [f"`{c}`" for c in chains[key]] + [f"CAST(`{f['name']}` AS {newest_type})"]
-            columns.append(f"COALESCE({', '.join(parts)}) AS `{f['name']}`")
+            newest = by_name[chains[key][0].lower()]
+            older = [by_name[c.lower()] for c in chains[key][1:]] + [f]
+            parts = [f"`{newest['name']}`"] + [_as_type(f"`{o['name']}`", o, newest) for o in older]
+            columns.append(f"COALESCE({', '.join(p for p in parts if p)}) AS `{f['name']}`")
         else:
             columns.append(f"`{f['name']}`")
     return (
         f"CREATE OR REPLACE VIEW `{project}.{dataset}.{table}{VIEW_SUFFIX}` AS SELECT {', '.join(columns)} "
         f"FROM `{project}.{dataset}.{table}`"
     )
+
+
+def _nested(field: dict[str, Any]) -> bool:
+    return _mode(field) == "REPEATED" or normalized_type(field) == "RECORD"
+
+
+def sql_type(field: dict[str, Any]) -> str:
+    """A field's GoogleSQL type: ``NUMERIC``, ``ARRAY<STRING>``, ``STRUCT<`city` STRING, `zip` INT64>``."""
+    kind = normalized_type(field)
+    if kind == "RECORD":
+        kind = "STRUCT<" + ", ".join(f"`{m['name']}` {sql_type(m)}" for m in field.get("fields", ())) + ">"
+    return f"ARRAY<{kind}>" if _mode(field) == "REPEATED" else kind
+
+
+def _as_type(expr: str, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """``expr`` (a value of ``old``'s type) as ``new``'s type for the contract view; None when SQL has no such
+    conversion (the older column's values then stay readable in the table only)."""
+    if sql_type(old) == sql_type(new):
+        return expr
+    if not _nested(old) and not _nested(new):
+        return f"CAST({expr} AS {normalized_type(new)})"
+    if not _nested(new) and normalized_type(new) == "STRING":
+        return f"TO_JSON_STRING({expr})"  # an ARRAY or STRUCT as JSON text
+    if _mode(old) == _mode(new) == "NULLABLE" and normalized_type(old) == normalized_type(new) == "RECORD":
+        members = {m["name"].lower(): m for m in old.get("fields", ())}
+        parts = []
+        for m in new.get("fields", ()):
+            was = members.get(m["name"].lower())
+            value = _as_type(f"{expr}.`{was['name']}`", was, m) if was else None
+            parts.append(f"{value or f'CAST(NULL AS {sql_type(m)})'} AS `{m['name']}`")
+        return f"IF({expr} IS NULL, NULL, STRUCT({', '.join(parts)}))"
+    return None
 
 
 def staging_fields(widened: WidenedSchema, snapshot: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -235,9 +270,10 @@ def reshape_sql(staging: str, reshaped: str, widened: WidenedSchema) -> str | No
     for f in widened.fields:
         key, kind = f["name"].lower(), normalized_type(f)
         if key in source_of:
-            columns.append(f"CAST(`{source_of[key]}` AS {kind}) AS `{f['name']}`")
+            source = f"`{source_of[key]}`"
+            columns.append(f"{source if _nested(f) else f'CAST({source} AS {kind})'} AS `{f['name']}`")
         elif key in renamed:
-            columns.append(f"CAST(NULL AS {kind}) AS `{f['name']}`")
+            columns.append(f"CAST(NULL AS {sql_type(f)}) AS `{f['name']}`")
         else:
             columns.append(f"`{f['name']}`")
     return f"CREATE OR REPLACE TABLE {reshaped} AS SELECT {', '.join(columns)} FROM {staging}"
