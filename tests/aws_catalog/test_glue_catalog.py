@@ -8,8 +8,10 @@ import pytest
 from catalog_lake import DATABASE, SCHEMA_V1, SCHEMA_V2, TABLE, rows
 
 from ddb_lake.compat import AirflowFailException
+from ddb_lake.core.lake.catalog_tables import snapshots_table_input
 from ddb_lake.core.lake.glue_table import SchemaEvolutionError
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
+from ddb_lake.hooks.lake_catalog import LakeCatalogHook
 from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
 
 pytestmark = pytest.mark.integration
@@ -140,3 +142,30 @@ def test_partition_registered_with_other_types_gets_its_files_types(lake):
     assert [(c["Name"], c["Type"]) for c in partition["Partition"]["StorageDescriptor"]["Columns"]] == [
         ("pk", "string"), ("qty", "bigint"), ("amount", "decimal(10,2)")]
     assert register(summary)["partition_action"] == "existing"
+
+
+class _StaleFirstRead(LakeCatalogHook):
+    """A catalog hook whose first GetTable answer is stale: another run creates the table right after that read."""
+
+    def __init__(self, other_writer, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.other_writer, self.reads = other_writer, 0
+
+    def get_table(self, database, name):
+        self.reads += 1
+        if self.reads == 1:
+            self.other_writer()  # the overlapping run wins the race to CreateTable
+            return None
+        return super().get_table(database, name)
+
+
+def test_a_run_that_loses_the_race_to_create_the_table_reads_again_and_merges(lake):
+    lake.glue.create_database(DatabaseInput={"Name": DATABASE})
+    location = "s3://lake/mirror/snapshots/orders/"
+    theirs = snapshots_table_input("orders_snapshots", TABLE, SCHEMA_V1, location)
+    ours = snapshots_table_input("orders_snapshots", TABLE, SCHEMA_V2, location)
+    hook = _StaleFirstRead(lambda: lake.glue.create_table(DatabaseName=DATABASE, TableInput=theirs),
+                           aws_conn_id="aws_default", region_name="us-east-1")
+    action, _ = hook.upsert_table(DATABASE, ours, SCHEMA_V2)
+    assert (action, hook.reads) == ("updated", 2)  # AlreadyExists, then a second read and a merge
+    assert [c["Name"] for c in snapshots_columns(lake)] == [c["Name"] for c in ours["StorageDescriptor"]["Columns"]]

@@ -30,8 +30,9 @@ def current_snapshot(database: str, table: str) -> str | None:
 
 
 def snapshot_segment(location: str) -> str:
-    """``snapshot=<stamp>`` of a location (an attempt folder below it, or the folder itself)."""
-    return next(part for part in reversed(location.rstrip("/").split("/")) if part.startswith("snapshot="))
+    """``snapshot=<stamp>`` of a location (an attempt folder below it, or the folder itself); else its last folder."""
+    parts = location.rstrip("/").split("/")
+    return next((part for part in reversed(parts) if part.startswith("snapshot=")), parts[-1])
 
 
 def keys(bucket: str, prefix: str = "") -> dict[str, str]:

@@ -17,6 +17,7 @@ __all__ = ["GlueCrawlFailed", "LakeCatalogHook", "TableChanged", "check_crawl", 
 
 _BATCH_PARTITIONS = 100  # BatchCreatePartition takes at most 100 partitions
 _BATCH_DELETE = 25  # BatchDeletePartition takes at most 25
+_UPSERT_ATTEMPTS = 5  # reads of a table that overlapping runs create or update at the same time
 
 
 class TableChanged(TransientError):
@@ -61,7 +62,21 @@ class LakeCatalogHook(AwsBaseHook):
         ``wanted`` is a TableInput; its columns are merged into the existing ones (see ``evolved_table_input``;
         ``schema`` is the lake schema ``wanted``'s columns come from).
         Returns ``("created" | "updated" | "unchanged", the TableInput now in the catalog)``.
+        Overlapping runs (a backfill runs several at once) race here: a create that finds the table created, or an
+        update refused under Glue's VersionId because another run updated it since the read, reads again and merges
+        into what the other run wrote (up to ``_UPSERT_ATTEMPTS`` reads).
         """
+        client = self.conn
+        for attempt in range(1, _UPSERT_ATTEMPTS):
+            try:
+                return self._upsert_once(database, wanted, schema)
+            except (client.exceptions.AlreadyExistsException, client.exceptions.ConcurrentModificationException):
+                self.log.info("Glue table %s.%s changed under this run (read %d); reading it again",
+                              database, wanted["Name"], attempt)
+        return self._upsert_once(database, wanted, schema)
+
+    def _upsert_once(self, database: str, wanted: dict[str, Any],
+                     schema: LakeSchema | None) -> tuple[str, dict[str, Any]]:
         existing = self.get_table(database, wanted["Name"])
         if existing is None:
             self.conn.create_table(DatabaseName=database, TableInput=wanted)
