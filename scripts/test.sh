@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs (venvs), then lints and runs the whole suite.
 # The suite starts and stops its own local stack (moto server, GCS and BigQuery emulators) on 127.0.0.1.
+# Tests run in DDB_LAKE_TEST_WORKERS pytest-xdist workers (default 2; each has its own stack and Airflow home, and
+# most tests wait on a service half the time); DDB_LAKE_TEST_WORKERS=0 runs them in this one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -8,7 +10,10 @@ echo "== ruff"
 .venv/bin/ruff check plugins dags include tests scripts bench
 echo "== pytest"
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider --timeout=600 -q --durations=25 "$@"
+workers=${DDB_LAKE_TEST_WORKERS:-2}
+parallel=()
+[ "$workers" = 0 ] || parallel=(-n "$workers" --dist loadgroup)
+.venv/bin/python -m pytest -p no:cacheprovider --timeout=600 -q --durations=25 "${parallel[@]}" "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -1,4 +1,8 @@
-"""Shared fixtures: the local stack (session scope) and an Airflow home per test session."""
+"""Shared fixtures: the local stack (session scope) and an Airflow home per test session.
+
+Under pytest-xdist (``scripts/test.sh`` runs two workers) every worker is a session of its own: its own stack on its
+own free ports and its own Airflow home; the fault tally (``fault_tally.py``) is summed in the controller.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,15 @@ sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 import local_stack  # noqa: E402
 
-# Airflow reads its config at import: give the test session its own home and sqlite DB before anything imports it.
-_AIRFLOW_HOME = Path(os.environ.setdefault("AIRFLOW_HOME", str(REPO_ROOT / ".stack" / "pytest-airflow-home")))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+pytest_plugins = ["fault_tally"]
+
+# Airflow reads its config at import: give the test session (each xdist worker: its own) a home and sqlite DB before
+# anything imports it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_AIRFLOW_HOME = Path(os.environ.setdefault(
+    "AIRFLOW_HOME", str(REPO_ROOT / ".stack" / ("pytest-airflow-home" + (f"-{_WORKER}" if _WORKER else "")))))
 _AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
@@ -100,3 +111,14 @@ def moto_reset(moto_url: str, local_stack_state) -> str:
         reset = f"{local_stack_state.services['athena']['url']}/athena-local/reset"
         urllib.request.urlopen(urllib.request.Request(reset, method="POST"), timeout=10)
     return moto_url
+
+
+# Slowest first: under xdist a long test that starts last leaves the other worker idle at the end of the run.
+_SLOW_FIRST = ("scheduler", "e2e", "faults")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, marker in enumerate(_SLOW_FIRST) if item.get_closest_marker(marker)), len(_SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: a file's tests keep their order within a rank

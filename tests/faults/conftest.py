@@ -1,15 +1,15 @@
 """The fault suite's fixtures: the fault-injecting proxy in front of the session's AWS stand-ins, and the tally.
 
-Every test that injects a fault declares it with ``injected("what")``. At the end of the session the suite prints,
+Every test that injects a fault declares it with ``injected("what")``. At the end of the run the suite prints,
 and writes to ``$DDB_LAKE_FAULT_SUMMARY`` (default ``.stack/fault-summary.txt``), one line:
 ``N faults, M survived or failed cleanly`` — N the scenarios injected, M those whose test passed (the test asserts
 what readers see: the run survived, or it failed with a clear terminal error and published nothing half-done).
+The sum is taken in tests/fault_tally.py, where the reports arrive (the xdist controller included).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,10 +18,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fault_proxy import FaultProxy
+from fault_tally import PROPERTY
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = pytest.StashKey[list]()
-_TALLY = {"faults": 0, "clean": 0}
 
 
 @pytest.fixture(scope="session")
@@ -66,35 +65,9 @@ def injected(request: pytest.FixtureRequest):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
+    """Put the test's declared fault count on its call and teardown reports (``fault_tally.py`` sums them)."""
     outcome = yield
     report = outcome.get_result()
     scenarios = item.stash.get(SCENARIOS, [])
-    if not scenarios or report.when not in ("call", "teardown"):
-        return
-    if report.when == "call":
-        _TALLY["faults"] += len(scenarios)
-        if report.passed:
-            _TALLY["clean"] += len(scenarios)
-            item.stash[_PASSED] = True
-    elif report.failed and item.stash.get(_PASSED, False):  # a teardown that failed takes the pass back
-        _TALLY["clean"] -= len(scenarios)
-
-
-_PASSED = pytest.StashKey[bool]()
-
-
-def summary_line() -> str:
-    return f"{_TALLY['faults']} faults, {_TALLY['clean']} survived or failed cleanly"
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if _TALLY["faults"]:
-        terminalreporter.write_line(summary_line())
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not _TALLY["faults"]:
-        return
-    target = Path(os.environ.get("DDB_LAKE_FAULT_SUMMARY", REPO_ROOT / ".stack" / "fault-summary.txt"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(summary_line() + "\n")
+    if scenarios and report.when in ("call", "teardown"):
+        report.user_properties = [*report.user_properties, (PROPERTY, len(scenarios))]
