@@ -49,11 +49,6 @@ if len(sys.argv) > 1 and sys.argv[1] in ("scheduler", "dag-processor"):
 '''
 
 
-def _asyncpg_importable() -> bool:
-    probe = subprocess.run([sys.executable, "-c", "import asyncpg"], capture_output=True, check=False)
-    return probe.returncode == 0
-
-
 class AirflowServices:
     """Start and stop one Airflow deployment under ``root`` on its own PostgreSQL cluster in ``pg_state``."""
 
@@ -107,11 +102,6 @@ class AirflowServices:
             "DDB_LAKE_TABLES_DIR": str(self.tables_dir),
             "_API_PORT": str(api_port),
         }
-        if not _asyncpg_importable():
-            # Without asyncpg the async engine cannot be built on PostgreSQL and no Airflow process starts. It serves
-            # only multi-team lookups, the UI's dag-run stream and the task state store, none of which these runs
-            # touch: point it at a sqlite file so the runs still go through PostgreSQL (see docs/local-stack.md).
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = f"sqlite+aiosqlite:///{home / 'async-unused.db'}"
         self.env = env
         return env
 
