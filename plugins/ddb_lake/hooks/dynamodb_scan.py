@@ -101,12 +101,13 @@ class SegmentScan:
         pages = scanned = 0
         units = 0.0
         while True:
-            self.sleep(pause_seconds(spent + units, self.clock() - started, self.rate))
             page = self.scan_hook.scan_page(self.request(start_key), sleep=self.sleep)
             items.extend(page.get("Items", []))
             pages, scanned = pages + 1, scanned + int(page.get("ScannedCount", 0))
             units += page_read_units(page, _approximate_bytes(page), self.scan.consistent_read)
             start_key = page.get("LastEvaluatedKey") or None
+            # after every page, the last one too: the segment's average since it started never exceeds its share
+            self.sleep(pause_seconds(spent + units, self.clock() - started, self.rate))
             self.progress(pages, len(items), spent + units, started)
             if start_key is None or len(items) >= self.scan.file_items:
                 return items, pages, scanned, units, start_key
