@@ -79,3 +79,23 @@ def test_scan_export_of_every_type_converts_exactly_and_a_rerun_changes_nothing(
     rerun = again.execute(context_for(dag, again, START, END))
     assert listing(aws, PREFIX) == before  # no object rewritten, none added
     assert rerun == result
+
+
+def test_a_filtered_projected_scan_exports_the_matching_part_and_a_refused_filter_names_the_settings(aws, dag,
+                                                                                                   context_for):
+    from ddb_lake.compat import AirflowFailException
+
+    create_table_without_pitr(aws.dynamodb, TABLE, 60)
+    scan = {"filter_expression": "#s = :s", "projection_expression": "pk, sk, #s",
+            "expression_attribute_names": {"#s": "status"}, "expression_attribute_values": {":s": {"S": "PAID"}}}
+    task = scan_operator(dag, **scan)
+    result = task.execute(context_for(dag, task, START, END))
+    items, _ = export_items(aws.s3, BUCKET, result["export_folder"].removeprefix(f"s3://{BUCKET}/").rstrip("/"))
+    paid = sorted(i["sk"]["S"] for i in table_items(aws.dynamodb, TABLE) if i["status"]["S"] == "PAID")
+    assert sorted(i["sk"]["S"] for i in items) == paid and len(paid) == 12  # every 5th demo order is PAID
+    assert all(set(i) == {"pk", "sk", "status"} for i in items)
+    assert result["item_count"] == 12 and result["scan"]["scanned"] == 60 and result["scan"]["filtered"]
+
+    refused = scan_operator(dag, "export_refused", **{**scan, "filter_expression": "#s === :s"})  # a typo
+    with pytest.raises(AirflowFailException, match=r"refused: .*Fix export\.scan\.projection_expression, filter_exp"):
+        refused.execute(context_for(dag, refused, START, END))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
@@ -11,9 +11,11 @@ from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from botocore.exceptions import ClientError
 
 from ddb_lake.compat import Context, data_interval_of
-from ddb_lake.core.errors import NotFoundError
+from ddb_lake.core.errors import ConfigError, NotFoundError
+from ddb_lake.core.export.failures import error_code
 from ddb_lake.core.export.rules import FULL_EXPORT, to_datetime
 from ddb_lake.core.export.scan_checkpoint import SegmentCheckpoint, scan_totals
 from ddb_lake.core.export.scan_layout import (
@@ -77,11 +79,24 @@ class DynamoDBScanExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBScanH
         rate = segment_rate(budget, scan.segments, workers)
         segments = [self.segment_scan(export_id, number, scan, rate) for number in range(scan.segments)]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan-segment") as pool:
-            checkpoints = list(pool.map(SegmentScan.run, segments))
+            checkpoints = self.refused_as_config(lambda: list(pool.map(SegmentScan.run, segments)))
         totals = scan_totals(checkpoints)
         arn = scan_export_arn(table["TableArn"], export_id)
         self.write_manifests(checkpoints, arn, table["TableArn"], export_id, export_time, scan, totals)
         return self.export_result(table, arn, export_id, export_time, scan_summary(totals, budget, scan))
+
+    def refused_as_config(self, read: Callable[[], list[SegmentCheckpoint]]) -> list[SegmentCheckpoint]:
+        """Run the segments; DynamoDB refusing the request (ValidationException) names the settings to fix."""
+        try:
+            return read()
+        except ClientError as error:
+            if error_code(error) != "ValidationException":
+                raise
+            raise ConfigError(
+                f"Scan of DynamoDB table {self.table_name} refused: {error.response['Error'].get('Message')}. Fix "
+                "export.scan.projection_expression, filter_expression, expression_attribute_names or "
+                "expression_attribute_values in the table's YAML (every #name and :value must be defined and used)."
+            ) from error
 
     def describe_table(self) -> dict[str, Any]:
         table = self.hook.describe_table(self.table_name)
