@@ -32,6 +32,7 @@ from ddb_lake.core.export.scan_rate import (
     pause_seconds,
     read_budget,
     segment_rate,
+    segments_of_group,
     throttle_delay,
 )
 from ddb_lake.core.export.scan_report import render_scan, scan_summary
@@ -72,6 +73,7 @@ def test_scan_settings_load_with_defaults_and_typed_values(tmp_path):
     ({"read_capacity_share": 1.5}, "export.scan.read_capacity_share", "<= 1"),
     ({"target_read_units_per_second": 0}, "export.scan.target_read_units_per_second", "must be > 0"),
     ({"page_items": 0}, "export.scan.page_items", ">= 1"),
+    ({"segments": 2, "segment_groups": 3}, "export.scan.segment_groups", "between 1 and segments (2)"),
     ({"filter_expression": "n > :n", "expression_attribute_values": {":n": {"N": 10}}},
      "export.scan.expression_attribute_values.:n", "write numbers as strings"),
     ({"filter_expression": "n > :n", "expression_attribute_values": {":n": "10"}},
@@ -103,7 +105,8 @@ def test_export_id_is_the_interval_end_and_a_hash_of_what_is_read():
     first = scan_export_id("Orders", PREFIX, END, scan)
     assert first == scan_export_id("Orders", PREFIX + "/", END, scan)
     assert first.startswith("01795305600000-") and len(first) == 23
-    same_result = replace(scan, target_read_units_per_second=5, file_items=10, page_items=7, read_capacity_share=1)
+    same_result = replace(scan, target_read_units_per_second=5, file_items=10, page_items=7, read_capacity_share=1,
+                          segment_groups=2)
     assert scan_export_id("Orders", PREFIX, END, same_result) == first  # rate and file size do not change the items
     assert scan_export_id("Orders", PREFIX, END, replace(scan, segments=8)) != first
     assert scan_export_id("Orders", PREFIX, END, replace(scan, filter_expression="a = :a")) != first
@@ -200,6 +203,8 @@ def test_budget_is_a_share_of_provisioned_capacity_or_the_on_demand_target():
 def test_segment_rate_and_pause_keep_the_average_under_the_share():
     budget = ReadBudget(100.0, True, "")
     assert segment_rate(budget, 4, 16) == 25.0 and segment_rate(budget, 8, 2) == 50.0
+    assert segment_rate(budget, 2, 16, groups=2) == 25.0  # 2 mapped tasks of 2 segments each
+    assert segments_of_group(8, 3, 1) == [1, 4, 7] and segments_of_group(3, 1, None) == [0, 1, 2]
     assert pause_seconds(50.0, 1.0, 25.0) == 1.0  # 50 units at 25/s need 2 s; 1 s has passed
     assert pause_seconds(10.0, 1.0, 25.0) == 0.0
 

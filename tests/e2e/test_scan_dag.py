@@ -1,5 +1,5 @@
-"""End to end on the local stack: a table without PITR, ``export.mode: scan`` with 4 segments, through the whole
-full-mode DAG (scan export → convert → catalog → Athena → validate → publish → report), values exact."""
+"""End to end on the local stack: a table without PITR, ``export.mode: scan`` with 4 segments read by 2 mapped tasks,
+through the whole full-mode DAG (scan → convert → catalog → Athena → validate → publish → report), values exact."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 DAG_ID = "ddb_lake__scan_orders"
 ITEMS = 300  # every DynamoDB type appears within the demo's first 300 items
-SCAN = {"segments": 4, "page_items": 50, "file_items": 50, "target_read_units_per_second": 1000}
+SCAN = {"segments": 4, "segment_groups": 2, "page_items": 50, "file_items": 50, "target_read_units_per_second": 1000}
 
 
 def test_scan_mode_dag_exports_converts_validates_and_reports(local_stack_state, tmp_path):
@@ -41,7 +41,9 @@ def test_scan_mode_dag_exports_converts_validates_and_reports(local_stack_state,
     log = dags_test(env, DAG_ID, "2026-11-22", tmp_path / "dags-test.log")
     states = run_states(env, DAG_ID)
     assert [state for _, state in states] == ["success"], log[-5000:]
-    assert "Scan export" in log and "4 segments" in log
+    # two mapped tasks read segments 0, 2 and 1, 3; the export task after them reads nothing and writes the manifests
+    assert "segments 0, 2 of 4" in log and "segments 1, 3 of 4" in log and "segments 0-3 of 4" in log
+    assert all(f"Segment {n}/4 of scan-orders already done" in log for n in range(4))
     assert "scan: NOT point-in-time" in log and "read units (scan)" in log  # the run report
 
     glue = AwsBaseHook(aws_conn_id="aws_default", client_type="glue", region_name="us-east-1").conn

@@ -277,12 +277,11 @@ def _scan_export_task(config: TableConfig, table: TablePlan, plan: Any, aws: dic
 
     from ddb_lake.operators.dynamodb_scan_export import DynamoDBScanExportOperator
 
-    return DynamoDBScanExportOperator(
-        task_id="export",
-        table_name=table.dynamodb_table,
-        s3_bucket=table.lake_bucket,
-        s3_prefix=plan["export_prefix"],
-        export_time=plan["export_time"],
-        scan=asdict(config.export.scan),
-        **aws,
-    )
+    where = {"table_name": table.dynamodb_table, "s3_bucket": table.lake_bucket, "s3_prefix": plan["export_prefix"],
+             "export_time": plan["export_time"], "scan": asdict(config.export.scan), **aws}
+    export = DynamoDBScanExportOperator(task_id="export", **where)  # reads what is left, then writes the manifests
+    groups = config.export.scan.segment_groups
+    if groups > 1:  # one mapped task per segment group reads the segments first
+        DynamoDBScanExportOperator.partial(task_id="export_segments", **where).expand(
+            segment_group=list(range(groups))) >> export
+    return export

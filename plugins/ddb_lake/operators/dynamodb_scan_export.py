@@ -27,7 +27,7 @@ from ddb_lake.core.export.scan_layout import (
     scan_export_arn,
     scan_export_id,
 )
-from ddb_lake.core.export.scan_rate import read_budget, segment_rate
+from ddb_lake.core.export.scan_rate import ReadBudget, read_budget, segment_rate, segments_of_group
 from ddb_lake.core.export.scan_report import scan_summary
 from ddb_lake.core.export.scan_settings import ScanSettings
 from ddb_lake.core.lake.layout import join_key
@@ -47,6 +47,9 @@ class DynamoDBScanExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBScanH
     :param s3_prefix: the run plan's ``export_prefix`` (one per table and interval).
     :param scan: ``export.scan`` of the table's YAML (``ScanSettings`` fields as a dict).
     :param max_parallel_segments: segments read at the same time by this task (threads); the budget is split over them.
+    :param segment_group: read only this group's segments (``export.scan.segment_groups`` mapped tasks, one per
+        group), return what they read and write no manifest; the unmapped ``export`` task after them finds every
+        segment done and writes the manifests. None: read every segment.
     """
 
     template_fields: Sequence[str] = ("table_name", "s3_bucket", "s3_prefix", "export_time")
@@ -54,12 +57,14 @@ class DynamoDBScanExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBScanH
     aws_hook_class = DynamoDBScanHook
 
     def __init__(self, *, table_name: str, s3_bucket: str, s3_prefix: str, export_time: datetime | str | None = None,
-                 scan: dict[str, Any] | None = None, max_parallel_segments: int = 16, **kwargs: Any) -> None:
+                 scan: dict[str, Any] | None = None, max_parallel_segments: int = 16, segment_group: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.table_name, self.s3_bucket, self.s3_prefix = table_name, s3_bucket, s3_prefix
         self.export_time = export_time
         self.scan = dict(scan or {})
         self.max_parallel_segments = max_parallel_segments
+        self.segment_group = segment_group
 
     @cached_property
     def storage_hook(self) -> LakeStorageHook:
@@ -71,19 +76,27 @@ class DynamoDBScanExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBScanH
         table = self.describe_table()
         export_id = scan_export_id(self.table_name, self.s3_prefix, export_time, scan)
         budget = read_budget(table, scan)
-        workers = min(scan.segments, self.max_parallel_segments)
-        self.log.info("Scan export %s of table %s to s3://%s/%s: %d segments, %d at a time, budget %g read units/s "
-                      "(%s); not a point-in-time snapshot", export_id, self.table_name, self.s3_bucket,
-                      export_folder_key(self.s3_prefix, export_id), scan.segments, workers, budget.units_per_second,
-                      budget.basis)
-        rate = segment_rate(budget, scan.segments, workers)
-        segments = [self.segment_scan(export_id, number, scan, rate) for number in range(scan.segments)]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan-segment") as pool:
-            checkpoints = self.refused_as_config(lambda: list(pool.map(SegmentScan.run, segments)))
+        checkpoints = self.read_segments(export_id, scan, budget)
         totals = scan_totals(checkpoints)
+        if self.segment_group is not None:
+            return {"segment_group": self.segment_group, "segments": [c.segment for c in checkpoints], **totals}
         arn = scan_export_arn(table["TableArn"], export_id)
         self.write_manifests(checkpoints, arn, table["TableArn"], export_id, export_time, scan, totals)
         return self.export_result(table, arn, export_id, export_time, scan_summary(totals, budget, scan))
+
+    def read_segments(self, export_id: str, scan: ScanSettings, budget: ReadBudget) -> list[SegmentCheckpoint]:
+        """This task's segments (all, or its group's), read in threads at their share of the budget."""
+        numbers = segments_of_group(scan.segments, scan.segment_groups, self.segment_group)
+        workers = max(1, min(len(numbers), self.max_parallel_segments))
+        groups = scan.segment_groups if self.segment_group is not None else 1
+        rate = segment_rate(budget, len(numbers), workers, groups)
+        self.log.info("Scan export %s of table %s to s3://%s/%s: segments %s of %d, %d at a time, %.3g read units/s "
+                      "each (budget %g: %s); not a point-in-time snapshot", export_id, self.table_name,
+                      self.s3_bucket, export_folder_key(self.s3_prefix, export_id), _ranges(numbers), scan.segments,
+                      workers, rate, budget.units_per_second, budget.basis)
+        segments = [self.segment_scan(export_id, number, scan, rate) for number in numbers]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan-segment") as pool:
+            return self.refused_as_config(lambda: list(pool.map(SegmentScan.run, segments)))
 
     def refused_as_config(self, read: Callable[[], list[SegmentCheckpoint]]) -> list[SegmentCheckpoint]:
         """Run the segments; DynamoDB refusing the request (ValidationException) names the settings to fix."""
@@ -143,3 +156,10 @@ class DynamoDBScanExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBScanH
             "item_count": scan["items"], "manifest_key": join_key(folder, MANIFEST_SUMMARY),
             "billed_size_bytes": None, "key_schema": key_schema_of(table), "export_method": "scan", "scan": scan,
         }
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``0-15`` for a run, ``1, 3, 5`` otherwise (the log names the segments a task reads)."""
+    if numbers and numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 2:
+        return f"{numbers[0]}-{numbers[-1]}"
+    return ", ".join(map(str, numbers))

@@ -44,9 +44,15 @@ def read_budget(table: dict[str, Any], scan: ScanSettings) -> ReadBudget:
                       f"on-demand, target {scan.target_read_units_per_second:g} read units/s")
 
 
-def segment_rate(budget: ReadBudget, segments: int, workers: int) -> float:
-    """Each running segment's share: the budget split over the segments read at the same time."""
-    return budget.units_per_second / max(1, min(segments, workers))
+def segments_of_group(segments: int, groups: int, group: int | None) -> list[int]:
+    """The segments one task reads: every ``groups``-th from ``group`` (a mapped task), or all (``group`` None)."""
+    return list(range(segments)) if group is None else list(range(group, segments, groups))
+
+
+def segment_rate(budget: ReadBudget, segments: int, workers: int, groups: int = 1) -> float:
+    """Each running segment's share: the budget split over the ``groups`` tasks, then over the segments each task
+    reads at the same time (``segments`` it reads, ``workers`` threads)."""
+    return budget.units_per_second / max(1, groups) / max(1, min(segments, workers))
 
 
 def pause_seconds(units_spent: float, elapsed_seconds: float, rate: float) -> float:

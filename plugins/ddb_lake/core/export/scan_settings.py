@@ -18,6 +18,7 @@ class ScanSettings:
     """How a scan export reads the table; every field has a default, so ``export.scan`` may be left out."""
 
     segments: int = 4  # TotalSegments: parallel readers, each with an equal share of the read budget
+    segment_groups: int = 1  # Airflow tasks (mapped) that read the segments; 1: one task reads them all
     read_capacity_share: float = 0.25  # provisioned tables: the share of the table's read capacity the scan spends
     target_read_units_per_second: float = 100.0  # on-demand tables: read units per second the scan spends at most
     consistent_read: bool = False  # strongly consistent reads cost twice the read units
@@ -35,6 +36,8 @@ def scan_problems(scan: ScanSettings, mode: str) -> list[tuple[str, str | None]]
     problems: list[tuple[str, str | None]] = [
         (where + "segments", f"{scan.segments} must be between 1 and {MAX_SEGMENTS}"
          if not 1 <= scan.segments <= MAX_SEGMENTS else None),
+        (where + "segment_groups", f"{scan.segment_groups} must be between 1 and segments ({scan.segments})"
+         if not 1 <= scan.segment_groups <= max(1, scan.segments) else None),
         (where + "read_capacity_share", f"{scan.read_capacity_share:g} must be > 0 and <= 1 (a share of the "
          "table's provisioned read capacity)" if not 0 < scan.read_capacity_share <= 1 else None),
         (where + "target_read_units_per_second", f"{scan.target_read_units_per_second:g} must be > 0"
