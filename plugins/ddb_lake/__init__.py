@@ -37,6 +37,8 @@ _TRIGGERS = {
     _AWS_EXPORT: ["triggers.dynamodb_export"],
     _BIGQUERY: [f"{_BQ}.job_trigger"],
 }
+_HOOKS[_AWS_EXPORT].append("hooks.dynamodb_scan")  # export.mode scan (docs/export-modes.md)
+_OPERATORS[_AWS_EXPORT].append("operators.dynamodb_scan_export")
 
 
 def _entries(modules: dict[str, list[str]]) -> list[dict]:

@@ -51,3 +51,21 @@ def test_the_lake_contract_widenings_appear_in_the_report():
     assert "flag" not in report["report_text"]
     assert RunReportOperator(task_id="r", table="orders").execute({})["contract_changes"] == []
 
+
+
+def test_a_scan_export_is_reported_as_not_point_in_time_and_priced_by_read_units():
+    scan = {"items": 3, "scanned": 4, "pages": 2, "files": 1, "read_units": 1_000_000.0, "segments": 4,
+            "filtered": True, "consistent_read": False, "budget_units_per_second": 100.0,
+            "budget_basis": "on-demand, target 100 read units/s", "on_demand": True, "units_per_second": 50.0,
+            "started_at": "2026-11-22T00:00:01+00:00", "finished_at": "2026-11-22T05:33:21+00:00",
+            "note": "a scan is not a point-in-time snapshot: ..."}
+    operator = RunReportOperator(
+        task_id="report", table="orders", export={"item_count": 3, "export_type": "FULL_EXPORT", "scan": scan},
+        conversion={"items": 3, "bytes_uncompressed": GIB, "bytes_out": 10, "snapshot": "20261122T000000Z"},
+    )
+    result = operator.execute(context={})
+    assert result["estimated_cost_usd"]["dynamodb_scan_reads"] == 0.125  # a million on-demand read units
+    assert "dynamodb_export" not in result["estimated_cost_usd"] and result["scan"] == scan
+    assert "scan: NOT point-in-time" in result["report_text"]
+    assert "started 2026-11-22T00:00:01+00:00, ended 2026-11-22T05:33:21+00:00" in result["report_text"]
+    assert "read units (scan)       1,000,000.0" in result["report_text"]

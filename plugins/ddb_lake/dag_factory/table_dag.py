@@ -117,6 +117,7 @@ def build_table_dags(tables_dir: str | Path) -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
     for config in folder.configs:
         modes = ["full", "incremental"] if config.export.mode == "both" else [config.export.mode]
+        modes = ["full" if m == "scan" else m for m in modes]  # a scan export feeds the full (snapshot) DAG
         try:
             built = [build_table_dag(config, mode) for mode in modes]
         except Exception as exc:  # one table's unforeseen failure must not hide the others

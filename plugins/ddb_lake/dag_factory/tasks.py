@@ -29,7 +29,8 @@ def add_tasks(
         from ddb_lake.dag_factory.iceberg_tasks import add_iceberg_tasks
 
         return {**tasks, **add_iceberg_tasks(config, table, plan, aws)}
-    tasks["export"] = DynamoDBExportOperator(
+    tasks["export"] = _scan_export_task(config, table, plan, aws) if config.export.mode == "scan" else None
+    tasks["export"] = tasks["export"] or DynamoDBExportOperator(
         task_id="export",
         table_name=table.dynamodb_table,
         s3_bucket=table.lake_bucket,
@@ -268,3 +269,19 @@ def _report_task(config: TableConfig, tasks: dict[str, Any]) -> Any:
         transfers=[tasks["bigquery.transfer_to_gcs"].output] if "bigquery.transfer_to_gcs" in tasks else None,
         loads=[tasks["bigquery.load"].output] if "bigquery.load" in tasks else None,
     )
+
+
+def _scan_export_task(config: TableConfig, table: TablePlan, plan: Any, aws: dict) -> Any:
+    """``export.mode: scan``: a rate-limited parallel Scan written as an export, in place of export and wait."""
+    from dataclasses import asdict
+
+    from ddb_lake.operators.dynamodb_scan_export import DynamoDBScanExportOperator
+
+    where = {"table_name": table.dynamodb_table, "s3_bucket": table.lake_bucket, "s3_prefix": plan["export_prefix"],
+             "export_time": plan["export_time"], "scan": asdict(config.export.scan), **aws}
+    export = DynamoDBScanExportOperator(task_id="export", **where)  # reads what is left, then writes the manifests
+    groups = config.export.scan.segment_groups
+    if groups > 1:  # one mapped task per segment group reads the segments first
+        DynamoDBScanExportOperator.partial(task_id="export_segments", **where).expand(
+            segment_group=list(range(groups))) >> export
+    return export

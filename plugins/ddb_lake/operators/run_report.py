@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ddb_lake.compat import BaseOperator, Context
+from ddb_lake.core.export.scan_report import render_scan
 from ddb_lake.core.validation.run_report import (
     RunVolumes,
     VolumeLine,
@@ -62,12 +63,16 @@ class RunReportOperator(ClassifiedErrors, BaseOperator):
         snapshot = str((self.conversion or {}).get("snapshot", ""))
         publishes = [p for p in self.publishes or () if p]
         changes = (self.lake_publish or {}).get("contract_changes") or []
-        text = "\n".join(filter(None, [render_report(self.table, snapshot, volumes),
+        text = "\n".join(filter(None, [render_report(self.table, snapshot, volumes), render_scan(self.scan_of()),
                                        render_contract_changes(changes), render_publishes(publishes)]))
         self.log.info("%s", text)
         widenings = [w for p in publishes for w in p.get("widenings") or ()]
         return {**report_dict(self.table, snapshot, volumes), "widenings": widenings,
-                "contract_changes": changes, "report_text": text}
+                "contract_changes": changes, "report_text": text, "scan": self.scan_of()}
+
+    def scan_of(self) -> dict[str, Any] | None:
+        """The export's ``scan`` entry (export.mode scan: start, end, read units, not point-in-time), else None."""
+        return (self.export or {}).get("scan")
 
 
 def destination_lines(transfers: Sequence[Any] | None, loads: Sequence[Any] | None) -> tuple[VolumeLine, ...]:
@@ -95,4 +100,12 @@ def volumes_from_results(
         athena_queries=int(athena.get("queries") or (1 if athena else 0)),
         incremental=str(export.get("export_type", "")).upper().startswith("INCREMENTAL"),
         destination_lines=destination_lines(transfers, loads),
+        **_scan_volumes(export.get("scan")),
     )
+
+
+def _scan_volumes(scan: dict[str, Any] | None) -> dict[str, Any]:
+    if not scan:
+        return {}
+    return {"scan": True, "scan_read_units": float(scan.get("read_units") or 0),
+            "scan_on_demand": bool(scan.get("on_demand", True))}

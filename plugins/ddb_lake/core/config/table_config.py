@@ -18,6 +18,7 @@ import yaml
 from ddb_lake.core.config.bucket_names import s3_bucket_problem
 from ddb_lake.core.config.cron_schedule import cron_problem, incremental_schedule_problem
 from ddb_lake.core.errors import ConfigError
+from ddb_lake.core.export.scan_settings import ScanSettings, scan_problems
 from ddb_lake.core.lake.layout import join_key
 from ddb_lake.core.schema.pin_spec import parse_pin
 from ddb_lake.destinations.bigquery.config import (
@@ -28,7 +29,7 @@ from ddb_lake.destinations.bigquery.config import (
 )
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-EXPORT_MODES = ("full", "incremental", "both")
+EXPORT_MODES = ("full", "incremental", "both", "scan")
 VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
 CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
@@ -70,6 +71,7 @@ class ExportSettings:
     incremental_schedule: str = "@hourly"
     check_recovery_window: bool = True
     poll_seconds: int = 30
+    scan: ScanSettings = field(default_factory=ScanSettings)  # export.mode scan: docs/export-modes.md
 
 
 @dataclass(frozen=True)
@@ -327,6 +329,11 @@ def _coerce(hint: Any, value: Any, path: str, dotted: str) -> Any:
             raise TableConfigError(path, dotted, "expected a mapping of attribute name to type, e.g. "
                                                  "{price: \"decimal(18,4)\", note: string}")
         return dict(value)
+    if hint == dict[str, Any]:  # export.scan.expression_attribute_values: typed values, checked by scan_problems
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise TableConfigError(path, dotted, "expected a mapping of names to typed values, e.g. "
+                                                 "{\":s\": {S: PAID}}")
+        return dict(value)
     if hint == tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TableConfigError(path, dotted, "expected a list of strings")
@@ -381,6 +388,7 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         *_key_column_problems(config.validation.key_columns),
         *_pin_problems(config.columns),
         *(bigquery_problems(config.bigquery) if config.bigquery is not None else []),
+        *scan_problems(config.export.scan, config.export.mode),
     ]
     return [(f, p) for f, p in problems if p]
 

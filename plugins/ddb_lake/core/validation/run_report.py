@@ -29,6 +29,10 @@ PRICES_USD = {
     "aws_transfer_out_per_gb": 0.09,
     # S3 Standard storage of one snapshot for a month (shown for scale, not added to the run cost).
     "s3_storage_per_gb_month": 0.023,
+    # export.mode scan: reads are billed, not exported bytes. On-demand per million read request units; provisioned
+    # per read-capacity-unit hour (the scan's units as the capacity-hours they take up).
+    "dynamodb_on_demand_per_million_reads": 0.125,
+    "dynamodb_provisioned_per_rcu_hour": 0.00013,
 }
 
 
@@ -57,6 +61,9 @@ class RunVolumes:
     athena_queries: int = 0
     incremental: bool = False
     destination_lines: tuple[VolumeLine, ...] = ()
+    scan: bool = False  # export.mode scan: priced by read units, not per GB exported
+    scan_read_units: float = 0.0
+    scan_on_demand: bool = True
 
     @property
     def figures(self) -> dict[str, int]:
@@ -76,6 +83,9 @@ def estimate_cost_usd(volumes: RunVolumes) -> dict[str, float]:
         "dynamodb_export": volumes.export_bytes / GB * export_rate,
         "athena": athena_billed / TB * PRICES_USD["athena_per_tb_scanned"],
     }
+    if volumes.scan:
+        lines.pop("dynamodb_export")
+        lines["dynamodb_scan_reads"] = scan_read_cost_usd(volumes.scan_read_units, volumes.scan_on_demand)
     for line in volumes.destination_lines:
         if line.cost:
             lines[line.cost] = lines.get(line.cost, 0.0) + line.bytes / GB * line.usd_per_gb
@@ -83,6 +93,13 @@ def estimate_cost_usd(volumes: RunVolumes) -> dict[str, float]:
     lines["total"] = round(sum(lines.values()), 4)
     lines["s3_storage_per_month"] = round(volumes.parquet_bytes / GB * PRICES_USD["s3_storage_per_gb_month"], 4)
     return lines
+
+
+def scan_read_cost_usd(read_units: float, on_demand: bool) -> float:
+    """What a scan's read units cost: on-demand request units, or the provisioned capacity-hours they take up."""
+    if on_demand:
+        return read_units / 1_000_000 * PRICES_USD["dynamodb_on_demand_per_million_reads"]
+    return read_units / 3600 * PRICES_USD["dynamodb_provisioned_per_rcu_hour"]
 
 
 def human_bytes(count: int) -> str:
@@ -102,6 +119,7 @@ def render_report(table: str, snapshot: str, volumes: RunVolumes) -> str:
         ("bytes exported", human_bytes(volumes.export_bytes)),
         ("parquet bytes", human_bytes(volumes.parquet_bytes)),
         ("athena bytes scanned", human_bytes(volumes.athena_bytes_scanned)),
+        *([("read units (scan)", f"{volumes.scan_read_units:,.1f}")] if volumes.scan else []),
         *((line.label, human_bytes(line.bytes)) for line in volumes.destination_lines if line.label),
         ("estimated cost (USD)", f"{cost['total']:.4f}  " + ", ".join(
             f"{k} {v:.4f}" for k, v in cost.items() if k not in ("total", "s3_storage_per_month"))),
