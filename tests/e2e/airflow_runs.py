@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -48,8 +50,24 @@ def airflow_env(root: Path, tables_dir: Path) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "DDB_LAKE_TABLES_DIR": str(tables_dir),
     }
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_migrated_database(env), home / "airflow.db")
     return env
+
+
+_TEMPLATE_DB: list[Path] = []
+
+
+def _migrated_database(env: dict[str, str]) -> Path:
+    """An empty metadata database, migrated by ``airflow db migrate`` once per test process (about 10 s); every
+    Airflow home of the process starts from a copy of its sqlite file."""
+    if not _TEMPLATE_DB:
+        template_home = Path(tempfile.mkdtemp(prefix="ddb-lake-airflow-db-"))
+        subprocess.run([AIRFLOW, "db", "migrate"], env={**env, "AIRFLOW_HOME": str(template_home)}, check=True,
+                       capture_output=True, timeout=300)
+        _TEMPLATE_DB.append(template_home / "airflow.db")
+    return _TEMPLATE_DB[0]
 
 
 def dags_test(env: dict[str, str], dag_id: str, logical_date: str, log: Path) -> str:
