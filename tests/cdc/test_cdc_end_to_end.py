@@ -46,8 +46,14 @@ def context(task: Any, end: datetime) -> dict[str, Any]:
             "logical_date": end - timedelta(minutes=2), "params": {}}
 
 
+_CATALOG: list[Any] = []
+
+
 def iceberg_table() -> Any:
-    return IcebergCatalogHook(aws_conn_id="aws_default", region_name="us-east-1").load_table(DATABASE, TABLE)
+    """The table as a reader sees it now (one catalog for the test: building one costs a second or two)."""
+    if not _CATALOG:
+        _CATALOG.append(IcebergCatalogHook(aws_conn_id="aws_default", region_name="us-east-1").get_catalog())
+    return _CATALOG[0].load_table((DATABASE, TABLE))
 
 
 def dynamodb_items(aws) -> list[dict]:
