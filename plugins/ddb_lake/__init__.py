@@ -37,6 +37,9 @@ _TRIGGERS = {
     _AWS_EXPORT: ["triggers.dynamodb_export"],
     _BIGQUERY: [f"{_BQ}.job_trigger"],
 }
+_CDC = "Amazon DynamoDB Streams change capture"
+_HOOKS[_CDC] = ["hooks.cdc_files"]
+_OPERATORS[_CDC] = ["operators.cdc_merge"]
 
 
 def _entries(modules: dict[str, list[str]]) -> list[dict]:
