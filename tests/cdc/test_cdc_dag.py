@@ -47,7 +47,7 @@ def test_a_bad_cdc_setting_names_file_and_field(tmp_path, extra, field, message)
 
 def test_cdc_needs_the_iceberg_table(tmp_path):
     text = YAML.replace("format: iceberg", "format: parquet") + "cdc: {}\n"
-    with pytest.raises(TableConfigError, match="needs lake.format: iceberg") as caught:
+    with pytest.raises(TableConfigError, match=r"needs lake\.format: iceberg") as caught:
         load_table_config(write(tmp_path, text))
     assert caught.value.field_name == "cdc"
 

@@ -139,3 +139,32 @@ def test_the_handler_imports_without_airflow_or_ddb_lake():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('airflow', 'ddb_lake', 'pyarrow')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code, str(ROOT / "include")], check=True, env={"PATH": ""})
+
+
+def test_the_cloudformation_template_grants_the_least_and_points_at_the_handler():
+    import importlib
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    for tag in ("!Ref", "!Sub", "!GetAtt"):
+        Loader.add_constructor(tag, lambda loader, node, tag=tag: f"{tag} {loader.construct_scalar(node)}")
+    template = yaml.load((ROOT / "include" / "cdc" / "cloudformation.yaml").read_text(), Loader=Loader)
+    resources = template["Resources"]
+    (policy,) = resources["HandlerRole"]["Properties"]["Policies"]
+    grants = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["PolicyDocument"]["Statement"]}
+    assert grants == {
+        "ReadThisStreamOnly": (["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                               "!Ref StreamArn"),
+        "ListStreamsHasNoResourceLevelPermission": ("dynamodb:ListStreams", "*"),
+        "WriteChangeFilesOfThisTableOnly": (
+            "s3:PutObject", "!Sub arn:${AWS::Partition}:s3:::${LakeBucket}/${LakePrefix}/cdc/${TableName}/*"),
+        "OwnLogsOnly": (["logs:CreateLogStream", "logs:PutLogEvents"], "!GetAtt HandlerLogs.Arn")}
+    module, function = resources["Handler"]["Properties"]["Handler"].rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), function))
+    mapping = resources["StreamMapping"]["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["MaximumRetryAttempts"] == -1
+    assert resources["Handler"]["Properties"]["Timeout"] < int(
+        resources["Handler"]["Properties"]["Environment"]["Variables"]["CDC_MAX_WRITE_SECONDS"])
