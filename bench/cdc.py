@@ -145,7 +145,7 @@ def throughput(clients: dict, driver, rng: random.Random, changes: int) -> None:
           f"{delivered / handler_s:,.0f} changes/s (reading them from moto's stream took {drain_s - handler_s:.1f} s "
           f"more: moto's GetRecords, not the handler);\n  merge (list, read, reduce, convert, merge, commit) "
           f"{merge_s:.2f} s "
-          f"= {delivered / merge_s:,.0f} changes/s ({result['properties']['ddb-lake.changes']} after dedup, "
+          f"= {delivered / merge_s:,.0f} changes/s (reduced to {result['properties']['ddb-lake.changes']} keys, "
           f"{result['files']} file(s)); sustained through both: {delivered / (handler_s + merge_s):,.0f} changes/s")
 
 

@@ -8,6 +8,7 @@ layout: moto writes full items for incremental requests), and the cleanup of mer
 from __future__ import annotations
 
 import copy
+import json
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -146,6 +147,8 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     (failed,) = driver.failures_reported
     assert failed == deliveries[1]["Records"][3]["dynamodb"]["SequenceNumber"]
     assert deliveries[2]["Records"][0]["dynamodb"]["SequenceNumber"] == failed  # retried from the failed record
+    assert any(len({json.dumps(r["dynamodb"]["Keys"], sort_keys=True) for r in d["Records"]}) < len(d["Records"])
+               for d in deliveries[3:])  # a batch holding several changes of one key
     now = datetime.now(timezone.utc) + timedelta(seconds=2)
     with pytest.raises(AirflowSkipException, match="within the stream's retention"):
         CdcStateOperator(task_id="state", layout=LAYOUT, now=now, **CDC).execute({})
