@@ -9,12 +9,13 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from cdc.change_lines import UnwritableRecord, change_line, dedup_id
 from cdc.stream_handler import ChangeWriter, firehose_records, handle_stream_event
-from conftest import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]
 ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/prod-books/stream/2026-12-01T00:00:00.000"
 
 
