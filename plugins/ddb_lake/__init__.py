@@ -39,6 +39,9 @@ _TRIGGERS = {
 }
 _HOOKS[_AWS_EXPORT].append("hooks.dynamodb_scan")  # export.mode scan (docs/export-modes.md)
 _OPERATORS[_AWS_EXPORT].append("operators.dynamodb_scan_export")
+_CDC = "Amazon DynamoDB Streams change capture"
+_HOOKS[_CDC] = ["hooks.cdc_files"]
+_OPERATORS[_CDC] = ["operators.cdc_merge"]
 
 
 def _entries(modules: dict[str, list[str]]) -> list[dict]:

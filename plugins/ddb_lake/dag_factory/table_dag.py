@@ -118,8 +118,13 @@ def build_table_dags(tables_dir: str | Path) -> dict[str, DAG]:
     for config in folder.configs:
         modes = ["full", "incremental"] if config.export.mode == "both" else [config.export.mode]
         modes = ["full" if m == "scan" else m for m in modes]  # a scan export feeds the full (snapshot) DAG
+        modes = [m for m in modes if not (config.cdc and m == "incremental")]  # the CDC DAG keeps the table then
         try:
             built = [build_table_dag(config, mode) for mode in modes]
+            if config.cdc is not None:
+                from ddb_lake.dag_factory.cdc_tasks import build_cdc_dag
+
+                built.append(build_cdc_dag(config))
         except Exception as exc:  # one table's unforeseen failure must not hide the others
             errors[config.source_path].append(TableConfigError(config.source_path, "<dag>", f"{type(exc).__name__}: "
                                                                f"{exc}"))

@@ -143,12 +143,14 @@ def bootstrap(table: Any, items: pa.Table, schema: LakeSchema, *, export_id: str
 
 def merge_window(table: Any, changes: pa.Table, schema: LakeSchema, *, export_id: str,
                  window_start: datetime | str, window_end: datetime | str, key_columns: Sequence[str],
-                 table_name: str = "", mode: str | None = None) -> MergeResult:
+                 table_name: str = "", mode: str | None = None,
+                 extra_properties: dict[str, str] | None = None) -> MergeResult:
     """Apply one window's change set (converted incremental export, ``schema`` its converter schema) in one commit.
 
     :param mode: ``copy-on-write`` (files holding changed keys are rewritten) or ``merge-on-read`` (a position
         delete file per such file; files with more than ``COMPACT_FRACTION`` of their rows deleted are rewritten).
         Default: the table's ``write.delete.mode`` property, else copy-on-write.
+    :param extra_properties: more snapshot summary properties committed with the data (the CDC merge's position)
     """
     done = _already_applied(table, export_id)
     if done is not None:
@@ -174,7 +176,7 @@ def merge_window(table: Any, changes: pa.Table, schema: LakeSchema, *, export_id
     props = commit_properties(
         export_id=export_id, export_type="INCREMENTAL_EXPORT", watermark=window_end, window_start=window_start,
         rows=after.rows, key_checksum=after.checksum, rows_before=before.rows, inserts=counts["inserted"].rows,
-        updates=counts["updates"], deletes=counts["deleted"].rows, changes=reduced.changes)
+        updates=counts["updates"], deletes=counts["deleted"].rows, changes=reduced.changes) | (extra_properties or {})
     parent = table.current_snapshot()
     rewrite = [hit for hit in affected if mode == COPY_ON_WRITE or hit.dead + len(hit.rows) > COMPACT_FRACTION *
                hit.total]

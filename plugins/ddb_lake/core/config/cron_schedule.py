@@ -23,6 +23,7 @@ CRON_PRESETS = {
 # DynamoDB incremental exports cover 15 minutes to 24 hours (ExportTableToPointInTime IncrementalExportSpecification).
 INCREMENTAL_MIN_GAP = timedelta(minutes=15)
 INCREMENTAL_MAX_GAP = timedelta(hours=24)
+CDC_MAX_GAP = timedelta(minutes=5)
 # Eight days from a Thursday: every weekday, and a day-of-month rule shows as a gap over 24 hours.
 _SAMPLE_START = datetime(2026, 1, 1)
 _SAMPLE_SPAN = timedelta(days=8)
@@ -77,3 +78,19 @@ def incremental_schedule_problem(schedule: str) -> str | None:
 def _minutes(gap: timedelta) -> str:
     minutes = int(gap.total_seconds() // 60)
     return f"{minutes} minutes" if minutes < 120 else f"{minutes / 60:g} hours"
+
+
+def cdc_schedule_problem(schedule: str) -> str | None:
+    """Why ``schedule`` cannot drive the CDC merge (invalid, or more than 5 minutes between two runs in a day)."""
+    problem = cron_problem(schedule)
+    if problem:
+        return problem
+    ticks = croniter(CRON_PRESETS.get(schedule, schedule), _SAMPLE_START - timedelta(seconds=1))
+    previous, longest = ticks.get_next(datetime), timedelta(0)
+    while previous < _SAMPLE_START + timedelta(days=1) and longest <= CDC_MAX_GAP:
+        tick = ticks.get_next(datetime)
+        longest, previous = max(longest, tick - previous), tick
+    if longest > CDC_MAX_GAP:
+        return (f"{schedule!r} leaves {_minutes(longest)} between runs; the CDC merge runs every 1 to 5 minutes "
+                "(e.g. '*/2 * * * *')")
+    return None

@@ -16,7 +16,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from ddb_lake.core.config.bucket_names import s3_bucket_problem
-from ddb_lake.core.config.cron_schedule import cron_problem, incremental_schedule_problem
+from ddb_lake.core.config.cron_schedule import cdc_schedule_problem, cron_problem, incremental_schedule_problem
 from ddb_lake.core.errors import ConfigError
 from ddb_lake.core.export.scan_settings import ScanSettings, scan_problems
 from ddb_lake.core.lake.layout import join_key
@@ -140,6 +140,15 @@ class ConnectionSettings:
 
 
 @dataclass(frozen=True)
+class CdcSettings:
+    """DynamoDB Streams change capture (docs/cdc.md): a CDC DAG merges the stream handler's change files."""
+
+    schedule: str = "*/2 * * * *"  # every 1 to 5 minutes
+    settle_seconds: int = 60  # files written in the last settle_seconds wait for the next run
+    cleanup_grace_hours: float = 24.0  # merged change files are deleted this long after they were written
+
+
+@dataclass(frozen=True)
 class TableConfig:
     """Everything one table's DAG needs."""
 
@@ -165,6 +174,7 @@ class TableConfig:
     retry_delay_minutes: float = 5.0
     task_timeout_minutes: float = 120.0
     source_path: str = ""
+    cdc: CdcSettings | None = None
 
     @property
     def glue_table(self) -> str:
@@ -389,6 +399,7 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         *_pin_problems(config.columns),
         *(bigquery_problems(config.bigquery) if config.bigquery is not None else []),
         *scan_problems(config.export.scan, config.export.mode),
+        *(_cdc_problems(config) if config.cdc is not None else []),
     ]
     return [(f, p) for f, p in problems if p]
 
@@ -459,4 +470,19 @@ def _key_column_problems(columns: tuple[str, ...]) -> list[tuple[str, str | None
     return [
         ("validation.key_columns", "column names must be non-empty" if blank else None),
         ("validation.key_columns", f"{', '.join(repeated)} listed more than once" if repeated else None),
+    ]
+
+
+def _cdc_problems(config: TableConfig) -> list[tuple[str, str | None]]:
+    """The ``cdc:`` section (docs/cdc.md): an Iceberg table, a 1-5 minute schedule, positive waits."""
+    cdc = config.cdc
+    assert cdc is not None
+    return [
+        ("cdc", f"needs lake.format: iceberg (it is {config.lake.format!r}): the change files are merged into the "
+         "Iceberg current-state table. Set lake.format: iceberg" if config.lake.format != "iceberg" else None),
+        ("cdc.schedule", cdc_schedule_problem(cdc.schedule)),
+        ("cdc.settle_seconds", f"{cdc.settle_seconds} must be >= 1 and above the handler's CDC_MAX_WRITE_SECONDS "
+         "(default 30)" if cdc.settle_seconds < 1 else None),
+        ("cdc.cleanup_grace_hours", f"{cdc.cleanup_grace_hours:g} must be > 0"
+         if cdc.cleanup_grace_hours <= 0 else None),
     ]

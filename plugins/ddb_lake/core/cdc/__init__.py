@@ -1,0 +1,1 @@
+"""Change data capture from DynamoDB Streams: the merge side's rules (change files, reduction, gap healing)."""

@@ -1,0 +1,81 @@
+"""The CDC DAG of a table with a ``cdc:`` section (docs/cdc.md), ``ddb_lake__<table>__cdc``, every 1-5 minutes:
+
+    state → export → convert → merge → validate → changes → validate_changes, cleanup, expire
+
+``state`` decides whether this run needs an export first (the table's bootstrap, or a stream gap to heal); when it
+does not, it is skipped with its export branch and ``changes`` runs alone. The export branch is the Iceberg
+table's own tasks. Runs never overlap (``max_active_runs=1``): one merge at a time moves the table's position.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ddb_lake.compat import DAG, CronDataIntervalTimetable
+from ddb_lake.core.cdc.change_files import cdc_prefix
+from ddb_lake.core.config.table_config import TableConfig
+from ddb_lake.core.run_plan import table_plan
+
+
+def build_cdc_dag(config: TableConfig) -> DAG:
+    from ddb_lake.dag_factory.table_dag import DAG_ID_PREFIX, default_args, doc_md
+
+    assert config.cdc is not None
+    table = table_plan(config, "incremental")
+    with DAG(
+        dag_id=f"{DAG_ID_PREFIX}__{config.name}__cdc",
+        schedule=CronDataIntervalTimetable(config.cdc.schedule, timezone="UTC"),
+        start_date=config.start_date,
+        catchup=False,  # each run merges whatever is waiting: there is nothing to backfill
+        max_active_runs=1,
+        default_args=default_args(config),
+        dagrun_timeout=timedelta(minutes=config.task_timeout_minutes * 4),
+        doc_md=doc_md(config, table),
+        tags=["ddb-lake", config.name, "cdc", *config.tags],
+        auto_register=False,
+    ) as dag:
+        add_cdc_tasks(config, table)
+    return dag
+
+
+def add_cdc_tasks(config: TableConfig, table: Any) -> dict[str, Any]:
+    """Create the CDC tasks in the current DAG; return them by name."""
+    from ddb_lake.operators.cdc_merge import CdcCleanupOperator, CdcMergeOperator, CdcStateOperator
+    from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
+    from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
+    from ddb_lake.operators.iceberg_table import (
+        IcebergExpireSnapshotsOperator,
+        IcebergMergeOperator,
+        IcebergValidationOperator,
+    )
+
+    assert config.cdc is not None
+    aws = {"aws_conn_id": config.connections.aws, "region_name": config.dynamodb.region}
+    where = {"database": table.glue_database, "table_name": table.current_table}
+    files = {**where, "bucket": table.lake_bucket, "cdc_prefix": cdc_prefix(table.lake_prefix, table.dynamodb_table),
+             "settle": timedelta(seconds=config.cdc.settle_seconds), **aws}
+    state = CdcStateOperator(task_id="state", layout=table.layout, **files)
+    export = DynamoDBExportOperator(
+        task_id="export", table_name=table.dynamodb_table, s3_bucket=table.lake_bucket,
+        s3_prefix=state.output["export_prefix"], export_type=state.output["export_type"],
+        export_time=state.output["export_time"], window_start=state.output["window_start"],
+        waiter_delay=config.export.poll_seconds, export_view_type=config.export.view_type,
+        check_recovery_window=config.export.check_recovery_window, deferrable=True, **aws)
+    convert = ExportToParquetOperator(
+        task_id="convert", export=export.output, dest_url=state.output["changes_url"],
+        snapshot=state.output["snapshot"], numbers=config.numbers, previous_schema=state.output["previous_schema"],
+        converter_options=config.convert.converter_options(), **aws)
+    merge = IcebergMergeOperator(task_id="merge", location=table.iceberg_location, export=export.output,
+                                 conversion=convert.output, state=state.output, **where, **aws)
+    validate = IcebergValidationOperator(task_id="validate", merge=merge.output, **where, **aws)
+    changes = CdcMergeOperator(task_id="changes", numbers=config.numbers, trigger_rule="none_failed", **files)
+    validate_changes = IcebergValidationOperator(task_id="validate_changes", merge=changes.output, **where, **aws)
+    cleanup = CdcCleanupOperator(task_id="cleanup", grace=timedelta(hours=config.cdc.cleanup_grace_hours),
+                                 trigger_rule="none_failed", **files)
+    expire = IcebergExpireSnapshotsOperator(
+        task_id="expire", grace_period=timedelta(hours=config.retention.grace_hours),
+        keep_last=config.retention.keep_last, trigger_rule="none_failed", **where, **aws)
+    state >> export >> convert >> merge >> validate >> changes >> validate_changes >> [cleanup, expire]
+    return {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
+            "changes": changes, "validate_changes": validate_changes, "cleanup": cleanup, "expire": expire}
