@@ -64,10 +64,10 @@ def window(tmp_path, model, table, number: int, start: datetime) -> tuple[dict, 
     return export, conversion, state
 
 
-def merge(export, conversion, state, try_number: int = 1) -> dict:
+def merge(export, conversion, state, try_number: int = 1, engine_setting: str = "athena") -> dict:
     task = IcebergMergeOperator(task_id="merge", location="unused", export=export, conversion=conversion, state=state,
-                                merge_engine="athena", athena_output_location=OUTPUT, athena_poll_seconds=0.2,
-                                **WHERE)
+                                merge_engine=engine_setting, athena_min_rows=60, athena_output_location=OUTPUT,
+                                athena_poll_seconds=0.2, **WHERE)
     task.log.disabled = True
     context = {"run_id": f"run-{state['export_time']}", "ti": SimpleNamespace(try_number=try_number)}
     return task.execute(context)
@@ -88,7 +88,7 @@ def test_windows_merged_by_athena_equal_the_items_and_validate(tmp_path, catalog
     for number in range(2):
         change_window(model, rng, start, number, deleted)
         export, conversion, state = window(tmp_path, model, table, number, start)
-        merged = merge(export, conversion, state)
+        merged = merge(export, conversion, state, engine_setting=["auto", "athena"][number])  # auto: 60 rows >= 60
         assert (merged["action"], merged["engine"]) == ("merged", "athena")
         verdict = IcebergValidationOperator(task_id="validate", merge=merged, **WHERE).execute({})
         assert verdict["ok"] and verdict["rows"] == len(model.items)

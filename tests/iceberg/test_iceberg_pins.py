@@ -22,15 +22,23 @@ PINS = {"price": "decimal(18,4)", "note": "string"}
 KEY_SCHEMA = [{"attribute": "pk", "type": "S"}]
 
 
-def test_the_iceberg_dags_convert_task_takes_the_pins(tmp_path):
+def test_the_iceberg_dags_tasks_take_the_pins_and_iceberg_settings(tmp_path):
     from ddb_lake.dag_factory.table_dag import build_table_dags
 
     (tmp_path / "books.yaml").write_text(yaml.safe_dump({
         "dynamodb": {"table_name": "Books"}, "lake": {"bucket": "lake-bucket", "format": "iceberg"},
         "export": {"mode": "incremental"}, "glue": {"database": "lake_db"},
-        "athena": {"output_location": "s3://lake-bucket/athena/"}, "columns": PINS}))
+        "athena": {"output_location": "s3://lake-bucket/athena/", "workgroup": "etl"}, "columns": PINS,
+        "iceberg": {"merge_engine": "auto", "athena_min_rows": 5, "compact_every_runs": 6, "small_file_mb": 8},
+        "retention": {"grace_hours": 3}}))
     dag = build_table_dags(tmp_path)["ddb_lake__books__incremental"]
     assert dag.get_task("convert").columns == PINS
+    merge = dag.get_task("merge")
+    assert (merge.merge_engine, merge.athena_min_rows, merge.athena_output_location, merge.athena_workgroup) == (
+        "auto", 5, "s3://lake-bucket/athena/", "etl")
+    compact = dag.get_task("compact")
+    assert (compact.every_runs, compact.small_file_mb) == (6, 8)
+    assert dag.get_task("remove_orphans").grace_period == timedelta(hours=3)
 
 
 def convert(folder, dest, previous) -> tuple[dict, LakeSchema]:

@@ -7,7 +7,6 @@ files older than the grace are removed."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
@@ -18,7 +17,12 @@ from ddb_lake.core.iceberg.maintenance_rules import DataFileInfo, compaction_due
 from ddb_lake.core.schema.inference import metadata_fields
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 from ddb_lake.hooks import iceberg_merge as engine
-from ddb_lake.hooks.iceberg_maintenance import COMPACTION, merges_since_compaction, referenced_files
+from ddb_lake.hooks.iceberg_maintenance import (
+    COMPACTION,
+    merges_since_compaction,
+    referenced_files,
+    remove_orphan_files,
+)
 from ddb_lake.operators.iceberg_table import IcebergCompactionOperator, IcebergOrphanFilesOperator
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
@@ -39,6 +43,8 @@ def test_compaction_is_due_every_n_merges_and_picks_small_or_deleted_files():
     assert files_to_compact(files, 100) == ["a", "c", "d"]
     assert files_to_compact([DataFileInfo("a", 10, 0), DataFileInfo("b", 500, 0)], 100) == []  # one small file alone
     assert files_to_compact([DataFileInfo("d", 900, 1)], 100) == ["d"]  # its deletes go away
+    assert files_to_compact(files, 100, max_bytes=915) == ["a", "d"]  # deletes first, then the smallest, capped
+    assert files_to_compact(files, 100, max_bytes=10) == ["d"]  # at least one file
 
 
 SCHEMA = LakeSchema((LakeField("pk", "pk", LakeType("string")),
@@ -96,11 +102,13 @@ def test_compaction_and_orphan_cleanup_keep_values_and_planned_readers(catalog, 
 
     orphan = "lake/iceberg/books/data/00000-0-crashed-merge.parquet"
     aws.s3.put_object(Bucket=BUCKET, Key=orphan, Body=b"PAR1 left by a crashed merge")
-    cleanup = IcebergOrphanFilesOperator(task_id="remove_orphans", grace_period=timedelta(seconds=3), **WHERE)
+    cleanup = IcebergOrphanFilesOperator(task_id="remove_orphans", grace_period=timedelta(hours=1), **WHERE)
     first = cleanup.execute({})
-    assert first["removed"] == 0 and exists(aws, orphan)  # younger than the grace: kept
-    time.sleep(3.2)
-    assert cleanup.execute({})["removed"] == 1 and not exists(aws, orphan)
+    assert first["removed"] == 0 and first["listed"] >= 6 and exists(aws, orphan)  # younger than the grace: kept
+    listed = cleanup.hook.list_files(f"{table.location()}/data/")  # the task's listing, judged two hours later
+    later = remove_orphan_files(table, listed, now=datetime.now(timezone.utc) + timedelta(hours=2),
+                                grace=timedelta(hours=1), delete=table.io.delete)
+    assert later["removed"] == [f"s3://{BUCKET}/{orphan}"] and not exists(aws, orphan)
     replaced = {t.file.file_path for t in tasks_before} - {t.file.file_path for t in after_tasks}
     assert replaced and replaced <= referenced_files(table)  # older snapshots still name them: never orphans
     assert all(exists(aws, url.split("/", 3)[3]) for url in replaced)

@@ -35,10 +35,22 @@ class DataFileInfo:
     delete_files: int
 
 
-def files_to_compact(files: Iterable[DataFileInfo], small_bytes: int) -> list[str]:
+MAX_COMPACTION_BYTES = 1 << 30  # one compaction reads at most this much (its files are held in memory at once)
+
+
+def files_to_compact(files: Iterable[DataFileInfo], small_bytes: int,
+                     max_bytes: int = MAX_COMPACTION_BYTES) -> list[str]:
     """Paths of the files to rewrite: those smaller than ``small_bytes`` or carrying deletes, when there are at least
-    two of them or one carries deletes (rewriting one clean file alone gains nothing)."""
-    chosen = [f for f in files if f.size < small_bytes or f.delete_files]
+    two of them or one carries deletes (rewriting one clean file alone gains nothing). Files carrying deletes first,
+    then the smallest, up to ``max_bytes`` in all (at least one file); the rest wait for the next compaction."""
+    candidates = sorted((f for f in files if f.size < small_bytes or f.delete_files),
+                        key=lambda f: (not f.delete_files, f.size, f.path))
+    chosen, total = [], 0
+    for info in candidates:
+        if chosen and total + info.size > max_bytes:
+            break
+        chosen.append(info)
+        total += info.size
     if len(chosen) < 2 and not any(f.delete_files for f in chosen):
         return []
     return sorted(f.path for f in chosen)
