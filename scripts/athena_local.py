@@ -13,8 +13,10 @@ What runs:
   downloaded from S3 and read with ``read_parquet(..., union_by_name=true)``; the table shows exactly its Glue
   columns, then its partition keys with the partition's values, like Athena. Equality/IN filters on partition keys
   prune partitions before anything is read; ``DataScannedInBytes`` is the size of the files read.
-- Iceberg tables (Glue ``table_type=ICEBERG``, as pyiceberg's Glue catalog registers them): the current snapshot is
-  read with a pyiceberg scan; no time travel (``FOR VERSION AS OF``), no DML on them.
+- Iceberg tables (Glue ``table_type=ICEBERG``, as pyiceberg's Glue catalog registers them): the current snapshot (or
+  ``FOR VERSION AS OF <snapshot id>``) is read with a pyiceberg scan. ``MERGE INTO`` an Iceberg table runs through
+  a shim: DuckDB runs the statement on a copy of the table's rows and the result replaces the table's data in one
+  pyiceberg overwrite (Athena writes position deletes instead); no other DML.
 - ``ALTER TABLE t ADD [IF NOT EXISTS] PARTITION (k='v') [LOCATION '...']``, ``MSCK REPAIR TABLE t``,
   ``SHOW PARTITIONS t``: done on the Glue catalog, as Athena does.
 - Anything else ends FAILED with a reason; nothing is marked SUCCEEDED without having run.
@@ -177,6 +179,14 @@ class Lake:
         self.s3 = boto3.client("s3", **options)
         self.iceberg_io = {"s3.endpoint": endpoint, "s3.region": region, "s3.access-key-id": key,
                            "s3.secret-access-key": secret}
+        self.glue_properties = {"type": "glue", "glue.endpoint": endpoint, "glue.region": region,
+                                "glue.access-key-id": key, "glue.secret-access-key": secret}
+
+    def catalog(self) -> Any:
+        """pyiceberg's Glue catalog on the same Glue and S3 (the MERGE shim commits through it)."""
+        from pyiceberg.catalog import load_catalog
+
+        return load_catalog("athena_local", **self.glue_properties, **self.iceberg_io)
 
     def table(self, database: str, name: str, position: str = "") -> dict[str, Any]:
         try:
@@ -240,11 +250,13 @@ def run_statement(lake: Lake, execution: Execution, work_dir: str | None) -> Que
         return alter_table(lake, text, execution)
     if text.startswith("(") or (words and words[0].upper() in ("SELECT", "WITH", "VALUES")):
         return select(lake, text, execution, work_dir)
+    if head == "MERGE INTO":
+        return merge_into(lake, text, execution, work_dir)
     first = words[0].upper() if words else "(empty)"
     _raise_syntax_error(text)
     raise QueryFailed(
-        f"NOT_SUPPORTED: the local Athena stand-in runs SELECT/WITH, ALTER TABLE ADD PARTITION, MSCK REPAIR TABLE "
-        f"and SHOW PARTITIONS; it does not run {first} statements",
+        f"NOT_SUPPORTED: the local Athena stand-in runs SELECT/WITH, ALTER TABLE ADD PARTITION, MSCK REPAIR TABLE, "
+        f"SHOW PARTITIONS and MERGE INTO an Iceberg table; it does not run {first} statements",
         error_type=1005,
     )
 
@@ -380,39 +392,18 @@ def show_partitions(lake: Lake, target: tuple[str, str]) -> QueryResult:
 def select(lake: Lake, text: str, execution: Execution, work_dir: str | None) -> QueryResult:
     """Transpile to DuckDB, bind each Glue table to its Parquet files, run, and format the rows as Athena does."""
     import duckdb
-    from sqlglot import exp
 
     statements = _raise_syntax_error(text)
     if len(statements) != 1:
         raise QueryFailed(f"Only one sql statement is allowed. Got: {len(statements)}", error_type=1004)
     tree = statements[0]
     _name_unnamed_columns(tree)
-    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    tables = [t for t in tree.find_all(exp.Table)
-              if isinstance(t.this, exp.Identifier) and not (not t.db and t.name.lower() in cte_names)]
 
     with tempfile.TemporaryDirectory(prefix="athena-local-", dir=work_dir) as scratch:
         connection = duckdb.connect()
         execution.connection = connection
-        scanned = 0
         try:
-            for index, table in enumerate(tables):
-                database = (table.db or execution.database).lower()
-                name = table.name.lower()
-                if table.catalog and table.catalog.lower() != DEFAULT_CATALOG:
-                    raise QueryFailed(f"CATALOG_NOT_FOUND: Catalog '{table.catalog}' does not exist")
-                glue_table = lake.table(database, name, _position(table))
-                view = f"__athena_table_{index}"
-                if is_iceberg(glue_table):
-                    relation, bytes_read = _iceberg_relation(connection, lake, glue_table, index)
-                else:
-                    files = _table_files(lake, glue_table, _partition_filters(table, glue_table))
-                    relation, bytes_read = _relation_sql(connection, lake, glue_table, files, Path(scratch), index)
-                scanned += bytes_read
-                connection.execute(f"CREATE TEMP VIEW {sql_identifier(view)} AS {relation}")
-                alias = table.alias or name
-                table.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
-                                        alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+            scanned = _bind_tables(connection, lake, tree, execution, Path(scratch))
             if execution.cancel.is_set():
                 raise QueryFailed("Query was cancelled", error_type=1002)
             duck_sql = tree.sql(dialect="duckdb")
@@ -432,6 +423,98 @@ def select(lake: Lake, text: str, execution: Execution, work_dir: str | None) ->
     columns = [_column(n, athena_type(t), t) for n, t in zip(names, types, strict=True)]
     rows = [[athena_text(v) for v in row] for row in fetched]
     return QueryResult(columns=columns, rows=rows, header=True, scanned_bytes=scanned, statement_type="DML")
+
+
+def _bind_tables(connection: Any, lake: Lake, tree: Any, execution: Execution, scratch: Path) -> int:
+    """Bind every Glue table ``tree`` reads to a DuckDB view of its data (in place); bytes read."""
+    from sqlglot import exp
+
+    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    tables = [t for t in tree.find_all(exp.Table)
+              if isinstance(t.this, exp.Identifier) and not (not t.db and t.name.lower() in cte_names)]
+    scanned = 0
+    for index, table in enumerate(tables):
+        database = (table.db or execution.database).lower()
+        name = table.name.lower()
+        if table.catalog and table.catalog.lower() != DEFAULT_CATALOG:
+            raise QueryFailed(f"CATALOG_NOT_FOUND: Catalog '{table.catalog}' does not exist")
+        glue_table = lake.table(database, name, _position(table))
+        view = f"__athena_table_{index}"
+        if is_iceberg(glue_table):
+            relation, bytes_read = _iceberg_relation(connection, lake, glue_table, index, _version_of(table))
+        else:
+            files = _table_files(lake, glue_table, _partition_filters(table, glue_table))
+            relation, bytes_read = _relation_sql(connection, lake, glue_table, files, scratch, index)
+        scanned += bytes_read
+        connection.execute(f"CREATE TEMP VIEW {sql_identifier(view)} AS {relation}")
+        alias = table.alias or name
+        table.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
+                                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+    return scanned
+
+
+def _version_of(table: Any) -> int | None:
+    """The snapshot id of ``FOR VERSION AS OF <id>`` (Iceberg time travel), or None."""
+    version = table.args.get("version")
+    if version is None:
+        return None
+    if str(version.this).upper() != "VERSION":
+        raise QueryFailed(f"NOT_SUPPORTED: time travel {version.sql()}: the stand-in takes FOR VERSION AS OF "
+                          "<snapshot id> only")
+    try:
+        return int(version.expression.this)
+    except (TypeError, ValueError) as exc:
+        raise QueryFailed(f"NOT_SUPPORTED: time travel {version.sql()}: the stand-in takes FOR VERSION AS OF "
+                          "<snapshot id> only") from exc
+
+
+# ------------------------------------------------------------------------------------- MERGE INTO (Iceberg shim)
+def merge_into(lake: Lake, text: str, execution: Execution, work_dir: str | None) -> QueryResult:
+    """``MERGE INTO`` an Iceberg table: DuckDB runs the statement (transpiled from the Athena dialect) on a copy of
+    the table's current rows, and the result replaces the table's data in one pyiceberg overwrite commit.
+
+    A shim, not Athena's engine: Athena engine v3 writes position delete files for the changed rows; here the whole
+    table is rewritten. What it proves: the statement parses as Athena SQL and its semantics give the expected rows.
+    """
+    import duckdb
+    from sqlglot import exp
+
+    tree = _raise_syntax_error(text)[0]
+    if not isinstance(tree, exp.Merge):
+        raise QueryFailed(f"line 1:1: expected a MERGE INTO statement: {text[:80]!r}")
+    target = tree.this
+    database = (target.db or execution.database).lower()
+    glue_table = lake.table(database, target.name.lower(), _position(target))
+    if not is_iceberg(glue_table):
+        raise QueryFailed("NOT_SUPPORTED: MERGE INTO is only supported for Iceberg tables", error_type=1005)
+    iceberg = lake.catalog().load_table((database, target.name.lower()))
+    before = iceberg.current_snapshot()
+    with tempfile.TemporaryDirectory(prefix="athena-local-", dir=work_dir) as scratch:
+        connection = duckdb.connect()
+        execution.connection = connection
+        try:
+            connection.register("__merge_current", iceberg.scan().to_arrow())
+            connection.execute("CREATE TABLE __merge_target AS SELECT * FROM __merge_current")
+            alias = target.alias
+            target.replace(exp.Table(this=exp.to_identifier("__merge_target", quoted=True),
+                                     alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+                                     if alias else None))
+            scanned = _bind_tables(connection, lake, tree.args["using"], execution, Path(scratch))
+            duck_sql = tree.sql(dialect="duckdb")
+            log.info("query %s as DuckDB: %s", execution.query_id, duck_sql)
+            try:
+                connection.execute(duck_sql)
+                merged = connection.sql("SELECT * FROM __merge_target").to_arrow_table()
+            except duckdb.Error as exc:
+                raise QueryFailed(f"{type(exc).__name__}: {exc}", error_type=1006) from exc
+        finally:
+            execution.connection = None
+            connection.close()
+    iceberg.refresh()
+    if iceberg.current_snapshot() != before:
+        raise QueryFailed("ICEBERG_COMMIT_ERROR: the table changed while the MERGE ran", error_type=1006)
+    iceberg.overwrite(merged.cast(iceberg.schema().as_arrow()))
+    return QueryResult(columns=[], rows=[], header=False, scanned_bytes=scanned, statement_type="DML")
 
 
 def _raise_syntax_error(text: str) -> list[Any]:
@@ -583,13 +666,17 @@ def is_iceberg(glue_table: dict[str, Any]) -> bool:
     return parameters.get("table_type", "").upper() == "ICEBERG" and bool(parameters.get("metadata_location"))
 
 
-def _iceberg_relation(connection: Any, lake: Lake, glue_table: dict[str, Any], table_index: int) -> tuple[str, int]:
-    """The Iceberg table's current snapshot, read with a pyiceberg scan (Athena engine v3 reads it natively; DuckDB's
-    iceberg extension cannot be downloaded here); bytes read: the data files of the scan."""
+def _iceberg_relation(connection: Any, lake: Lake, glue_table: dict[str, Any], table_index: int,
+                      snapshot_id: int | None = None) -> tuple[str, int]:
+    """The Iceberg table's current snapshot (or ``snapshot_id``: time travel), read with a pyiceberg scan (Athena
+    engine v3 reads it natively; DuckDB's iceberg extension cannot be downloaded here); bytes read: the data files
+    of the scan."""
     from pyiceberg.table import StaticTable
 
     table = StaticTable.from_metadata(glue_table["Parameters"]["metadata_location"], properties=lake.iceberg_io)
-    scan = table.scan()
+    if snapshot_id is not None and table.metadata.snapshot_by_id(snapshot_id) is None:
+        raise QueryFailed(f"ICEBERG_INVALID_SNAPSHOT_ID: snapshot {snapshot_id} does not exist", error_type=1006)
+    scan = table.scan(snapshot_id=snapshot_id)
     scanned = sum(task.file.file_size_in_bytes for task in scan.plan_files())
     name = f"__iceberg_{table_index}"
     connection.register(name, scan.to_arrow())

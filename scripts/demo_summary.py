@@ -68,7 +68,8 @@ def print_locations(config: TableConfig, values: dict[str, Any]) -> None:
     for entry in convert.get("files", []):
         print(f"  parquet   {entry['path']}  ({entry['rows']} rows, {entry['bytes']} bytes)")
     glue = AwsBaseHook(aws_conn_id=config.connections.aws, client_type="glue", region_name=config.dynamodb.region).conn
-    for name in (config.glue_table, f"{config.glue_table}_snapshots"):
+    iceberg = config.lake.format == "iceberg"
+    for name in (config.glue_table,) if iceberg else (config.glue_table, f"{config.glue_table}_snapshots"):
         try:
             table = glue.get_table(DatabaseName=config.glue.database, Name=name)["Table"]
         except glue.exceptions.EntityNotFoundException:
@@ -76,6 +77,12 @@ def print_locations(config: TableConfig, values: dict[str, Any]) -> None:
             continue
         storage = table["StorageDescriptor"]
         print(f"  glue      {config.glue.database}.{name}: {len(storage['Columns'])} columns at {storage['Location']}")
+    merge = values.get("merge")
+    if merge:
+        props = merge.get("properties") or {}
+        print(f"  iceberg   {config.glue.database}.{config.glue_table}: snapshot {merge.get('snapshot_id')} "
+              f"({merge.get('action')} by the {merge.get('engine')} engine), {props.get('ddb-lake.rows')} rows, "
+              f"watermark {props.get('ddb-lake.watermark')}")
     load = values.get("bigquery.load")
     if load:
         summary = {k: load[k] for k in ("destination", "job_id", "layout") if k in load}

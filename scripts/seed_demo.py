@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
 from ddb_lake.core.config.table_config import TableConfig, load_table_config
@@ -100,7 +102,8 @@ def seed_aws(config: TableConfig, items: int) -> None:
     if config.dynamodb.table_name not in existing:
         create_table(dynamodb, config.dynamodb.table_name)
         put_items(dynamodb, config.dynamodb.table_name, items)
-    s3.create_bucket(Bucket=config.lake.bucket)
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=config.lake.bucket, **where)  # outside us-east-1 S3 wants the region named
     print(f"DynamoDB table {config.dynamodb.table_name}: {items} items, PITR on; S3 bucket {config.lake.bucket}")
 
 
@@ -124,11 +127,27 @@ def seed_google(config: TableConfig) -> None:
     print(f"GCS bucket {config.bigquery.gcs_bucket}; BigQuery dataset {dataset}")
 
 
+def demo_copy(table_file: Path, folder: Path) -> Path:
+    """The table file copied into ``folder`` with the stand-ins' export settings (``check_recovery_window`` off:
+    moto's PITR window starts at seeding, after the run's export time; ``poll_seconds`` 2: moto exports at once)."""
+    settings = yaml.safe_load(table_file.read_text(encoding="utf-8"))
+    settings.setdefault("export", {}).update(check_recovery_window=False, poll_seconds=2)
+    target = folder / table_file.name
+    target.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    load_table_config(target)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("table_file", type=Path)
     parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--demo-copy", type=Path, metavar="FOLDER",
+                        help="only write the demo's copy of table_file into FOLDER and print its path")
     args = parser.parse_args(argv)
+    if args.demo_copy:
+        print(demo_copy(args.table_file, args.demo_copy))
+        return 0
     config = load_table_config(args.table_file)
     started = time.monotonic()
     seed_aws(config, args.items)

@@ -41,9 +41,10 @@ def test_iceberg_dag_bootstraps_then_refuses_full_items_as_changes(moto_reset, t
                       lake={"bucket": "ice-orders", "prefix": "lake", "format": "iceberg"})
     config = load_table_config(path)
     dag = build_table_dags(tmp_path / "tables")[DAG_ID]
-    assert sorted(dag.task_ids) == ["convert", "expire", "export", "lifecycle", "merge", "plan", "report", "state",
-                                    "validate"]
-    assert "validate" in dag.get_task("expire").upstream_task_ids
+    assert sorted(dag.task_ids) == ["compact", "convert", "expire", "export", "lifecycle", "merge", "plan",
+                                    "remove_orphans", "report", "state", "validate"]
+    for before, after in (("validate", "compact"), ("compact", "expire"), ("expire", "remove_orphans")):
+        assert before in dag.get_task(after).upstream_task_ids, (before, after)
     chain = ["plan", "state", "export", "convert", "merge", "validate", "report"]
     for before, after in zip(chain, chain[1:]):
         assert before in dag.get_task(after).upstream_task_ids, (before, after)

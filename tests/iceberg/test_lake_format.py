@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ddb_lake.core.config.table_config import TableConfigError, load_table_config
+from ddb_lake.core.config.table_config import IcebergSettings, TableConfigError, load_table_config
 
 MINIMAL = {
     "dynamodb": {"table_name": "Books"},
@@ -49,4 +49,31 @@ def test_bad_format_names_file_and_field(tmp_path, lake, export, words):
         load_table_config(path)
     assert err.value.field_name == "lake.format"
     assert err.value.path == str(path)
+    assert words in str(err.value)
+
+
+def test_iceberg_settings_default_and_read(tmp_path):
+    base = {"lake": {"bucket": "lake-bucket", "format": "iceberg"}, "export": {"mode": "incremental"}}
+    assert load_table_config(write(tmp_path, **base)).iceberg == IcebergSettings(
+        merge_engine="auto", athena_min_rows=50_000_000, compact_every_runs=24, small_file_mb=32)
+    config = load_table_config(write(tmp_path, **base, iceberg={"merge_engine": "athena", "compact_every_runs": 0}))
+    assert (config.iceberg.merge_engine, config.iceberg.compact_every_runs) == ("athena", 0)
+
+
+@pytest.mark.parametrize(
+    ("iceberg", "field", "words"),
+    [
+        ({"merge_engine": "spark"}, "iceberg.merge_engine", "'spark' is not one of auto, worker, athena"),
+        ({"athena_min_rows": -1}, "iceberg.athena_min_rows", "must be >= 0"),
+        ({"compact_every_runs": -2}, "iceberg.compact_every_runs", "0: never compact"),
+        ({"small_file_mb": 0}, "iceberg.small_file_mb", "must be >= 1"),
+        ({"merge_engin": "athena"}, "iceberg.merge_engin", "unknown setting"),
+    ],
+)
+def test_bad_iceberg_setting_names_file_and_field(tmp_path, iceberg, field, words):
+    path = write(tmp_path, lake={"bucket": "lake-bucket", "format": "iceberg"}, export={"mode": "incremental"},
+                 iceberg=iceberg)
+    with pytest.raises(TableConfigError) as err:
+        load_table_config(path)
+    assert (err.value.field_name, err.value.path) == (field, str(path))
     assert words in str(err.value)

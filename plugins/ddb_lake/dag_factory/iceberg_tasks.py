@@ -1,6 +1,6 @@
 """The tasks of a ``lake.format: iceberg`` table's incremental DAG: state → export → convert → merge → validate →
-expire, report (and lifecycle after convert). The parquet path (``tasks.add_tasks``) is untouched; ``add_tasks``
-hands iceberg tables here."""
+report, and compact → expire → remove_orphans after validate (lifecycle after convert). The parquet path
+(``tasks.add_tasks``) is untouched; ``add_tasks`` hands iceberg tables here."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
     from ddb_lake.operators.iceberg_table import (
         IcebergChainStateOperator,
+        IcebergCompactionOperator,
         IcebergExpireSnapshotsOperator,
         IcebergMergeOperator,
+        IcebergOrphanFilesOperator,
         IcebergValidationOperator,
     )
     from ddb_lake.operators.lake_lifecycle import LakeLifecycleOperator
@@ -37,21 +39,29 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     convert = ExportToParquetOperator(
         task_id="convert", export=export.output, dest_url=state.output["changes_url"],
         snapshot=state.output["snapshot"], numbers=config.numbers, previous_schema=state.output["previous_schema"],
-        converter_options=config.convert.converter_options(), **aws)
+        converter_options=config.convert.converter_options(), columns=dict(config.columns), **aws)
     merge = IcebergMergeOperator(
         task_id="merge", location=table.iceberg_location, export=export.output, conversion=convert.output,
-        state=state.output, **where, **aws)
+        state=state.output, merge_engine=config.iceberg.merge_engine, athena_min_rows=config.iceberg.athena_min_rows,
+        athena_output_location=config.athena.output_location, athena_workgroup=config.athena.workgroup, **where, **aws)
     validate = IcebergValidationOperator(task_id="validate", merge=merge.output, **where, **aws)
     report = RunReportOperator(task_id="report", table=config.name, export=export.output, conversion=convert.output,
                                validation=validate.output)
     expire = IcebergExpireSnapshotsOperator(
         task_id="expire", grace_period=timedelta(hours=config.retention.grace_hours),
         keep_last=config.retention.keep_last, **where, **aws)
+    compact = IcebergCompactionOperator(
+        task_id="compact", every_runs=config.iceberg.compact_every_runs, small_file_mb=config.iceberg.small_file_mb,
+        **where, **aws)
+    orphans = IcebergOrphanFilesOperator(
+        task_id="remove_orphans", grace_period=timedelta(hours=config.retention.grace_hours), **where, **aws)
     lifecycle = LakeLifecycleOperator(
         task_id="lifecycle", bucket=table.lake_bucket, prefix=table.lake_prefix, table=table.lake_table,
         raw_export_days=config.retention.raw_export_days, changes_days=config.retention.changes_days, **aws)
     plan_task = plan.operator
-    plan_task >> state >> export >> convert >> merge >> validate >> [expire, report]
+    plan_task >> state >> export >> convert >> merge >> validate >> [compact, report]
+    compact >> expire >> orphans
     convert >> lifecycle
     return {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
-            "expire": expire, "report": report, "lifecycle": lifecycle}
+            "compact": compact, "expire": expire, "remove_orphans": orphans, "report": report,
+            "lifecycle": lifecycle}

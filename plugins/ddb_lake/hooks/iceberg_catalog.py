@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -46,3 +47,11 @@ class IcebergCatalogHook(AwsBaseHook):
             return self.get_catalog().load_table((database, table))
         except NoSuchTableError:
             return None
+
+    def list_files(self, url: str) -> list[tuple[str, datetime]]:
+        """Every object under ``url`` (``s3://bucket/prefix/``) with its last-modified time."""
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        s3 = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="s3").conn
+        return [(f"s3://{bucket}/{item['Key']}", item["LastModified"])
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                for item in page.get("Contents", [])]

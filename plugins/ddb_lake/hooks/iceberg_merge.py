@@ -36,7 +36,7 @@ from ddb_lake.core.iceberg.change_set import (
     with_metadata_names,
 )
 from ddb_lake.core.iceberg.schema_rules import KEY_COLUMNS_PROPERTY, SCHEMA_PROPERTY, check_evolution
-from ddb_lake.core.iceberg.watermark import EXPORT_ID, CommittedState, commit_properties
+from ddb_lake.core.iceberg.watermark import EXPORT_ID, WATERMARK, CommittedState, commit_properties
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.iceberg_deletes import deleted_positions, overwrite_with_deletes, raw_keys, write_delete_file
 
@@ -62,6 +62,7 @@ class MergeResult:
     files_added: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    engine: str = "worker"
 
     def to_xcom(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,8 +74,23 @@ def stored_schema(table: Any) -> LakeSchema | None:
     return LakeSchema.from_json(json.loads(text)) if text else None
 
 
+def state_snapshot(table: Any) -> Any | None:
+    """The newest snapshot (current or an ancestor) a ddb-lake commit wrote: the one carrying the watermark.
+
+    Commits of other writers (an Athena ``MERGE`` before its ddb-lake commit, a compaction by another engine) carry
+    no ddb-lake summary; the chain stands where the last ddb-lake commit left it.
+    """
+    from pyiceberg.table.snapshots import ancestors_of
+
+    current = table.current_snapshot() if table is not None else None
+    for snapshot in ancestors_of(current, table.metadata) if current else ():
+        if WATERMARK in snapshot.summary.additional_properties:
+            return snapshot
+    return None
+
+
 def committed_state(table: Any) -> CommittedState:
-    snapshot = table.current_snapshot() if table is not None else None
+    snapshot = state_snapshot(table)
     return CommittedState.from_summary(snapshot.summary.additional_properties if snapshot else None)
 
 

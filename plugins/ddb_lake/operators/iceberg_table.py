@@ -12,10 +12,11 @@ from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
-from ddb_lake.compat import AirflowSkipException, Context
-from ddb_lake.core.errors import NotFoundError, ValidationFailedError
+from ddb_lake.compat import AirflowSkipException, Context, run_attempt
+from ddb_lake.core.errors import ConfigError, NotFoundError, ValidationFailedError
 from ddb_lake.core.export.folders import finished_export
 from ddb_lake.core.iceberg.arithmetic import KeyTotals, check_merge
+from ddb_lake.core.iceberg.athena_merge import DEFAULT_ATHENA_MIN_ROWS, WORKER, choose_engine
 from ddb_lake.core.iceberg.schema_rules import key_columns_of
 from ddb_lake.core.iceberg.watermark import BOOTSTRAP, KEY_CHECKSUM, ROWS, SKIP, plan_window, window_locations
 from ddb_lake.core.lake.layout import TableLayout
@@ -71,6 +72,8 @@ class IcebergMergeOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]
     :param conversion: the convert task's summary (Parquet ``files`` and their ``schema``)
     :param state: the state task's result (``window_start``, ``export_time``)
     :param location: the table's folder, used when the table is created by its first bootstrap
+    :param merge_engine: ``worker``, ``athena`` or ``auto`` (Athena from ``athena_min_rows`` rows on); a bootstrap
+        always runs in the worker. Athena needs ``athena_output_location`` (and ``athena_workgroup``)
     """
 
     template_fields: Sequence[str] = ("export", "conversion", "state")
@@ -78,10 +81,15 @@ class IcebergMergeOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]
     aws_hook_class = IcebergCatalogHook
 
     def __init__(self, *, database: str, table_name: str, location: str, export: Any, conversion: Any, state: Any,
+                 merge_engine: str = WORKER, athena_min_rows: int = DEFAULT_ATHENA_MIN_ROWS,
+                 athena_output_location: str = "", athena_workgroup: str = "primary", athena_poll_seconds: float = 2.0,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.database, self.table_name, self.location = database, table_name, location
         self.export, self.conversion, self.state = export, conversion, state
+        self.merge_engine, self.athena_min_rows = merge_engine, athena_min_rows
+        self.athena_output_location, self.athena_workgroup = athena_output_location, athena_workgroup
+        self.athena_poll_seconds = athena_poll_seconds
 
     def execute(self, context: Context) -> dict[str, Any]:
         export = finished_export(self.export, self.task_id)
@@ -101,11 +109,32 @@ class IcebergMergeOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]
             result = engine.bootstrap(table, rows, engine.data_schema(schema), export_id=export_id,
                                       export_time=self.state["export_time"], key_columns=keys)
         else:
-            result = engine.merge_window(table, rows, schema, export_id=export_id, key_columns=keys,
-                                         window_start=self.state["window_start"], window_end=self.state["export_time"])
-        self.log.info("%s export %s into %s.%s: snapshot %s, %s", result.action, export_id, self.database,
-                      self.table_name, result.snapshot_id, result.properties)
+            result = self.merge_window(context, table, rows, schema, export_id, keys)
+        self.log.info("%s export %s into %s.%s (%s): snapshot %s, %s", result.action, export_id, self.database,
+                      self.table_name, result.engine, result.snapshot_id, result.properties)
         return {**result.to_xcom(), "key_columns": keys}
+
+    def merge_window(self, context: Context, table: Any, rows: Any, schema: LakeSchema, export_id: str,
+                     keys: list[str]) -> engine.MergeResult:
+        """The window merge by the engine the setting and the table's size choose."""
+        window = {"export_id": export_id, "key_columns": keys, "window_start": self.state["window_start"],
+                  "window_end": self.state["export_time"]}
+        chosen = choose_engine(self.merge_engine, engine.committed_state(table).rows, self.athena_min_rows)
+        if chosen == WORKER:
+            return engine.merge_window(table, rows, schema, **window)
+        from ddb_lake.hooks.iceberg_athena import AthenaMergeRunner
+        from ddb_lake.hooks.iceberg_athena_merge import merge_window_athena
+
+        if not self.athena_output_location:
+            raise ConfigError(f"Iceberg table {self.database}.{self.table_name}: the athena merge engine needs "
+                              "athena.output_location")
+        runner = AthenaMergeRunner(aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                                   output_location=self.athena_output_location, workgroup=self.athena_workgroup,
+                                   attempt=run_attempt(context), table=f"{self.database}.{self.table_name}",
+                                   poll_seconds=self.athena_poll_seconds)
+        return merge_window_athena(table, rows, schema, **window, database=self.database,
+                                   table_name=self.table_name, window_url=f"{self.state['changes_url']}/merge_window",
+                                   runner=runner)
 
 
 class IcebergValidationOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
@@ -166,3 +195,55 @@ class IcebergExpireSnapshotsOperator(ClassifiedErrors, AwsBaseOperator[IcebergCa
                       self.table_name, result["expired"] or "nothing", result["deleted_files"],
                       result["kept_snapshots"])
         return result
+
+
+class IcebergCompactionOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
+    """Every ``every_runs`` merges, rewrite the table's small data files (below ``small_file_mb``) and those carrying
+    position deletes into large ones, in one commit; older snapshots keep their files until expiry."""
+
+    ui_color = "#f3e6cf"
+    aws_hook_class = IcebergCatalogHook
+
+    def __init__(self, *, database: str, table_name: str, every_runs: int, small_file_mb: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database, self.table_name = database, table_name
+        self.every_runs, self.small_file_mb = every_runs, small_file_mb
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from ddb_lake.core.iceberg.maintenance_rules import compaction_due
+        from ddb_lake.hooks.iceberg_maintenance import compact, merges_since_compaction
+
+        table = self.hook.load_table(self.database, self.table_name)
+        if table is None:
+            raise NotFoundError(f"Iceberg table {self.database}.{self.table_name} does not exist")
+        merges = merges_since_compaction(table)
+        if not compaction_due(merges, self.every_runs):
+            self.log.info("table %s.%s: %d merge(s) since the last compaction, compacting every %d: not yet",
+                          self.database, self.table_name, merges, self.every_runs)
+            return {"files_in": 0, "files_out": 0, "snapshot_id": None, "merges_since": merges}
+        result = compact(table, small_bytes=self.small_file_mb << 20)
+        self.log.info("table %s.%s: compaction %s", self.database, self.table_name, result)
+        return {**result, "merges_since": merges}
+
+
+class IcebergOrphanFilesOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
+    """Delete files under the table's ``data/`` folder that no snapshot references and that are older than
+    ``grace_period`` (left by a crashed merge or a failed commit)."""
+
+    ui_color = "#f3e6cf"
+    aws_hook_class = IcebergCatalogHook
+
+    def __init__(self, *, database: str, table_name: str, grace_period: timedelta, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database, self.table_name, self.grace_period = database, table_name, grace_period
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from ddb_lake.hooks.iceberg_maintenance import remove_orphan_files
+
+        table = self.hook.load_table(self.database, self.table_name)
+        if table is None:
+            raise NotFoundError(f"Iceberg table {self.database}.{self.table_name} does not exist")
+        listed = self.hook.list_files(f"{table.location().rstrip('/')}/data/")
+        result = remove_orphan_files(table, listed, now=datetime.now(timezone.utc), grace=self.grace_period,
+                                     delete=table.io.delete)
+        return {"listed": result["listed"], "removed": len(result["removed"])}

@@ -36,6 +36,7 @@ REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
 LAKE_FORMATS = ("parquet", "iceberg")
+MERGE_ENGINES = ("auto", "worker", "athena")
 
 
 class TableConfigError(ConfigError, ValueError):
@@ -134,6 +135,16 @@ class ValidationSettings:
 
 
 @dataclass(frozen=True)
+class IcebergSettings:
+    """``lake.format: iceberg`` only: the merge engine and the table's maintenance (docs/iceberg.md)."""
+
+    merge_engine: str = "auto"  # auto: athena from athena_min_rows rows on, else worker
+    athena_min_rows: int = 50_000_000
+    compact_every_runs: int = 24  # compaction after every Nth merge (0: never)
+    small_file_mb: int = 32  # data files below this size (or carrying delete files) are compacted
+
+
+@dataclass(frozen=True)
 class ConnectionSettings:
     aws: str = "aws_default"
     gcp: str = "google_cloud_default"
@@ -168,6 +179,7 @@ class TableConfig:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
+    iceberg: IcebergSettings = field(default_factory=IcebergSettings)
     owner: str = "data-engineering"
     tags: tuple[str, ...] = ()
     retries: int = 3
@@ -189,6 +201,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "export.mode": EXPORT_MODES,
     "export.view_type": VIEW_TYPES,
     "lake.format": LAKE_FORMATS,
+    "iceberg.merge_engine": MERGE_ENGINES,
     "glue.catalog_mode": CATALOG_MODES,
     "athena.repair": REPAIR_MODES,
     "numbers": NUMBER_MODES,
@@ -390,6 +403,7 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         ("export.poll_seconds", "must be at least 1 second" if config.export.poll_seconds < 1 else None),
         ("lake.bucket", s3_bucket_problem(config.lake.bucket)),
         ("lake.format", _iceberg_problem(config)),
+        *_iceberg_setting_problems(config.iceberg),
         *_athena_problems(config.athena),
         ("glue.crawler_role", "catalog_mode crawler needs an IAM role for the crawler"
          if config.glue.catalog_mode == "crawler" and not config.glue.crawler_role else None),
@@ -424,6 +438,14 @@ def _iceberg_problem(config: TableConfig) -> str | None:
     return (f"iceberg needs export.mode incremental (it is {config.export.mode!r}): the incremental DAG bootstraps the "
             "Iceberg table from a full export and merges every window after it; a full-mode DAG would publish "
             "Parquet snapshots under the same Glue table name. Set export.mode: incremental")
+
+
+def _iceberg_setting_problems(iceberg: IcebergSettings) -> list[tuple[str, str | None]]:
+    return [
+        ("iceberg.athena_min_rows", "must be >= 0" if iceberg.athena_min_rows < 0 else None),
+        ("iceberg.compact_every_runs", "must be >= 0 (0: never compact)" if iceberg.compact_every_runs < 0 else None),
+        ("iceberg.small_file_mb", "must be >= 1" if iceberg.small_file_mb < 1 else None),
+    ]
 
 
 def _athena_problems(athena: AthenaSettings) -> list[tuple[str, str | None]]:
