@@ -146,10 +146,13 @@ def test_a_sibling_snapshot_not_yet_published_survives_retention(lake):
     lake.write_snapshot(S0, rows(1))  # an abandoned attempt: never published
     publish(lake.write_snapshot(S1, rows(1)))
     publish(lake.write_snapshot(S3, rows(1, start=30)))
-    time.sleep(GRACE_SECONDS + 1.1)
+    settled = time.time()  # S0 written and S1 superseded before this
+    time.sleep(8)
     lake.write_snapshot(S2, rows(1, start=20))  # a sibling backfill, older than the current one, still validating
 
-    result = retention(grace_seconds=GRACE_SECONDS)
+    # A grace that S0 and S1 have outlived and S2 has not, whatever the machine's load since S2 was written: S2 is
+    # 8 s younger than `settled` (minus 1 s for S3's whole-second LastModified, minus this grace's 1.5 s margin).
+    result = retention(grace_seconds=time.time() - settled - 1.5)
     assert sorted(result["deleted"]) == [S0, S1]
     assert result["deleted"][S0].startswith("never published, last written")
     assert result["deleted"][S1].startswith("published, not current since")

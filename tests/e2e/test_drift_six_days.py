@@ -38,7 +38,8 @@ from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook  # noqa: E
 from ddb_lake.destinations.bigquery.schema import bigquery_fields, normalized_type  # noqa: E402
 from ddb_lake.destinations.bigquery.widening import HOLDS, VIEW_SUFFIX  # noqa: E402
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+# six DAG runs: about 4 minutes alone on 2 cores, more beside another xdist worker (the default per-test cap is 600 s)
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 NAME = "drift_orders"
 DAG_ID = f"ddb_lake__{NAME}"
