@@ -59,6 +59,18 @@ def order_item(i: int, rng: random.Random) -> dict:
     return item
 
 
+def big_item(i: int, rng: random.Random, item_kb: int) -> dict:
+    """An item of about ``item_kb`` KB of JSON: an order with a long text body and many line maps."""
+    item = order_item(i, rng)
+    lines = max(1, item_kb * 1024 // 3 // 110)
+    item["lines"] = {"L": [{"M": {"sku": {"S": f"SKU-{rng.randint(1, 9999)}"}, "qty": {"N": str(rng.randint(1, 5))},
+                                  "price": {"N": f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}"}}}
+                           for _ in range(lines)]}
+    body = item_kb * 1024 * 2 // 3
+    item["body"] = {"S": base64.b64encode(rng.randbytes(body * 3 // 4)).decode()}
+    return item
+
+
 def ion_value(value: dict) -> str:
     """A typed DynamoDB JSON value as DynamoDB's ION export writes it (numbers as Ion decimals, sets annotated)."""
     ((tag, inner),) = value.items()
@@ -83,7 +95,7 @@ def ion_decimal(text: str) -> str:
     return f"{mantissa}d{exponent}" if exponent else (mantissa if "." in mantissa else mantissa + ".")
 
 
-def make_export(folder: Path, items: int, files: int, output_format: str = "DYNAMODB_JSON") -> Path:
+def make_export(folder: Path, items: int, files: int, output_format: str = "DYNAMODB_JSON", item_kb: int = 0) -> Path:
     sys.path.insert(0, str(HERE.parent.parent / "plugins"))
     from ddb_lake.core.convert.export_writer import write_export
 
@@ -92,7 +104,7 @@ def make_export(folder: Path, items: int, files: int, output_format: str = "DYNA
 
     def lines(f: int):
         for i in range(f * per_file, min(items, (f + 1) * per_file)):
-            item = order_item(i, rng)
+            item = big_item(i, rng, item_kb) if item_kb else order_item(i, rng)
             if output_format == "ION":
                 yield f"$ion_1_0 {{Item:{ion_value({'M': item})}}}\n".encode()
             else:
@@ -193,6 +205,7 @@ def main() -> None:
     parser.add_argument("--paths", default="floor,ddb-lake,naive", help="which paths to time (comma-separated)")
     parser.add_argument("--format", default="DYNAMODB_JSON", choices=("DYNAMODB_JSON", "ION"),
                         help="export format to generate (ION: only the ddb-lake path applies)")
+    parser.add_argument("--item-kb", type=int, default=0, help="generate items of about this many KB (0: orders-like)")
     parser.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -207,7 +220,7 @@ def main() -> None:
         src = work / "export" / "AWSDynamoDB" / "01700000000000-bench000"
         if not (src / "manifest-summary.json").exists():
             t0 = time.monotonic()
-            make_export(work / "export", args.items, args.files, args.format)
+            make_export(work / "export", args.items, args.files, args.format, args.item_kb)
             print(f"generated {args.items} items in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         summary = json.loads((src / "manifest-summary.json").read_text())
         items = summary["itemCount"]

@@ -104,6 +104,8 @@ class ConvertSettings:
     target_file_mb: int = 256
     row_group_rows: int = 256 * 1024
     compression: str = "zstd"
+    memory_mb: int = 0  # memory budget of the conversion (process tree); 0: the converter's 1024
+    work_dir: str = ""  # local folder for the conversion's staging files; "": the system temp folder
 
     def converter_options(self) -> dict[str, Any]:
         """The keyword arguments ``convert_export`` takes for these settings."""
@@ -114,6 +116,10 @@ class ConvertSettings:
         }
         if self.workers:
             options["workers"] = self.workers
+        if self.memory_mb:
+            options["memory_budget_bytes"] = self.memory_mb << 20
+        if self.work_dir:
+            options["work_dir"] = self.work_dir
         return options
 
 
@@ -419,6 +425,8 @@ def _bound_problems(config: TableConfig) -> list[tuple[str, str | None]]:
     return [
         ("convert", "target_file_mb and row_group_rows must be >= 1, workers >= 0"
          if convert.target_file_mb < 1 or convert.row_group_rows < 1 or convert.workers < 0 else None),
+        ("convert.memory_mb", f"{convert.memory_mb} must be 0 (the default 1024) or at least 512: one worker and the "
+         "converting process need about 512 MB" if 0 < convert.memory_mb < 512 or convert.memory_mb < 0 else None),
         ("retention.grace_hours", f"{retention.grace_hours:g} must be > 0 and at least the longest query on the "
          "table: a reader that planned before a publish reads the older snapshot's files for that long"
          if retention.grace_hours <= 0 else None),
