@@ -532,7 +532,8 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
                    storage_options: dict | None = None, s3_client: Any = None,
                    previous_schema: LakeSchema | None = None, progress: Callable[[str], None] | None = None,
                    keep_foreign: bool = False, key_attributes: Sequence[Mapping[str, str]] | None = None,
-                   pins: Mapping[str, str] | None = None, **tuning: Any) -> dict:
+                   pins: Mapping[str, str] | None = None, only_files: Sequence[int] | None = None,
+                   fixed_schema: LakeSchema | None = None, **tuning: Any) -> dict:
     """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary.
 
     S3 is reached through ``s3_client`` when given (e.g. an Airflow hook's: refreshing credentials, the connection's
@@ -546,6 +547,9 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     :param pins: pinned column types, ``{attribute: "decimal(18,4)"}`` (the table's ``columns`` setting, see
         ``core.schema.pins``): those columns take exactly that type; a value that does not fit raises
         :class:`PinnedValueError` (terminal) naming the item's key, and nothing is written.
+    :param only_files: convert only these data files (indexes into the export's file list): one slice of a
+        fanned-out conversion (``core.convert.export_slices``); the summary then carries its ``slice`` profile.
+    :param fixed_schema: write exactly this schema (the slices' unified one); data it cannot hold is a SchemaError.
     """
     if numbers not in ("exact", "float"):
         raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
@@ -568,7 +572,7 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
     try:
         summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note,
-                           key_attributes or (), pin_types(pins))
+                           key_attributes or (), pin_types(pins), only_files, fixed_schema)
         _commit(summary, work / "out", dest, storage, note, keep_foreign=keep_foreign)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -629,9 +633,56 @@ def _timed_parse(task: _ParseTask) -> tuple[_ParsedFile, float]:
     return parse_file(task), time.monotonic() - begun
 
 
+def export_shape(shapes: Sequence[str | None], export_id: str) -> str | None:
+    """``full`` or ``incremental`` (None: no line seen); files of both shapes are a :class:`MalformedLineError`."""
+    seen = {shape for shape in shapes if shape}
+    if len(seen) > 1:
+        raise MalformedLineError("export mixes full ({\"Item\"}) and incremental (Keys/NewImage) files",
+                                 export_id=export_id)
+    return next(iter(seen), None)
+
+
+def export_schema(attributes: dict, *, rows: int, incremental: bool, manifest, previous_schema: LakeSchema | None,
+                  numbers: str, knobs: Tuning, key_attributes: Sequence[Mapping[str, str]] = (),
+                  pins: Mapping[str, LakeType] | None = None,
+                  note: Callable[[str], None] = log.info) -> tuple[LakeSchema, dict, bool]:
+    """(schema to write, drift, incremental) of an export from its merged value profile, under ``previous_schema``."""
+    if rows:
+        current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
+                               max_struct_fields=knobs.max_struct_fields)
+    elif previous_schema is not None:  # nothing seen: the earlier schema stands as it is (no type changes)
+        incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
+        current = LakeSchema(())
+    else:
+        incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
+        current = empty_export_schema(key_attributes, incremental=incremental, numbers=numbers)
+        if not key_attributes:
+            note("export holds no item and no key schema was given: the snapshot has no data columns")
+    if pins:
+        current = with_pins(current, pins)
+    schema, drift = evolve(previous_schema, current)
+    if pins:
+        schema = check_pins_hold(f"export {manifest.export_id}", previous_schema, schema, pins)
+    return schema, drift, incremental
+
+
+def _within(fixed: LakeSchema, own: LakeSchema, export_id: str) -> LakeSchema:
+    """``fixed`` when it has a column for every attribute of ``own``; else a :class:`SchemaError`.
+
+    Types are not compared: ``fixed`` was built from a value profile that includes these files' (a type narrower
+    than ``own``'s, e.g. decimal(4,2) for small integers, still holds every value).
+    """
+    new = sorted({f.attribute for f in own.fields} - {f.attribute for f in fixed.fields})
+    if new:
+        raise SchemaError(f"export {export_id}: these data files need columns the given schema does not hold ({new}); "
+                          "unify the slices' profiles again (core.convert.export_slices)")
+    return fixed
+
+
 def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: int | None, numbers: str,
              previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None],
-             key_attributes: Sequence[Mapping[str, str]] = (), pins: Mapping[str, LakeType] | None = None) -> dict:
+             key_attributes: Sequence[Mapping[str, str]] = (), pins: Mapping[str, LakeType] | None = None,
+             only_files: Sequence[int] | None = None, fixed_schema: LakeSchema | None = None) -> dict:
     raw_dir, out_dir = work / "raw", work / "out"
     raw_dir.mkdir()
     out_dir.mkdir()
@@ -641,36 +692,23 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
     try:
         parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage, knobs,
                                   manifest.output_format, json_threads=pool is None)
-                       for i, f in enumerate(manifest.files)]
+                       for i, f in enumerate(manifest.files) if only_files is None or i in only_files]
         parsed = _parse_all(parse_tasks, pool, note)
         rows = sum(p.rows for p in parsed)
         note(f"parsed {rows} items from {len(parsed)} files with {workers} worker(s)")
-        _check_total(rows, manifest, expected_items, note)
-        shapes = {p.shape for p in parsed if p.shape}
-        if len(shapes) > 1:
-            raise MalformedLineError("export mixes full ({\"Item\"}) and incremental (Keys/NewImage) files",
-                                     export_id=manifest.export_id)
-        incremental = shapes == {"incremental"}
+        if only_files is None:  # a slice's total is checked when the slices are unified
+            _check_total(rows, manifest, expected_items, note)
+        incremental = export_shape([p.shape for p in parsed], manifest.export_id) == "incremental"
         attributes: dict = {}
         for p in parsed:
             attributes = merge_attribute_maps(attributes, p.attributes)
-        if rows:
-            current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
-                                   max_struct_fields=knobs.max_struct_fields)
-        elif previous_schema is not None:  # nothing seen: the earlier schema stands as it is (no type changes)
-            incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
-            current = LakeSchema(())
-        else:
-            incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
-            current = empty_export_schema(key_attributes, incremental=incremental, numbers=numbers)
-            if not key_attributes:
-                note("export holds no item and no key schema was given: the snapshot has no data columns")
         if pins:
             _check_pins(parsed, attributes, pins, key_attributes, incremental)
-            current = with_pins(current, pins)
-        schema, drift = evolve(previous_schema, current)
-        if pins:
-            schema = check_pins_hold(f"export {manifest.export_id}", previous_schema, schema, pins)
+        schema, drift, incremental = export_schema(
+            attributes, rows=rows, incremental=incremental, manifest=manifest, previous_schema=previous_schema,
+            numbers=numbers, knobs=knobs, key_attributes=key_attributes, pins=pins, note=note)
+        if fixed_schema is not None:
+            schema, drift = _within(fixed_schema, schema, manifest.export_id), {}
         old_images = sum(p.old_images for p in parsed) > 0 or manifest.output_view == "NEW_AND_OLD_IMAGES"
         write_tasks = [_WriteTask(g, paths, str(out_dir), schema.to_json(), incremental, old_images, knobs)
                        for g, paths in enumerate(_groups(parsed, knobs, workers))]
@@ -698,6 +736,9 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
         "drift": drift,
         "verified": {"manifest": manifest.has_manifest, "expected_items": expected_items},
     }
+    if only_files is not None:  # what unifying the slices needs (core.convert.export_slices)
+        summary["slice"] = {"files": sorted(only_files), "profile": attributes, "old_images": old_images,
+                            "shape": export_shape([p.shape for p in parsed], manifest.export_id)}
     _name_parts(summary, parts, out_dir, dest)
     return summary
 

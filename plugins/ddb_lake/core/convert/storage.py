@@ -9,6 +9,7 @@ CLI does. A :class:`Storage` sent to a worker process travels as ``storage_optio
 from __future__ import annotations
 
 import os
+import shutil
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,30 @@ class Storage:
             for page in pages:
                 found.update((f"s3://{bucket}/{obj['Key']}", int(obj["Size"])) for obj in page.get("Contents", ()))
         return {url: found[url] if url in found else self.size(url) for url in urls}
+
+    def copy(self, source_url: str, url: str) -> None:
+        """Copy a file whole: S3 server-side (multipart past 5 GB), or a local copy renamed into place."""
+        if is_s3(url):
+            bucket, key = split_s3(url)
+            source_bucket, source_key = split_s3(source_url)
+            self.s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+            return
+        target = local_path(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_name(f".{target.name}.copying")
+        shutil.copyfile(local_path(source_url), staged)
+        os.replace(staged, target)
+
+    def put_copy(self, local_file: Path, url: str) -> None:
+        """Place a copy of ``local_file`` at ``url`` (``local_file`` stays); a reader never sees half a file."""
+        if is_s3(url):
+            self.upload(local_file, url)
+            return
+        self.copy(str(local_file), url)
+
+    def download(self, url: str, local_file: Path) -> None:
+        bucket, key = split_s3(url)
+        self.s3.download_file(bucket, key, str(local_file))
 
     def upload(self, local_file: Path, url: str) -> None:
         bucket, key = split_s3(url)
