@@ -34,6 +34,7 @@ CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
+CONVERT_ENGINES = ("worker", "mapped")
 LAKE_FORMATS = ("parquet", "iceberg")
 
 
@@ -106,6 +107,8 @@ class ConvertSettings:
     compression: str = "zstd"
     memory_mb: int = 0  # memory budget of the conversion (process tree); 0: the converter's 1024
     work_dir: str = ""  # local folder for the conversion's staging files; "": the system temp folder
+    engine: str = "worker"  # worker: one task; mapped: mapped tasks over slices of the data files, then a commit
+    slices: int = 4  # engine mapped: how many slices (mapped tasks) the data files are split into
 
     def converter_options(self) -> dict[str, Any]:
         """The keyword arguments ``convert_export`` takes for these settings."""
@@ -189,6 +192,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "convert.compression": COMPRESSIONS,
     "bigquery.layout": BIGQUERY_LAYOUTS,
     "bigquery.transfer_method": BIGQUERY_TRANSFER_METHODS,
+    "convert.engine": CONVERT_ENGINES,
 }
 
 
@@ -427,6 +431,9 @@ def _bound_problems(config: TableConfig) -> list[tuple[str, str | None]]:
          if convert.target_file_mb < 1 or convert.row_group_rows < 1 or convert.workers < 0 else None),
         ("convert.memory_mb", f"{convert.memory_mb} must be 0 (the default 1024) or at least 512: one worker and the "
          "converting process need about 512 MB" if 0 < convert.memory_mb < 512 or convert.memory_mb < 0 else None),
+        ("convert.slices", f"{convert.slices} must be between 1 and 1024" if not 1 <= convert.slices <= 1024 else None),
+        ("convert.engine", "mapped converts Parquet snapshots; lake.format iceberg converts in one task (use worker)"
+         if convert.engine == "mapped" and config.lake.format == "iceberg" else None),
         ("retention.grace_hours", f"{retention.grace_hours:g} must be > 0 and at least the longest query on the "
          "table: a reader that planned before a publish reads the older snapshot's files for that long"
          if retention.grace_hours <= 0 else None),

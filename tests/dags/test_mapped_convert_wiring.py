@@ -1,0 +1,41 @@
+"""``convert.engine: mapped`` wires slice plan → mapped convert_slice → convert (commit), and later tasks read convert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ddb_lake.core.config.table_config import load_table_config
+from ddb_lake.dag_factory.table_dag import build_table_dag
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_mapped_engine_fans_out_and_commits_in_convert(tmp_path):
+    data = yaml.safe_load((REPO_ROOT / "include" / "tables" / "orders.yaml").read_text())
+    data["convert"] = {**data.get("convert", {}), "engine": "mapped", "slices": 3, "workers": 1}
+    path = tmp_path / "orders.yaml"
+    path.write_text(yaml.safe_dump(data))
+    dag = build_table_dag(load_table_config(path))
+    tasks = dag.task_dict
+    plan, slices, commit = tasks["convert_slice_plan"], tasks["convert_slice"], tasks["convert"]
+    assert type(commit).__name__ == "UnifySlicesOperator" and plan.slices == 3
+    assert type(slices).__name__ == "MappedOperator"
+    assert slices.partial_kwargs["converter_options"] == {"target_file_bytes": 256 << 20,
+                                                         "row_group_rows": 256 * 1024, "compression": "zstd",
+                                                         "workers": 1}
+    assert set(plan.upstream_task_ids) >= {"export", "plan"}
+    assert set(slices.upstream_task_ids) >= {"convert_slice_plan", "contract"}
+    assert "convert_slice" in commit.upstream_task_ids
+    assert "convert" in tasks["lake.catalog"].upstream_task_ids or any(
+        "convert" in tasks[t].upstream_task_ids for t in ("lake.lifecycle", "lake.catalog"))
+    assert "convert" in tasks["publish"].upstream_task_ids or "validate" in tasks["publish"].upstream_task_ids
+
+
+def test_worker_engine_is_the_default(tmp_path):
+    data = yaml.safe_load((REPO_ROOT / "include" / "tables" / "orders.yaml").read_text())
+    path = tmp_path / "orders.yaml"
+    path.write_text(yaml.safe_dump(data))
+    tasks = build_table_dag(load_table_config(path)).task_dict
+    assert type(tasks["convert"]).__name__ == "ExportToParquetOperator" and "convert_slice" not in tasks
