@@ -1,4 +1,4 @@
-"""``convert.engine: mapped`` wires slice plan → mapped convert_slice → convert (commit), and later tasks read convert."""
+"""``convert.engine: mapped`` wires slice plan → mapped convert_slice → convert (the commit) that later tasks read."""
 
 from __future__ import annotations
 
