@@ -21,12 +21,18 @@ def _common(config: TableConfig, plan: Any, export: Any, contract: Any, aws: dic
     }
 
 
+def fanned_out_convert_tasks(config: TableConfig, plan: Any, export: Any, contract: Any,
+                             aws: dict) -> dict[str, Any]:
+    """The tasks of ``convert.engine`` mapped or spark; the last is ``convert``, whose summary later tasks read."""
+    if config.convert.engine == "spark":
+        return spark_convert_tasks(config, plan, export, contract, aws)
+    return mapped_convert_tasks(config, plan, export, contract, aws)
+
+
 def mapped_convert_tasks(config: TableConfig, plan: Any, export: Any, contract: Any, aws: dict) -> dict[str, Any]:
     """Create the three tasks; ``convert`` (the commit) returns the summary every later task reads."""
     from ddb_lake.operators.export_slices import ConvertSliceOperator, ExportSlicePlanOperator, UnifySlicesOperator
 
-    if config.convert.engine == "spark":
-        return spark_convert_tasks(config, plan, export, contract, aws)
     common = _common(config, plan, export, contract, aws)
     slice_plan = ExportSlicePlanOperator(task_id="convert_slice_plan", slices=config.convert.slices, **common)
     slices = ConvertSliceOperator.partial(task_id="convert_slice", **common).expand(data_slice=slice_plan.output)

@@ -47,9 +47,9 @@ def add_tasks(
     if contract is not None:
         tasks["contract"] = contract
     if config.convert.engine in ("mapped", "spark"):  # slices as mapped tasks or on Spark, then convert commits
-        from ddb_lake.dag_factory.convert_tasks import mapped_convert_tasks
+        from ddb_lake.dag_factory.convert_tasks import fanned_out_convert_tasks
 
-        tasks.update(mapped_convert_tasks(config, plan, tasks["export"].output, contract, aws))
+        tasks.update(fanned_out_convert_tasks(config, plan, tasks["export"].output, contract, aws))
     else:
         tasks["convert"] = ExportToParquetOperator(
             task_id="convert",
