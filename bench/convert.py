@@ -1,7 +1,7 @@
-"""Benchmark: ddb-lake convert vs the naive per-item path and the pyarrow JSON floor, on a generated export.
+"""Benchmark: ddb-lake convert vs DuckDB, the pyarrow JSON floor and the naive per-item path, on a generated export.
 
     .venv/bin/python bench/convert.py [--items 1000000] [--files 8] [--naive-items N] [--keep DIR]
-                                      [--paths floor,ddb-lake,naive]
+                                      [--paths floor,ddb-lake,duckdb,naive] [--item-kb 100] [--scaling 1,2,4,8]
 
 ``--keep bench/out/1m`` generates the export once and reuses it on later runs (bench/out/ is git-ignored).
 
@@ -59,6 +59,18 @@ def order_item(i: int, rng: random.Random) -> dict:
     return item
 
 
+def big_item(i: int, rng: random.Random, item_kb: int) -> dict:
+    """An item of about ``item_kb`` KB of JSON: an order with a long text body and many line maps."""
+    item = order_item(i, rng)
+    lines = max(1, item_kb * 1024 // 3 // 110)
+    item["lines"] = {"L": [{"M": {"sku": {"S": f"SKU-{rng.randint(1, 9999)}"}, "qty": {"N": str(rng.randint(1, 5))},
+                                  "price": {"N": f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}"}}}
+                           for _ in range(lines)]}
+    body = item_kb * 1024 * 2 // 3
+    item["body"] = {"S": base64.b64encode(rng.randbytes(body * 3 // 4)).decode()}
+    return item
+
+
 def ion_value(value: dict) -> str:
     """A typed DynamoDB JSON value as DynamoDB's ION export writes it (numbers as Ion decimals, sets annotated)."""
     ((tag, inner),) = value.items()
@@ -83,7 +95,7 @@ def ion_decimal(text: str) -> str:
     return f"{mantissa}d{exponent}" if exponent else (mantissa if "." in mantissa else mantissa + ".")
 
 
-def make_export(folder: Path, items: int, files: int, output_format: str = "DYNAMODB_JSON") -> Path:
+def make_export(folder: Path, items: int, files: int, output_format: str = "DYNAMODB_JSON", item_kb: int = 0) -> Path:
     sys.path.insert(0, str(HERE.parent.parent / "plugins"))
     from ddb_lake.core.convert.export_writer import write_export
 
@@ -92,7 +104,7 @@ def make_export(folder: Path, items: int, files: int, output_format: str = "DYNA
 
     def lines(f: int):
         for i in range(f * per_file, min(items, (f + 1) * per_file)):
-            item = order_item(i, rng)
+            item = big_item(i, rng, item_kb) if item_kb else order_item(i, rng)
             if output_format == "ION":
                 yield f"$ion_1_0 {{Item:{ion_value({'M': item})}}}\n".encode()
             else:
@@ -166,6 +178,51 @@ def run_ddb_lake(src: Path, dest: Path) -> int:
     return convert_export(str(src), str(dest))["items"]
 
 
+def run_duckdb(src: Path, dest: Path) -> int:
+    """DuckDB's best path on the same files: read_json (auto-detected structs of type tags) straight to zstd Parquet.
+
+    It keeps DynamoDB's type tags (no unwrapping, no exact number rules): a lower bound of a DuckDB-based converter.
+    DuckDB's structs are case-insensitive: an item holding both ``userId`` and ``userid`` fails the whole read
+    ("Duplicate name in struct"), so ``ignore_errors`` is on and such items are dropped (the item count shows it).
+    """
+    import duckdb
+
+    dest.mkdir(parents=True, exist_ok=True)
+    db = duckdb.connect()
+    db.execute(f"SET threads = {os.cpu_count() or 1}")
+    files = str(src / "data" / "*.json.gz")
+    db.execute(f"COPY (SELECT * FROM read_json('{files}', format = 'newline_delimited', maximum_object_size = "
+               f"16777216, ignore_errors = true)) TO '{dest / 'duckdb.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+    return pq_rows(dest / "duckdb.parquet")
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def run_slices(src: Path, dest: Path, slices: int) -> int:
+    """The mapped engine on this machine: ``slices`` slice tasks at once (one process each), then the commit."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ddb_lake.core.convert.export_slices import export_slice_plan, unify_slices
+    from ddb_lake.core.convert.storage import Storage
+
+    plan = export_slice_plan(str(src), slices, Storage())
+    with ProcessPoolExecutor(len(plan)) as pool:
+        records = list(pool.map(_one_slice, [(str(src), str(dest / "slices"), s["slice"], s["files"]) for s in plan]))
+    return unify_slices(str(src), str(dest / "out"), records, storage=Storage())["items"]
+
+
+def _one_slice(task: tuple) -> dict:
+    from ddb_lake.core.convert.export_slices import convert_slice
+    from ddb_lake.core.convert.storage import Storage
+
+    source, slices_url, number, files = task
+    return convert_slice(source, slices_url, number, files, storage=Storage(), workers=1)
+
+
 def timed(kind: str, src: Path, dest: Path, extra: list[str]) -> dict:
     started = time.monotonic()
     proc = psutil.Popen([sys.executable, str(HERE), "--run", kind, str(src), str(dest), *extra],
@@ -190,31 +247,50 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--naive-items", type=int, help="time the naive path on this many items (default: all)")
     parser.add_argument("--keep", help="reuse/keep the export in this folder")
-    parser.add_argument("--paths", default="floor,ddb-lake,naive", help="which paths to time (comma-separated)")
+    parser.add_argument("--paths", default="floor,ddb-lake,duckdb,naive",
+                        help="which paths to time (comma-separated)")
+    parser.add_argument("--suite", action="store_true", help="300k, 1M and 100 KB-item exports in one run (--keep: "
+                        "their parent folder)")
+    parser.add_argument("--scaling", default="", help="slice counts for the mapped engine's curve, e.g. 1,2,4,8")
     parser.add_argument("--format", default="DYNAMODB_JSON", choices=("DYNAMODB_JSON", "ION"),
                         help="export format to generate (ION: only the ddb-lake path applies)")
+    parser.add_argument("--item-kb", type=int, default=0, help="generate items of about this many KB (0: orders-like)")
     parser.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         kind, src, dest, *rest = args.run
         n = {"naive": lambda: run_naive(Path(src), Path(dest), int(rest[0]) if rest else None),
              "floor": lambda: run_floor(Path(src)),
-             "ddb-lake": lambda: run_ddb_lake(Path(src), Path(dest))}[kind]()
+             "ddb-lake": lambda: run_ddb_lake(Path(src), Path(dest)),
+             "duckdb": lambda: run_duckdb(Path(src), Path(dest)),
+             "slices": lambda: run_slices(Path(src), Path(dest), int(rest[0]))}[kind]()
         print(n)
         return
+    if args.suite:  # 300k and 1M orders-like items and 3000 items of 100 KB, one after the other
+        root = Path(args.keep or tempfile.mkdtemp(prefix="ddb-lake-bench-"))
+        for name, items, files, item_kb in (("300k", 300_000, 8, 0), ("1m", 1_000_000, 8, 0),
+                                            ("100kb", 3000, 4, 100)):
+            print(f"== {name}", file=sys.stderr)
+            bench(argparse.Namespace(**{**vars(args), "items": items, "files": files, "item_kb": item_kb,
+                                        "keep": str(root / name)}))
+        return
+    bench(args)
+
+
+def bench(args: argparse.Namespace) -> None:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ddb-lake-bench-"))
     try:
         src = work / "export" / "AWSDynamoDB" / "01700000000000-bench000"
         if not (src / "manifest-summary.json").exists():
             t0 = time.monotonic()
-            make_export(work / "export", args.items, args.files, args.format)
+            make_export(work / "export", args.items, args.files, args.format, args.item_kb)
             print(f"generated {args.items} items in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         summary = json.loads((src / "manifest-summary.json").read_text())
         items = summary["itemCount"]
         raw = sum(len(gzip.open(p).read()) for p in (src / "data").glob("*.gz"))
         results = {}
         wanted = args.paths.split(",")
-        for kind, extra in (("floor", []), ("ddb-lake", []),
+        for kind, extra in (("floor", []), ("ddb-lake", []), ("duckdb", []),
                             ("naive", [str(args.naive_items)] if args.naive_items else [])):
             if kind not in wanted:
                 continue
@@ -227,12 +303,24 @@ def main() -> None:
             results[kind] = r
             print(f"{kind:9s} {r['items']:>9d} items {r['seconds']:7.1f}s {r['items_per_s']:>10.0f} items/s "
                   f"{r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
+        for count in [int(n) for n in args.scaling.split(",") if n]:
+            shutil.rmtree(work / "out-slices", ignore_errors=True)
+            r = timed("slices", src, work / "out-slices", [str(count)])
+            r["items_per_s"] = r["items"] / r["seconds"]
+            r["peak_rss_mib"] = r.pop("peak_rss") / 2**20
+            base = results.get("slices-1", r)
+            r["speedup"] = base["seconds"] / r["seconds"]
+            results[f"slices-{count}"] = r
+            print(f"slices={count} {r['items']:>9d} items {r['seconds']:7.1f}s {r['items_per_s']:>10.0f} items/s "
+                  f"x{r['speedup']:.2f}  peak RSS {r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
         report = {"items": items, "uncompressed_json_mb": raw / 1e6, "cores": os.cpu_count(), **results}
         lake, naive, floor = results.get("ddb-lake"), results.get("naive"), results.get("floor")
         if lake and naive:
             report["speedup_vs_naive"] = lake["items_per_s"] / naive["items_per_s"]
         if lake and floor:
             report["time_vs_floor"] = lake["seconds"] / floor["seconds"]
+        if lake and results.get("duckdb"):
+            report["speedup_vs_duckdb"] = results["duckdb"]["seconds"] / lake["seconds"]
         print(json.dumps(report, indent=2))
     finally:
         if not args.keep:

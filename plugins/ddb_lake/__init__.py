@@ -24,7 +24,8 @@ _HOOKS = {
     _BIGQUERY: [f"{_BQ}.transfer_hook", f"{_BQ}.storage_transfer_hook", f"{_BQ}.load_hook", f"{_BQ}.staging_hook"],
 }
 _OPERATORS = {
-    _AWS_EXPORT: ["operators.dynamodb_export", "operators.export_to_parquet"],
+    _AWS_EXPORT: ["operators.dynamodb_export", "operators.export_to_parquet", "operators.export_slices",
+                  "operators.spark_convert"],
     _LAKE: ["operators.glue_catalog", "operators.athena_partitions", "operators.snapshot_publish",
             "operators.lake_lifecycle", "operators.schema_contract"],
     _ICEBERG: ["operators.iceberg_table"],

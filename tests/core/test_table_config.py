@@ -298,3 +298,14 @@ def test_pinned_columns_are_read_and_checked(tmp_path):
     assert "'money' is not a column type; use one of string, bool, binary, int64, decimal(p,s)" in str(bad.value)
     with pytest.raises(TableConfigError, match=r"columns.*expected a mapping of attribute name to type"):
         load_table_config(write(tmp_path, {**MINIMAL, "columns": ["price"]}))
+
+
+def test_memory_budget_and_work_dir_reach_the_converter(tmp_path):
+    config = load_table_config(write(tmp_path, {**MINIMAL, "convert": {"memory_mb": 2048, "work_dir": "/mnt/big"}}))
+    assert config.convert.converter_options() == {
+        "target_file_bytes": 256 << 20, "row_group_rows": 256 * 1024, "compression": "zstd",
+        "memory_budget_bytes": 2048 << 20, "work_dir": "/mnt/big",
+    }
+    with pytest.raises(TableConfigError, match=r"convert.memory_mb: 300 must be 0 .* or at least 512") as raised:
+        load_table_config(write(tmp_path, {**MINIMAL, "convert": {"memory_mb": 300}}, "small.yaml"))
+    assert raised.value.field_name == "convert.memory_mb"

@@ -4,7 +4,8 @@
 Exit codes: 0 done; 2 the export cannot be converted; 3 DEST holds objects an earlier conversion to exactly DEST
 did not write, or is a folder a table may read (published, or a DAG try's attempt folder): nothing written or deleted.
 Either error also prints its JSON on stdout. 4 no schema contract there (the table is not published yet, or the
-folder holds no ``_contract.json`` / ``_manifest.json``). The CLI writes straight into DEST (it has no pointer to
+folder holds no ``_contract.json`` / ``_manifest.json``). 5 the work folder's disk is too small for the export
+(``InsufficientDiskError``: what it needs, what is free). The CLI writes straight into DEST (it has no pointer to
 switch); the DAG's convert writes attempt folders instead (docs/conversion.md).
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from ddb_lake.core.convert.converter import convert_export
 from ddb_lake.core.convert.dest_ownership import DestinationNotOwnedError, check_unpublished
 from ddb_lake.core.convert.storage import Storage
+from ddb_lake.core.convert.worker_budget import InsufficientDiskError
 from ddb_lake.core.errors import ExportFormatError, NotFoundError
 from ddb_lake.core.schema.lake_schema import LakeSchema
 
@@ -44,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--expected-items", type=int, help="item count to verify when the export has no manifest")
     convert.add_argument("--numbers", choices=("exact", "float"), default="exact")
     convert.add_argument("--previous-schema", help="a _manifest.json or schema JSON of an earlier run (drift)")
-    convert.add_argument("--workers", type=int, help="processes (default: cores, 1 for small exports)")
+    convert.add_argument("--workers", type=int, help="processes (default: the cgroup CPU quota or cores, "
+                         "capped by --memory-mb; 1 for small exports)")
+    convert.add_argument("--memory-mb", type=int, default=1024,
+                         help="memory budget of the conversion's process tree; caps the worker count")
+    convert.add_argument("--work-dir", help="local folder for staging files (default: the system temp folder)")
     convert.add_argument("--target-file-mb", type=int, default=256, help="approximate Parquet file size")
     convert.add_argument("--max-depth", type=int, default=8, help="nesting kept typed; deeper becomes JSON text")
     convert.add_argument("--endpoint-url", help="S3 endpoint (e.g. moto); also AWS_ENDPOINT_URL_S3")
@@ -79,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     tuning: dict[str, Any] = {"target_file_bytes": args.target_file_mb << 20, "max_depth": args.max_depth}
     if args.workers:
         tuning["workers"] = args.workers
+    tuning["memory_budget_bytes"] = args.memory_mb << 20
+    if args.work_dir:
+        tuning["work_dir"] = args.work_dir
     try:
         options = _storage_options(args)
         check_unpublished(args.dest, Storage(options).list_names(args.dest), attempts_too=True)
@@ -94,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ddb-lake: error: {err}", file=sys.stderr)
         print(json.dumps(err.to_json()), file=sys.stdout)
         return 2
+    except InsufficientDiskError as err:
+        print(f"ddb-lake: error: {err}", file=sys.stderr)
+        print(json.dumps({"error": type(err).__name__, "message": str(err)}), file=sys.stdout)
+        return 5
     print(json.dumps(summary, sort_keys=True))
     return 0
 

@@ -47,17 +47,22 @@ def add_tasks(
     contract = _contract_task(table, aws) if table.mode == "full" else None
     if contract is not None:
         tasks["contract"] = contract
-    tasks["convert"] = ExportToParquetOperator(
-        task_id="convert",
-        export=tasks["export"].output,
-        attempts_url=plan["attempts_url"],  # each try writes its own attempt=<id>/; later tasks read its summary
-        snapshot=plan["snapshot"],
-        numbers=config.numbers,
-        previous_schema=contract.output["schema"] if contract is not None else None,
-        converter_options=config.convert.converter_options(),
-        columns=dict(config.columns),
-        **aws,
-    )
+    if config.convert.engine in ("mapped", "spark"):  # slices as mapped tasks or on Spark, then convert commits
+        from ddb_lake.dag_factory.convert_tasks import fanned_out_convert_tasks
+
+        tasks.update(fanned_out_convert_tasks(config, plan, tasks["export"].output, contract, aws))
+    else:
+        tasks["convert"] = ExportToParquetOperator(
+            task_id="convert",
+            export=tasks["export"].output,
+            attempts_url=plan["attempts_url"],  # each try writes its own attempt=<id>/; later tasks read its summary
+            snapshot=plan["snapshot"],
+            numbers=config.numbers,
+            previous_schema=contract.output["schema"] if contract is not None else None,
+            converter_options=config.convert.converter_options(),
+            columns=dict(config.columns),
+            **aws,
+        )
     with TaskGroup(group_id="lake", tooltip="Glue catalog and Athena partitions") as lake_group:
         tasks.update(_lake_tasks(config, table, plan, tasks["convert"].output, aws))
     tasks["convert"] >> lake_group

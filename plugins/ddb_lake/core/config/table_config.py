@@ -35,6 +35,7 @@ CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
+CONVERT_ENGINES = ("worker", "mapped", "spark")
 LAKE_FORMATS = ("parquet", "iceberg")
 MERGE_ENGINES = ("auto", "worker", "athena")
 
@@ -107,6 +108,13 @@ class ConvertSettings:
     target_file_mb: int = 256
     row_group_rows: int = 256 * 1024
     compression: str = "zstd"
+    memory_mb: int = 0  # memory budget of the conversion (process tree); 0: the converter's 1024
+    work_dir: str = ""  # local folder for the conversion's staging files; "": the system temp folder
+    engine: str = "worker"  # worker: one task; mapped: mapped tasks over slices of the data files, then a commit
+    slices: int = 4  # engine mapped: how many slices (mapped tasks) the data files are split into
+    spark_application_id: str = ""  # engine spark: the EMR Serverless application (Spark)
+    spark_role_arn: str = ""  # engine spark: the job runtime role (reads the export, writes the lake)
+    spark_code_url: str = ""  # engine spark: s3:// folder holding scripts/spark_package.py's output
 
     def converter_options(self) -> dict[str, Any]:
         """The keyword arguments ``convert_export`` takes for these settings."""
@@ -117,6 +125,10 @@ class ConvertSettings:
         }
         if self.workers:
             options["workers"] = self.workers
+        if self.memory_mb:
+            options["memory_budget_bytes"] = self.memory_mb << 20
+        if self.work_dir:
+            options["work_dir"] = self.work_dir
         return options
 
 
@@ -208,6 +220,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "convert.compression": COMPRESSIONS,
     "bigquery.layout": BIGQUERY_LAYOUTS,
     "bigquery.transfer_method": BIGQUERY_TRANSFER_METHODS,
+    "convert.engine": CONVERT_ENGINES,
 }
 
 
@@ -460,6 +473,15 @@ def _bound_problems(config: TableConfig) -> list[tuple[str, str | None]]:
     return [
         ("convert", "target_file_mb and row_group_rows must be >= 1, workers >= 0"
          if convert.target_file_mb < 1 or convert.row_group_rows < 1 or convert.workers < 0 else None),
+        ("convert.memory_mb", f"{convert.memory_mb} must be 0 (the default 1024) or at least 512: one worker and the "
+         "converting process need about 512 MB" if 0 < convert.memory_mb < 512 or convert.memory_mb < 0 else None),
+        ("convert.slices", f"{convert.slices} must be between 1 and 1024" if not 1 <= convert.slices <= 1024 else None),
+        ("convert.engine", f"{convert.engine} converts Parquet snapshots; lake.format iceberg converts in one task "
+         "(use worker)" if convert.engine != "worker" and config.lake.format == "iceberg" else None),
+        ("convert.spark_code_url", "engine spark needs spark_application_id, spark_role_arn and spark_code_url (an "
+         "s3:// folder with scripts/spark_package.py's output)" if convert.engine == "spark" and not (
+             convert.spark_application_id and convert.spark_role_arn and convert.spark_code_url.startswith("s3://"))
+         else None),
         ("retention.grace_hours", f"{retention.grace_hours:g} must be > 0 and at least the longest query on the "
          "table: a reader that planned before a publish reads the older snapshot's files for that long"
          if retention.grace_hours <= 0 else None),

@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -51,7 +51,8 @@ from ddb_lake.core.convert.export_manifest import FULL_EXPORT, INCREMENTAL_EXPOR
 from ddb_lake.core.convert.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, JsonChunk, iter_json_chunks, make_chunk
 from ddb_lake.core.convert.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
 from ddb_lake.core.convert.item_validation import find_bad_line
-from ddb_lake.core.convert.storage import Storage, is_s3, join_url, local_path
+from ddb_lake.core.convert.storage import Storage, gzip_ratio, is_s3, join_url, local_path
+from ddb_lake.core.convert.worker_budget import available_cpus, check_disk, worker_count
 from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError, SchemaError
 from ddb_lake.core.schema.column_names import assign_names
 from ddb_lake.core.schema.inference import (
@@ -86,6 +87,8 @@ class Tuning:
     chunk_bytes: int = 16 << 20
     target_file_bytes: int = 256 << 20
     row_group_rows: int = 256 * 1024
+    row_group_bytes: int = 64 << 20  # Arrow bytes a row group may hold before it is written (whichever comes first)
+    memory_budget_bytes: int = 1 << 30  # caps the worker count (``worker_budget.worker_count``)
     compression: str = "zstd"
     max_depth: int = 8
     max_struct_fields: int = 1000
@@ -351,13 +354,16 @@ class _PartWriter:
         self.parts: list[dict[str, Any]] = []
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
+        self.pending_bytes = 0
         self.sink: pa.OSFile | None = None
         self.writer: pq.ParquetWriter | None = None
 
     def add(self, table: pa.Table) -> None:
         self.pending.append(table)
         self.pending_rows += table.num_rows
-        if self.pending_rows >= self.task.tuning.row_group_rows:
+        self.pending_bytes += table.nbytes
+        tuning = self.task.tuning
+        if self.pending_rows >= tuning.row_group_rows or self.pending_bytes >= tuning.row_group_bytes:
             self._flush()
 
     def _flush(self) -> None:
@@ -368,11 +374,17 @@ class _PartWriter:
             self.sink = pa.OSFile(path, "wb")
             self.writer = pq.ParquetWriter(self.sink, self.schema, compression=self.task.tuning.compression)
             self.parts.append({"path": path, "rows": 0})
-        self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self.task.tuning.row_group_rows)
+        self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self._group_rows())
         self.parts[-1]["rows"] += self.pending_rows
-        self.pending, self.pending_rows = [], 0
+        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
         if self.sink.tell() >= self.task.tuning.target_file_bytes:  # type: ignore[union-attr]
             self._close()
+
+    def _group_rows(self) -> int:
+        """Rows per row group: ``row_group_rows``, fewer when the pending rows hold more than ``row_group_bytes``."""
+        tuning = self.task.tuning
+        by_bytes = self.pending_rows * tuning.row_group_bytes // max(self.pending_bytes, 1)
+        return max(1, min(tuning.row_group_rows, by_bytes, self.pending_rows))
 
     def _close(self) -> None:
         if self.writer is not None:
@@ -520,7 +532,8 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
                    storage_options: dict | None = None, s3_client: Any = None,
                    previous_schema: LakeSchema | None = None, progress: Callable[[str], None] | None = None,
                    keep_foreign: bool = False, key_attributes: Sequence[Mapping[str, str]] | None = None,
-                   pins: Mapping[str, str] | None = None, **tuning: Any) -> dict:
+                   pins: Mapping[str, str] | None = None, only_files: Sequence[int] | None = None,
+                   fixed_schema: LakeSchema | None = None, **tuning: Any) -> dict:
     """Convert the export folder ``source`` into Parquet under ``dest``; return (and write) the summary.
 
     S3 is reached through ``s3_client`` when given (e.g. an Airflow hook's: refreshing credentials, the connection's
@@ -534,6 +547,9 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     :param pins: pinned column types, ``{attribute: "decimal(18,4)"}`` (the table's ``columns`` setting, see
         ``core.schema.pins``): those columns take exactly that type; a value that does not fit raises
         :class:`PinnedValueError` (terminal) naming the item's key, and nothing is written.
+    :param only_files: convert only these data files (indexes into the export's file list): one slice of a
+        fanned-out conversion (``core.convert.export_slices``); the summary then carries its ``slice`` profile.
+    :param fixed_schema: write exactly this schema (the slices' unified one); data it cannot hold is a SchemaError.
     """
     if numbers not in ("exact", "float"):
         raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
@@ -556,7 +572,7 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
     try:
         summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note,
-                           key_attributes or (), pin_types(pins))
+                           key_attributes or (), pin_types(pins), only_files, fixed_schema)
         _commit(summary, work / "out", dest, storage, note, keep_foreign=keep_foreign)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -564,56 +580,135 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     return summary
 
 
-def _pool_size(manifest, storage: Storage, knobs: Tuning) -> int:
+def _pool_size(manifest, compressed_bytes: int, knobs: Tuning) -> int:
+    """``workers`` when set; else one process per CPU of the cgroup quota, capped by files and the memory budget."""
     if knobs.workers is not None:
         return max(1, knobs.workers)
-    if len(manifest.files) <= 1:
+    if len(manifest.files) <= 1 or compressed_bytes < knobs.inline_below_bytes:
         return 1
-    sizes = sum(storage.size(f.url) for f in manifest.files[:64])
-    return 1 if sizes < knobs.inline_below_bytes else min(os.cpu_count() or 1, len(manifest.files))
+    return worker_count(cpus=available_cpus(), files=len(manifest.files),
+                        memory_budget_bytes=knobs.memory_budget_bytes)
+
+
+def _preflight(manifest, storage: Storage, work: Path, note: Callable[[str], None]) -> int:
+    """Check the work folder's free disk against the export's size; return the export's compressed bytes."""
+    sizes = storage.sizes([f.url for f in manifest.files])
+    compressed = sum(sizes.values())
+    ratio = gzip_ratio(storage, manifest.files[0].url) if manifest.files else 1.0
+    need = check_disk(str(work), compressed_bytes=compressed, uncompressed_bytes=int(compressed * ratio),
+                      export_id=manifest.export_id)
+    note(f"export {manifest.export_id}: {compressed} bytes of gzip (about {int(compressed * ratio)} of JSON, "
+         f"ratio {ratio:.1f} from the first file); local disk needed about {need} bytes in {work}")
+    return compressed
+
+
+def _parse_all(tasks: list[_ParseTask], pool: ProcessPoolExecutor | None,
+               note: Callable[[str], None]) -> list[_ParsedFile]:
+    """Pass 1 over every data file, with a progress line per file (items, items/s, files and items so far)."""
+    started = time.monotonic()
+    done: list[_ParsedFile] = []
+
+    def report(parsed: _ParsedFile, file_started: float) -> None:
+        done.append(parsed)
+        seconds = max(time.monotonic() - file_started, 1e-6)
+        total = sum(p.rows for p in done)
+        note(f"parsed {parsed.name}: {parsed.rows} items in {seconds:.1f} s ({parsed.rows / seconds:,.0f} items/s); "
+             f"{len(done)}/{len(tasks)} files, {total} items, "
+             f"{total / max(time.monotonic() - started, 1e-6):,.0f} items/s overall")
+
+    if pool is None or len(tasks) <= 1:
+        for task in tasks:
+            begun = time.monotonic()
+            report(parse_file(task), begun)
+    else:
+        futures = {pool.submit(_timed_parse, task): task for task in tasks}
+        for future in as_completed(futures):
+            parsed, seconds = future.result()
+            report(parsed, time.monotonic() - seconds)
+    return sorted(done, key=lambda p: p.index)
+
+
+def _timed_parse(task: _ParseTask) -> tuple[_ParsedFile, float]:
+    begun = time.monotonic()
+    return parse_file(task), time.monotonic() - begun
+
+
+def export_shape(shapes: Sequence[str | None], export_id: str) -> str | None:
+    """``full`` or ``incremental`` (None: no line seen); files of both shapes are a :class:`MalformedLineError`."""
+    seen = {shape for shape in shapes if shape}
+    if len(seen) > 1:
+        raise MalformedLineError("export mixes full ({\"Item\"}) and incremental (Keys/NewImage) files",
+                                 export_id=export_id)
+    return next(iter(seen), None)
+
+
+def export_schema(attributes: dict, *, rows: int, incremental: bool, manifest, previous_schema: LakeSchema | None,
+                  numbers: str, knobs: Tuning, key_attributes: Sequence[Mapping[str, str]] = (),
+                  pins: Mapping[str, LakeType] | None = None,
+                  note: Callable[[str], None] = log.info) -> tuple[LakeSchema, dict, bool]:
+    """(schema to write, drift, incremental) of an export from its merged value profile, under ``previous_schema``."""
+    if rows:
+        current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
+                               max_struct_fields=knobs.max_struct_fields)
+    elif previous_schema is not None:  # nothing seen: the earlier schema stands as it is (no type changes)
+        incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
+        current = LakeSchema(())
+    else:
+        incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
+        current = empty_export_schema(key_attributes, incremental=incremental, numbers=numbers)
+        if not key_attributes:
+            note("export holds no item and no key schema was given: the snapshot has no data columns")
+    if pins:
+        current = with_pins(current, pins)
+    schema, drift = evolve(previous_schema, current)
+    if pins:
+        schema = check_pins_hold(f"export {manifest.export_id}", previous_schema, schema, pins)
+    return schema, drift, incremental
+
+
+def _within(fixed: LakeSchema, own: LakeSchema, export_id: str) -> LakeSchema:
+    """``fixed`` when it has a column for every attribute of ``own``; else a :class:`SchemaError`.
+
+    Types are not compared: ``fixed`` was built from a value profile that includes these files' (a type narrower
+    than ``own``'s, e.g. decimal(4,2) for small integers, still holds every value).
+    """
+    new = sorted({f.attribute for f in own.fields} - {f.attribute for f in fixed.fields})
+    if new:
+        raise SchemaError(f"export {export_id}: these data files need columns the given schema does not hold ({new}); "
+                          "unify the slices' profiles again (core.convert.export_slices)")
+    return fixed
 
 
 def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: int | None, numbers: str,
              previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None],
-             key_attributes: Sequence[Mapping[str, str]] = (), pins: Mapping[str, LakeType] | None = None) -> dict:
+             key_attributes: Sequence[Mapping[str, str]] = (), pins: Mapping[str, LakeType] | None = None,
+             only_files: Sequence[int] | None = None, fixed_schema: LakeSchema | None = None) -> dict:
     raw_dir, out_dir = work / "raw", work / "out"
     raw_dir.mkdir()
     out_dir.mkdir()
-    workers = _pool_size(manifest, storage, knobs)
+    compressed = _preflight(manifest, storage, work, note)
+    workers = _pool_size(manifest, compressed, knobs)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) if workers > 1 else None
     try:
         parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage, knobs,
                                   manifest.output_format, json_threads=pool is None)
-                       for i, f in enumerate(manifest.files)]
-        parsed = _run(parse_file, parse_tasks, workers, pool)
+                       for i, f in enumerate(manifest.files) if only_files is None or i in only_files]
+        parsed = _parse_all(parse_tasks, pool, note)
         rows = sum(p.rows for p in parsed)
         note(f"parsed {rows} items from {len(parsed)} files with {workers} worker(s)")
-        _check_total(rows, manifest, expected_items, note)
-        shapes = {p.shape for p in parsed if p.shape}
-        if len(shapes) > 1:
-            raise MalformedLineError("export mixes full ({\"Item\"}) and incremental (Keys/NewImage) files",
-                                     export_id=manifest.export_id)
-        incremental = shapes == {"incremental"}
+        if only_files is None:  # a slice's total is checked when the slices are unified
+            _check_total(rows, manifest, expected_items, note)
+        incremental = export_shape([p.shape for p in parsed], manifest.export_id) == "incremental"
         attributes: dict = {}
         for p in parsed:
             attributes = merge_attribute_maps(attributes, p.attributes)
-        if rows:
-            current = build_schema(attributes, incremental=incremental, numbers=numbers, max_depth=knobs.max_depth,
-                                   max_struct_fields=knobs.max_struct_fields)
-        elif previous_schema is not None:  # nothing seen: the earlier schema stands as it is (no type changes)
-            incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
-            current = LakeSchema(())
-        else:
-            incremental = incremental or manifest.export_type == INCREMENTAL_EXPORT
-            current = empty_export_schema(key_attributes, incremental=incremental, numbers=numbers)
-            if not key_attributes:
-                note("export holds no item and no key schema was given: the snapshot has no data columns")
         if pins:
             _check_pins(parsed, attributes, pins, key_attributes, incremental)
-            current = with_pins(current, pins)
-        schema, drift = evolve(previous_schema, current)
-        if pins:
-            schema = check_pins_hold(f"export {manifest.export_id}", previous_schema, schema, pins)
+        schema, drift, incremental = export_schema(
+            attributes, rows=rows, incremental=incremental, manifest=manifest, previous_schema=previous_schema,
+            numbers=numbers, knobs=knobs, key_attributes=key_attributes, pins=pins, note=note)
+        if fixed_schema is not None:
+            schema, drift = _within(fixed_schema, schema, manifest.export_id), {}
         old_images = sum(p.old_images for p in parsed) > 0 or manifest.output_view == "NEW_AND_OLD_IMAGES"
         write_tasks = [_WriteTask(g, paths, str(out_dir), schema.to_json(), incremental, old_images, knobs)
                        for g, paths in enumerate(_groups(parsed, knobs, workers))]
@@ -641,6 +736,9 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
         "drift": drift,
         "verified": {"manifest": manifest.has_manifest, "expected_items": expected_items},
     }
+    if only_files is not None:  # what unifying the slices needs (core.convert.export_slices)
+        summary["slice"] = {"files": sorted(only_files), "profile": attributes, "old_images": old_images,
+                            "shape": export_shape([p.shape for p in parsed], manifest.export_id)}
     _name_parts(summary, parts, out_dir, dest)
     return summary
 

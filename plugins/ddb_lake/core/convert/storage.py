@@ -9,6 +9,8 @@ CLI does. A :class:`Storage` sent to a worker process travels as ``storage_optio
 from __future__ import annotations
 
 import os
+import shutil
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -193,6 +195,42 @@ class Storage:
             return int(self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
         return local_path(url).stat().st_size
 
+    def sizes(self, urls: list[str]) -> dict[str, int]:
+        """The size of each file in ``urls`` (S3: one listing per folder, a HEAD only for what it misses)."""
+        if not urls or not is_s3(urls[0]):
+            return {url: local_path(url).stat().st_size for url in urls}
+        found: dict[str, int] = {}
+        for folder in sorted({url.rsplit("/", 1)[0] for url in urls}):
+            bucket, prefix = split_s3(folder)
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
+            for page in pages:
+                found.update((f"s3://{bucket}/{obj['Key']}", int(obj["Size"])) for obj in page.get("Contents", ()))
+        return {url: found[url] if url in found else self.size(url) for url in urls}
+
+    def copy(self, source_url: str, url: str) -> None:
+        """Copy a file whole: S3 server-side (multipart past 5 GB), or a local copy renamed into place."""
+        if is_s3(url):
+            bucket, key = split_s3(url)
+            source_bucket, source_key = split_s3(source_url)
+            self.s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+            return
+        target = local_path(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_name(f".{target.name}.copying")
+        shutil.copyfile(local_path(source_url), staged)
+        os.replace(staged, target)
+
+    def put_copy(self, local_file: Path, url: str) -> None:
+        """Place a copy of ``local_file`` at ``url`` (``local_file`` stays); a reader never sees half a file."""
+        if is_s3(url):
+            self.upload(local_file, url)
+            return
+        self.copy(str(local_file), url)
+
+    def download(self, url: str, local_file: Path) -> None:
+        bucket, key = split_s3(url)
+        self.s3.download_file(bucket, key, str(local_file))
+
     def upload(self, local_file: Path, url: str) -> None:
         bucket, key = split_s3(url)
         self.s3.upload_file(str(local_file), bucket, key)
@@ -222,3 +260,16 @@ class Storage:
         for url in urls:
             local_path(url).unlink(missing_ok=True)
 
+
+
+def gzip_ratio(storage: Storage, url: str, sample_bytes: int = 1 << 20) -> float:
+    """Uncompressed / compressed size of the first ``sample_bytes`` of a gzip file (1.0 when it cannot be told)."""
+    with storage.open_read(url) as stream:
+        head = stream.read(sample_bytes)
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = len(inflater.decompress(head))
+    except zlib.error:
+        return 1.0
+    used = len(head) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+    return max(out / used, 1.0) if used > 0 and out else 1.0
