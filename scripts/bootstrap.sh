@@ -4,10 +4,12 @@
 #   .venv/            Airflow 3.3 + providers + test tools, from requirements-lock.txt, then this repo editable.
 #   .venv-emulators/  bqemulator + gcp-storage-emulator, from requirements-emulators-lock.txt. A separate venv because
 #                     their pins (protobuf, fastapi) clash with Airflow's.
+#   .venv-spark/      pyspark for the Spark engine's local-mode test (tests/spark), from requirements-spark-lock.txt
+#                     (the job's own environment: no Airflow; pandas 2 where Airflow has 3). Needs Java 17 to run.
 #
 # Each venv keeps a stamp (sha256 of the files it was built from); a venv whose stamp matches is left alone.
-#   bash scripts/bootstrap.sh              # both venvs
-#   bash scripts/bootstrap.sh emulators    # only one of them (main | emulators)
+#   bash scripts/bootstrap.sh              # main, emulators and spark
+#   bash scripts/bootstrap.sh emulators    # only one of them (main | emulators | spark)
 #   bash scripts/bootstrap.sh airflow2     # .venv-af2/: Airflow 2.11 for scripts/check_airflow2.sh (not built by default)
 # Installs go through uv (pinned below, put in .venv-tools/ by pip: about 1 minute for the main venv from an empty
 # cache, against 10-18 with pip); where uv cannot be installed or fails, pip does the same install from the same lock.
@@ -20,6 +22,7 @@ REPO_ROOT=$(pwd)
 VENV=${DDB_LAKE_VENV:-$REPO_ROOT/.venv}
 EMULATOR_VENV=${DDB_LAKE_EMULATOR_VENV:-$REPO_ROOT/.venv-emulators}
 AF2_VENV=${DDB_LAKE_AF2_VENV:-$REPO_ROOT/.venv-af2}
+SPARK_VENV=${DDB_LAKE_SPARK_VENV:-$REPO_ROOT/.venv-spark}
 TOOLS_VENV=$REPO_ROOT/.venv-tools
 UV_VERSION=0.13.9
 UV=""
@@ -106,7 +109,7 @@ ensure_venv() {
     log "$label: the lock did not install; falling back to the looser $fallback"
     install_quietly "$venv" -r "$fallback"
   fi
-  if [ "$label" != emulators ]; then
+  if [ "$label" = main ] || [ "$label" = airflow2 ]; then
     log "$label: install --no-deps -e . (the ddb_lake provider, editable)"
     install_quietly "$venv" --no-deps -e "$REPO_ROOT"
   fi
@@ -127,6 +130,11 @@ verify_airflow2() {
     || { log "airflow2: $1 is missing a core import"; return 1; }
 }
 
+verify_spark() {
+  "$1/bin/python" -c 'import pyspark, pyarrow' || { log "spark: $1 is missing pyspark or pyarrow"; return 1; }
+  command -v java >/dev/null 2>&1 || log "spark: no java on PATH: the Spark test needs Java 17 (apt-get install openjdk-17-jre-headless)"
+}
+
 verify_emulators() {
   "$1/bin/python" -c 'import bqemulator, gcp_storage_emulator, numpy' \
     || { log "emulators: $1 is missing an emulator import"; return 1; }
@@ -144,17 +152,19 @@ main() {
   fi
   find_uv
   local targets=("$@")
-  [ ${#targets[@]} -gt 0 ] || targets=(main emulators)
+  [ ${#targets[@]} -gt 0 ] || targets=(main emulators spark)
   for target in "${targets[@]}"; do
     case $target in
       main) ensure_venv main "$VENV" requirements-lock.txt requirements-dev.txt requirements-lock.txt pyproject.toml ;;
       emulators)
         ensure_venv emulators "$EMULATOR_VENV" requirements-emulators-lock.txt requirements-emulators.txt \
           requirements-emulators-lock.txt ;;
+      spark)
+        ensure_venv spark "$SPARK_VENV" requirements-spark-lock.txt requirements-spark.txt requirements-spark-lock.txt ;;
       airflow2)
         ensure_venv airflow2 "$AF2_VENV" requirements-airflow2-lock.txt requirements-airflow2.txt \
           requirements-airflow2-lock.txt requirements-airflow2.txt pyproject.toml ;;
-      *) log "unknown target '$target' (expected: main, emulators, airflow2)"; return 2 ;;
+      *) log "unknown target '$target' (expected: main, emulators, spark, airflow2)"; return 2 ;;
     esac
   done
   log "done in $(($(date +%s) - started)) s"
