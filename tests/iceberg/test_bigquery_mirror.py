@@ -39,6 +39,7 @@ from ddb_lake.destinations.bigquery.publish_operator import BigQueryPublishOpera
 from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
 from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.hooks.iceberg_catalog import IcebergCatalogHook
+from ddb_lake.hooks.iceberg_snapshot_files import write_snapshot_parquet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bigquery"))
 from bq_runs import OutletEvents
@@ -156,6 +157,12 @@ def test_bigquery_mirrors_the_iceberg_table_and_a_short_copy_is_never_published(
     assert {(d["pk"]["S"], int(d["sk"]["N"])) for d in deleted}.isdisjoint(_key(r) for r in bigquery)
     assert ctx["outlet_events"][ASSET].extra["rows"] == verdict["rows"]
     assert mirror.tables() == {TABLE}  # the staging table is dropped after the copy
+    schema = engine.stored_schema(table)
+    parts = write_snapshot_parquet(table, verdict["snapshot_id"], schema, "s3://lake/split", rows_per_file=30)
+    rows = verdict["rows"]
+    assert [f["rows"] for f in parts] == [30] * (rows // 30) + ([rows % 30] if rows % 30 else [])
+    split = engine.read_parquet_files(table.io, [f["path"] for f in parts], schema.to_arrow().remove_metadata())
+    assert sorted(split.to_pylist(), key=_key) == sorted(table.scan().to_arrow().to_pylist(), key=_key)
 
     # the next window's BigQuery copy comes out one row short: terminal failure, nothing published
     end2 = end + timedelta(hours=1)
