@@ -11,7 +11,8 @@ from ddb_lake.core.config.table_config import TableConfig
 from ddb_lake.core.run_plan import TablePlan
 
 
-def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dict) -> dict[str, Any]:
+def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dict,
+                      bigquery_asset: Any = None) -> dict[str, Any]:
     """Create the Iceberg tasks after ``plan`` in the current DAG; return them by name."""
     from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
     from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
@@ -62,6 +63,51 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     plan_task >> state >> export >> convert >> merge >> validate >> [compact, report]
     compact >> expire >> orphans
     convert >> lifecycle
-    return {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
-            "compact": compact, "expire": expire, "remove_orphans": orphans, "report": report,
-            "lifecycle": lifecycle}
+    tasks = {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
+             "compact": compact, "expire": expire, "remove_orphans": orphans, "report": report,
+             "lifecycle": lifecycle}
+    if config.bigquery is not None:
+        from ddb_lake.compat import TaskGroup
+
+        with TaskGroup(group_id="bigquery", tooltip="Iceberg snapshot → GCS → BigQuery staging → validate → publish"):
+            tasks.update(_bigquery_mirror_tasks(config, table, state, validate, bigquery_asset, aws))
+    return tasks
+
+
+def _bigquery_mirror_tasks(config: TableConfig, table: TablePlan, state: Any, validate: Any, bigquery_asset: Any,
+                           aws: dict) -> dict[str, Any]:
+    """The BigQuery mirror after ``validate`` (docs/iceberg.md, "BigQuery mirror"): the validated snapshot as
+    Parquet → GCS → staging table → checked against the snapshot → copied over the ``latest`` table."""
+    from ddb_lake.destinations.bigquery.iceberg_mirror import (
+        BigQueryMirrorValidationOperator,
+        IcebergSnapshotParquetOperator,
+    )
+    from ddb_lake.destinations.bigquery.load_operator import BigQueryLoadSnapshotOperator
+    from ddb_lake.destinations.bigquery.publish_operator import BigQueryPublishOperator
+    from ddb_lake.destinations.bigquery.staging_lifecycle_operator import StagingLifecycleOperator
+    from ddb_lake.destinations.bigquery.transfer_operator import SnapshotToGCSOperator
+
+    bq = config.bigquery
+    assert bq is not None
+    gcp = {"gcp_conn_id": config.connections.gcp, "location": bq.location}
+    snapshot = IcebergSnapshotParquetOperator(
+        task_id="snapshot", database=table.glue_database, table_name=table.current_table,
+        lake_table=table.lake_table, validation=validate.output, changes_url=state.output["changes_url"], **aws)
+    transfer = SnapshotToGCSOperator(
+        task_id="transfer_to_gcs", snapshot=snapshot.output, gcs_bucket=bq.gcs_bucket,
+        gcs_prefix=snapshot.output["gcs_prefix"], transfer_method=bq.transfer_method,
+        aws_conn_id=config.connections.aws, gcp_conn_id=config.connections.gcp)
+    load = BigQueryLoadSnapshotOperator(
+        task_id="load", snapshot=snapshot.output, transfer=transfer.output, project_id=bq.project,
+        dataset=bq.dataset, table=config.bigquery_table, layout=bq.layout,
+        interval_end=snapshot.output["interval_end"], force_rerun=bq.force_rerun, stage=True,
+        staging_days=bq.staging_days, deferrable=True, **gcp)
+    check = BigQueryMirrorValidationOperator(task_id="validate", snapshot=snapshot.output, load=load.output, **gcp)
+    publish = BigQueryPublishOperator(
+        task_id="publish", load=load.output, outlets=[bigquery_asset] if bigquery_asset is not None else [], **gcp)
+    staging_lifecycle = StagingLifecycleOperator(
+        task_id="staging_lifecycle", gcs_bucket=bq.gcs_bucket, lake_table=table.lake_table,
+        staging_days=bq.staging_days, gcp_conn_id=config.connections.gcp)
+    validate >> snapshot >> transfer >> load >> check >> publish
+    return {"bigquery.snapshot": snapshot, "bigquery.transfer_to_gcs": transfer, "bigquery.load": load,
+            "bigquery.validate": check, "bigquery.publish": publish, "bigquery.staging_lifecycle": staging_lifecycle}

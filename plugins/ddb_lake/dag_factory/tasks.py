@@ -28,7 +28,7 @@ def add_tasks(
     if config.lake.format == "iceberg":
         from ddb_lake.dag_factory.iceberg_tasks import add_iceberg_tasks
 
-        return {**tasks, **add_iceberg_tasks(config, table, plan, aws)}
+        return {**tasks, **add_iceberg_tasks(config, table, plan, aws, bigquery_asset)}
     tasks["export"] = _scan_export_task(config, table, plan, aws) if config.export.mode == "scan" else None
     tasks["export"] = tasks["export"] or DynamoDBExportOperator(
         task_id="export",

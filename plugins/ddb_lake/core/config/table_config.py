@@ -19,6 +19,7 @@ from ddb_lake.core.config.bucket_names import s3_bucket_problem
 from ddb_lake.core.config.cron_schedule import cdc_schedule_problem, cron_problem, incremental_schedule_problem
 from ddb_lake.core.errors import ConfigError
 from ddb_lake.core.export.scan_settings import ScanSettings, scan_problems
+from ddb_lake.core.iceberg.bigquery_mirror import mirror_layout_problem
 from ddb_lake.core.lake.layout import join_key
 from ddb_lake.core.schema.pin_spec import parse_pin
 from ddb_lake.destinations.bigquery.config import (
@@ -427,6 +428,8 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         *(bigquery_problems(config.bigquery) if config.bigquery is not None else []),
         *scan_problems(config.export.scan, config.export.mode),
         *(_cdc_problems(config) if config.cdc is not None else []),
+        ("bigquery.layout", mirror_layout_problem(config.lake.format, config.bigquery.layout)
+         if config.bigquery is not None else None),  # the Iceberg table's BigQuery mirror (docs/iceberg.md)
     ]
     return [(f, p) for f, p in problems if p]
 
