@@ -52,6 +52,14 @@ def test_cdc_needs_the_iceberg_table(tmp_path):
     assert caught.value.field_name == "cdc"
 
 
+def test_a_cdc_table_with_a_bigquery_section_is_refused_rather_than_left_unloaded(tmp_path):
+    bigquery = "bigquery: {project: p, dataset: d, gcs_bucket: acme-staging, layout: latest}\n"
+    with pytest.raises(TableConfigError, match="a cdc table is not mirrored to BigQuery yet") as caught:
+        load_table_config(write(tmp_path, YAML + "cdc: {}\n" + bigquery))
+    assert caught.value.field_name == "bigquery"
+    assert load_table_config(write(tmp_path, YAML + bigquery)).bigquery.layout == "latest"  # the incremental mirror
+
+
 def test_cdc_schedules_every_one_to_five_minutes():
     assert [cdc_schedule_problem(s) for s in ("* * * * *", "*/5 * * * *", "*/2 * * * *")] == [None, None, None]
     assert "leaves 7 minutes" in cdc_schedule_problem("0,7,14,21,28,35,42,49,56 * * * *")  # 56 → 0 is 4, 0 → 7 is 7
