@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ddb_lake.compat import DAG, Asset, CronDataIntervalTimetable
-from ddb_lake.core.config.table_config import TableConfig, TableConfigError, read_table_folder
+from ddb_lake.core.config.table_config import TableConfig, TableConfigError, TableFolderError, read_table_folder
 from ddb_lake.core.run_plan import TablePlan, table_plan
 from ddb_lake.dag_factory.config_error_dag import build_config_error_dag
 from ddb_lake.dag_factory.tasks import add_tasks
@@ -130,3 +130,23 @@ def build_table_dags(tables_dir: str | Path) -> dict[str, DAG]:
         dag = build_config_error_dag(path, file_errors)
         dags[dag.dag_id] = dag
     return dags
+
+
+def table_file_dags(file_name: str, dags_folder: str | Path) -> dict[str, DAG]:
+    """The DAGs of one table file, for a DAG file of its own (``dags/ddb_lake__orders.py``): ``{dag_id: dag}``.
+
+    A bad file raises :class:`TableConfigError` naming the file and the field, so Airflow records an import error for
+    that one DAG file while every other table's DAG file keeps its DAGs. Clashes with the folder's other files count.
+    """
+    tables_dir = default_tables_dir(Path(dags_folder))
+    path = tables_dir / file_name
+    if not path.is_file():
+        raise TableConfigError(str(path), "<file>", f"no such table file in {tables_dir}: create it, or delete the "
+                                                    "DAG file that names it")
+    folder = read_table_folder(tables_dir)
+    mine = [e for e in folder.errors if Path(e.path).name == file_name]
+    if mine:
+        raise mine[0] if len(mine) == 1 else TableFolderError(mine)
+    config = next(c for c in folder.configs if Path(c.source_path).name == file_name)
+    modes = ["full", "incremental"] if config.export.mode == "both" else [config.export.mode]
+    return {dag.dag_id: dag for dag in (build_table_dag(config, mode) for mode in modes)}
