@@ -37,6 +37,8 @@ _TRIGGERS = {
     _AWS_EXPORT: ["triggers.dynamodb_export"],
     _BIGQUERY: [f"{_BQ}.job_trigger"],
 }
+_EXTRA_LINKS = ["DynamoDBExportLink", "S3ExportFolderLink", "S3SnapshotLink", "GlueTableLink", "AthenaQueryLink",
+                "BigQueryTableLink", "BigQueryJobLink"]
 
 
 def _entries(modules: dict[str, list[str]]) -> list[dict]:
@@ -59,4 +61,5 @@ def get_provider_info() -> dict:
         "triggers": _entries(_TRIGGERS),
         # ddb-lake reuses the stock ``aws`` and ``google_cloud_platform`` connection types; it adds none of its own.
         "connection-types": [],
+        "extra-links": [f"ddb_lake.links.{name}" for name in _EXTRA_LINKS],
     }

@@ -29,6 +29,7 @@ from ddb_lake.destinations.bigquery.load_job import (
 )
 from ddb_lake.destinations.bigquery.schema import SchemaEvolution, bigquery_fields, evolve_schema
 from ddb_lake.destinations.bigquery.widening import WidenedSchema, staging_fields, widen_schema
+from ddb_lake.links import BigQueryJobLink, BigQueryTableLink
 from ddb_lake.operators.base import ClassifiedErrors
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]")
@@ -58,6 +59,7 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
         reloads anyway. A new load's job id is seeded with the run attempt, so a try that re-enters finds its own.
     """
 
+    operator_extra_links = (BigQueryTableLink(), BigQueryJobLink())
     template_fields = ("snapshot", "transfer", "project_id", "dataset", "table", "layout", "interval_end")
     ui_color = "#e8f0fe"
 
