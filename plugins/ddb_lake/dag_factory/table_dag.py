@@ -61,7 +61,38 @@ def default_args(config: TableConfig) -> dict:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=max(config.retry_delay_minutes * 8, 30)),
         "execution_timeout": timedelta(minutes=config.task_timeout_minutes),
+        **airflow_args(config),
     }
+
+
+def airflow_args(config: TableConfig) -> dict:
+    """The ``airflow`` section as task defaults: pool, queue, priority, e-mail and callbacks (only those set)."""
+    settings = config.airflow
+    args: dict = {"priority_weight": settings.priority_weight}
+    args.update({k: v for k, v in (("pool", settings.pool), ("queue", settings.queue)) if v})
+    if settings.email:
+        args.update(email=list(settings.email), email_on_failure=True, email_on_retry=settings.email_on_retry)
+    for name in ("on_failure_callback", "on_retry_callback"):
+        if getattr(settings, name):
+            args[name] = _callback(config, name)
+    return args
+
+
+def _callback(config: TableConfig, name: str) -> object:
+    """The callable (or notifier instance) an ``airflow.on_*_callback`` dotted path names, imported at parse time."""
+    import importlib
+
+    target = getattr(config.airflow, name)
+    module_name, _, attribute = target.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise TableConfigError(config.source_path, f"airflow.{name}", f"{target!r} cannot be imported ({exc}); put "
+                               "its module on the path of the DAG processor and the workers (e.g. the plugins "
+                               "folder) or fix the name") from exc
+    if not callable(found):
+        raise TableConfigError(config.source_path, f"airflow.{name}", f"{target!r} is not callable")
+    return found
 
 
 def doc_md(config: TableConfig, table: TablePlan) -> str:
@@ -81,7 +112,24 @@ def doc_md(config: TableConfig, table: TablePlan) -> str:
 | settings file | `{Path(config.source_path).name}` |
 
 Each run covers one data interval; reruns and backfills of the same interval produce the same objects and partitions.
+
+#### Effective settings (the file with every default filled in)
+
+```yaml
+{effective_settings(config)}```
 """
+
+
+def effective_settings(config: TableConfig) -> str:
+    """The table's settings as YAML, defaults included: what the DAG was built from."""
+    import dataclasses
+    import json
+
+    import yaml
+
+    data = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    data.pop("source_path", None)
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
@@ -96,7 +144,7 @@ def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
         catchup=config.catchup,
         max_active_runs=1,
         default_args=default_args(config),
-        dagrun_timeout=timedelta(minutes=config.task_timeout_minutes * 4),
+        dagrun_timeout=timedelta(minutes=config.airflow.run_timeout_minutes or config.task_timeout_minutes * 4),
         doc_md=doc_md(config, table),
         tags=["ddb-lake", config.name, mode, *config.tags],
         auto_register=False,  # returned to the DAG file; a DAG that failed half-built must not register itself
@@ -119,6 +167,9 @@ def build_table_dags(tables_dir: str | Path) -> dict[str, DAG]:
         modes = ["full", "incremental"] if config.export.mode == "both" else [config.export.mode]
         try:
             built = [build_table_dag(config, mode) for mode in modes]
+        except TableConfigError as exc:  # a setting only building the DAG can check (a callback's import)
+            errors[config.source_path].append(exc)
+            continue
         except Exception as exc:  # one table's unforeseen failure must not hide the others
             errors[config.source_path].append(TableConfigError(config.source_path, "<dag>", f"{type(exc).__name__}: "
                                                                f"{exc}"))

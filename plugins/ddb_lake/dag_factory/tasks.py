@@ -11,6 +11,7 @@ from typing import Any
 
 from ddb_lake.compat import Asset, TaskGroup
 from ddb_lake.core.config.table_config import TableConfig
+from ddb_lake.core.export.waiting import polls_within
 from ddb_lake.core.run_plan import TablePlan
 
 
@@ -38,6 +39,7 @@ def add_tasks(
         export_time=plan["export_time"],
         window_start=plan["window_start"],
         waiter_delay=config.export.poll_seconds,
+        waiter_max_attempts=polls_within(config.export.max_wait_minutes, config.export.poll_seconds),
         export_view_type=config.export.view_type,
         check_recovery_window=config.export.check_recovery_window,
         deferrable=True,

@@ -70,6 +70,7 @@ class ExportSettings:
     incremental_schedule: str = "@hourly"
     check_recovery_window: bool = True
     poll_seconds: int = 30
+    max_wait_minutes: float = 240.0  # how long the export task waits for the export, whatever poll_seconds is
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,20 @@ class ConnectionSettings:
 
 
 @dataclass(frozen=True)
+class AirflowSettings:
+    """Where and how Airflow runs the table's tasks, and who hears of a failure (see docs/table-settings.md)."""
+
+    pool: str = ""  # "": Airflow's default_pool
+    queue: str = ""  # "": the executor's default queue
+    priority_weight: int = 1
+    email: tuple[str, ...] = ()  # failure (and, with email_on_retry, retry) mails; needs Airflow's SMTP settings
+    email_on_retry: bool = False
+    on_failure_callback: str = ""  # dotted path of a callable or notifier instance, e.g. my_alerts.notify_slack
+    on_retry_callback: str = ""
+    run_timeout_minutes: float | None = None  # a run still going after this fails (dagrun_timeout); null: 4x tasks
+
+
+@dataclass(frozen=True)
 class TableConfig:
     """Everything one table's DAG needs."""
 
@@ -162,6 +177,7 @@ class TableConfig:
     retries: int = 3
     retry_delay_minutes: float = 5.0
     task_timeout_minutes: float = 120.0
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
     source_path: str = ""
 
     @property
@@ -312,6 +328,8 @@ def _coerce(hint: Any, value: Any, path: str, dotted: str) -> Any:
         return None if value is None else _build(nested, value, path, dotted + ".")
     if hint == int | None:
         return None if value is None else _coerce(int, value, path, dotted)
+    if hint == float | None:
+        return None if value is None else _coerce(float, value, path, dotted)
     if hint is bool:
         if not isinstance(value, bool):
             raise TableConfigError(path, dotted, f"expected true or false, got {value!r}")
@@ -348,6 +366,11 @@ def _as_datetime(value: Any, path: str, dotted: str) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, str):  # a quoted date ('2026-11-01') or date-time ('2026-11-01T06:00:00Z')
+        try:
+            return _as_datetime(datetime.fromisoformat(value.strip()), path, dotted)
+        except ValueError:
+            pass
     raise TableConfigError(path, dotted, f"expected a date like 2026-11-01, got {value!r}")
 
 
@@ -381,6 +404,7 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         *_key_column_problems(config.validation.key_columns),
         *_pin_problems(config.columns),
         *(bigquery_problems(config.bigquery) if config.bigquery is not None else []),
+        *_airflow_problems(config),
     ]
     return [(f, p) for f, p in problems if p]
 
@@ -452,3 +476,29 @@ def _key_column_problems(columns: tuple[str, ...]) -> list[tuple[str, str | None
         ("validation.key_columns", "column names must be non-empty" if blank else None),
         ("validation.key_columns", f"{', '.join(repeated)} listed more than once" if repeated else None),
     ]
+
+
+DOTTED_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _airflow_problems(config: TableConfig) -> list[tuple[str, str | None]]:
+    """The ``airflow`` section (pool, queue, priority, alerting, run timeout) and the export wait cap."""
+    settings, export = config.airflow, config.export
+    problems: list[tuple[str, str | None]] = [
+        ("export.max_wait_minutes", f"{export.max_wait_minutes:g} must be at least one poll "
+         f"(export.poll_seconds {export.poll_seconds} s)" if export.max_wait_minutes * 60 < export.poll_seconds
+         else None),
+        ("airflow.priority_weight", f"{settings.priority_weight} must be >= 1"
+         if settings.priority_weight < 1 else None),
+        ("airflow.run_timeout_minutes", f"{settings.run_timeout_minutes:g} must be > 0"
+         if settings.run_timeout_minutes is not None and settings.run_timeout_minutes <= 0 else None),
+        *[("airflow.email", f"{address!r} is not an e-mail address") for address in settings.email
+          if not EMAIL.match(address)],
+    ]
+    for name in ("on_failure_callback", "on_retry_callback"):
+        target = getattr(settings, name)
+        if target and not DOTTED_PATH.match(target):
+            problems.append((f"airflow.{name}", f"{target!r} must be a dotted path like my_alerts.notify_slack "
+                                                "(a module on the DAG processor's and workers' path, then the name)"))
+    return problems
