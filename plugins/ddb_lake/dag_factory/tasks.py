@@ -74,7 +74,8 @@ def add_tasks(
         tasks["validate"] >> tasks["bigquery.publish"]
     tail = tasks["validate"]
     if table.mode == "full":
-        tasks.update(_publish_tasks(config, table, tasks["convert"].output, lake_asset, aws))
+        tasks.update(_publish_tasks(config, table, tasks["convert"].output, lake_asset, aws,
+                                    validation=tasks["validate"].output))
         tasks["validate"] >> tasks["publish"] >> tasks["retention"]
         tail = tasks["publish"]
     tasks["report"] = _report_task(config, tasks)
@@ -229,7 +230,8 @@ def _validation_task(config: TableConfig, table: TablePlan, tasks: dict[str, Any
     )
 
 
-def _publish_tasks(config: TableConfig, table: TablePlan, summary: Any, lake_asset: Asset, aws: dict) -> dict:
+def _publish_tasks(config: TableConfig, table: TablePlan, summary: Any, lake_asset: Asset, aws: dict,
+                   validation: Any = None) -> dict:
     from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator, SnapshotRetentionOperator
 
     publish = SnapshotPublishOperator(
@@ -239,6 +241,7 @@ def _publish_tasks(config: TableConfig, table: TablePlan, summary: Any, lake_ass
         table_name=table.lake_table,
         bucket=table.lake_bucket,
         allow_rollback=config.lake.allow_rollback,
+        validation=validation,
         outlets=[lake_asset],
         **aws,
     )
