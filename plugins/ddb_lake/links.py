@@ -66,7 +66,7 @@ class BigQueryTableLink(_ResultLink):
     name = "BigQuery table"
 
     def url(self, operator: Any, result: dict[str, Any]) -> str:
-        return console_links.bigquery_table_url(result.get("table_id"))
+        return console_links.bigquery_table_url(result.get("project_id"), result.get("dataset"), result.get("table_id"))
 
 
 class BigQueryJobLink(_ResultLink):

@@ -34,9 +34,10 @@ def test_glue_and_athena():
 
 
 def test_bigquery_table_and_job():
-    assert links.bigquery_table_url("proj-1.lake_ds.orders$20261122") == (
+    assert links.bigquery_table_url("proj-1", "lake_ds", "orders$20261122") == (
         "https://console.cloud.google.com/bigquery?project=proj-1&ws=!1m5!1m4!4m3!1sproj-1!2slake_ds!3sorders")
-    assert links.bigquery_table_url("lake_ds.orders") == ""
+    assert links.bigquery_table_url("proj-1", "lake_ds", "orders_20261122").endswith("!3sorders_20261122")
+    assert links.bigquery_table_url(None, "lake_ds", "orders") == ""
     assert links.bigquery_job_url("proj-1", "ddb_lake_load_abc", "EU") == (
         "https://console.cloud.google.com/bigquery?project=proj-1&j=bq:proj-1%3AEU.ddb_lake_load_abc"
         "&page=queryresults")

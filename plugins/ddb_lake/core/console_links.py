@@ -47,12 +47,11 @@ def athena_query_url(region: str | None, query_execution_id: str | None) -> str:
     return f"{AWS_CONSOLE}/athena/home?region={region}#/query-editor/history/{_q(query_execution_id)}"
 
 
-def bigquery_table_url(table_id: str | None) -> str:
-    """``project.dataset.table`` (a ``$YYYYMMDD`` decorator is dropped) → the table in the BigQuery console."""
-    parts = (table_id or "").split("$")[0].split(".")
-    if len(parts) != 3 or not all(parts):
+def bigquery_table_url(project: str | None, dataset: str | None, table: str | None) -> str:
+    """The table in the BigQuery console; a ``$YYYYMMDD`` partition decorator is dropped (the console shows tables)."""
+    table = (table or "").split("$")[0]
+    if not (project and dataset and table):
         return ""
-    project, dataset, table = parts
     return f"{GCP_CONSOLE}/bigquery?project={_q(project)}&ws=!1m5!1m4!4m3!1s{_q(project)}!2s{_q(dataset)}!3s{_q(table)}"
 
 
