@@ -118,3 +118,12 @@ def xcom_value(ti_key: Any, key: str = "return_value") -> Any:
     else:  # pragma: no cover - exercised only on Airflow 2
         from airflow.models.xcom import XCom  # type: ignore[no-redef]
     return XCom.get_value(ti_key=ti_key, key=key)
+
+
+def __getattr__(name: str) -> Any:
+    """``AirflowPlugin``, imported only by the module that needs it (the plugins manager is not a cheap import)."""
+    if name == "AirflowPlugin":
+        from airflow.plugins_manager import AirflowPlugin
+
+        return AirflowPlugin
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,8 +5,7 @@ registers the same links through the provider info's ``extra-links`` instead.
 
 from __future__ import annotations
 
-from airflow.plugins_manager import AirflowPlugin
-
+from ddb_lake.compat import AirflowPlugin
 from ddb_lake.links import EXTRA_LINKS
 
 

@@ -32,10 +32,10 @@ print("PROBE:" + json.dumps({"heavy": heavy, "seconds": took}))
 """
 
 
-def test_trigger_modules_import_no_sdk():
+def test_trigger_modules_import_no_sdk(tmp_path):
     result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=False,
                             env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(REPO_ROOT / "plugins"),
-                                 "HOME": str(REPO_ROOT)})
+                                 "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "airflow")})
     lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE:")]
     assert lines, result.stderr[-3000:]
     report = json.loads(lines[0][len("PROBE:"):])
