@@ -82,7 +82,7 @@ def test_published_ports_bind_to_loopback_only(services: dict):
 
 def test_long_running_services_have_healthchecks(services: dict):
     for name, svc in services.items():
-        if name == "airflow-init":
+        if name in ("airflow-init", "demo-seed"):  # one-shot jobs: their exit status is the check
             continue
         check = svc.get("healthcheck", {}).get("test")
         assert check and check[0] in {"CMD", "CMD-SHELL"}, f"{name} has no healthcheck"
@@ -174,3 +174,23 @@ def test_airflow_gets_the_same_client_settings_as_the_test_stack(services: dict)
         assert {k: env.get(k) for k in shared} == shared, name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
+
+
+def test_demo_seed_creates_every_demo_tables_resources_before_the_scheduler_runs(services: dict):
+    seed = services["demo-seed"]
+    assert seed["restart"] == "no" and seed["build"] == services["airflow-scheduler"]["build"]
+    assert seed["environment"] == services["airflow-scheduler"]["environment"]  # same connections to the stand-ins
+    for dependency in ["postgres", *STAND_INS]:
+        assert seed["depends_on"][dependency] == {"condition": "service_healthy"}, dependency
+    assert {"./include:/opt/airflow/include", "./scripts:/opt/airflow/scripts:ro"} <= set(seed["volumes"])
+    script = seed["command"][-1]
+    assert "for table in /opt/airflow/include/tables/*.yaml" in script
+    assert 'python /opt/airflow/scripts/seed_demo.py "$$table"' in script and "set -e" in script
+    assert (REPO_ROOT / "scripts" / "seed_demo.py").is_file()
+    assert list((REPO_ROOT / "include" / "tables").glob("*.yaml"))
+    assert services["airflow-scheduler"]["depends_on"]["demo-seed"] == {"condition": "service_completed_successfully"}
+
+
+def test_readme_tells_docker_users_about_compose_and_the_seeding():
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "docker compose up -d --build" in readme and "demo-seed" in readme

@@ -20,7 +20,8 @@ _HOOKS = {
     _AWS_EXPORT: ["hooks.dynamodb_export", "hooks.lake_storage"],
     _LAKE: ["hooks.lake_catalog", "hooks.snapshot_counts"],
     _ICEBERG: ["hooks.iceberg_catalog", "hooks.iceberg_merge", "hooks.iceberg_deletes",
-               "hooks.iceberg_maintenance"],
+               "hooks.iceberg_maintenance", "hooks.iceberg_athena", "hooks.iceberg_athena_merge",
+               "hooks.iceberg_snapshot_files"],
     _BIGQUERY: [f"{_BQ}.transfer_hook", f"{_BQ}.storage_transfer_hook", f"{_BQ}.load_hook", f"{_BQ}.staging_hook"],
 }
 _OPERATORS = {
@@ -43,6 +44,8 @@ _OPERATORS[_AWS_EXPORT].append("operators.dynamodb_scan_export")
 _CDC = "Amazon DynamoDB Streams change capture"
 _HOOKS[_CDC] = ["hooks.cdc_files"]
 _OPERATORS[_CDC] = ["operators.cdc_merge"]
+_EXTRA_LINKS = ["DynamoDBExportLink", "S3ExportFolderLink", "S3SnapshotLink", "GlueTableLink", "AthenaQueryLink",
+                "BigQueryTableLink", "BigQueryJobLink"]
 
 
 def _entries(modules: dict[str, list[str]]) -> list[dict]:
@@ -65,4 +68,5 @@ def get_provider_info() -> dict:
         "triggers": _entries(_TRIGGERS),
         # ddb-lake reuses the stock ``aws`` and ``google_cloud_platform`` connection types; it adds none of its own.
         "connection-types": [],
+        "extra-links": [f"ddb_lake.links.{name}" for name in _EXTRA_LINKS],
     }

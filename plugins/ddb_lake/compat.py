@@ -50,6 +50,7 @@ __all__ = [
     "Asset",
     "BaseHook",
     "BaseOperator",
+    "BaseOperatorLink",
     "BaseSensorOperator",
     "BaseTrigger",
     "Context",
@@ -102,3 +103,27 @@ def _core_timetable(timetable: Any) -> Any:
 
     core = coerce_to_core_timetable(timetable)
     return core if hasattr(core, "infer_manual_data_interval") else None
+
+
+if AIRFLOW_V3:
+    from airflow.sdk import BaseOperatorLink
+else:  # pragma: no cover - exercised only on Airflow 2
+    from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef]
+
+
+def xcom_value(ti_key: Any, key: str = "return_value") -> Any:
+    """One XCom of a task instance (an operator link's ``ti_key``); ``None`` when it has none."""
+    if AIRFLOW_V3:
+        from airflow.sdk.execution_time.xcom import XCom
+    else:  # pragma: no cover - exercised only on Airflow 2
+        from airflow.models.xcom import XCom  # type: ignore[no-redef]
+    return XCom.get_value(ti_key=ti_key, key=key)
+
+
+def __getattr__(name: str) -> Any:
+    """``AirflowPlugin``, imported only by the module that needs it (the plugins manager is not a cheap import)."""
+    if name == "AirflowPlugin":
+        from airflow.plugins_manager import AirflowPlugin
+
+        return AirflowPlugin
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

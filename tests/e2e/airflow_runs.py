@@ -100,3 +100,26 @@ def _json_list(line: str) -> list | None:
     except ValueError:
         return None
     return value if isinstance(value, list) else None
+
+
+def extra_link_urls(env: dict[str, str], dag_id: str) -> dict[tuple[str, str], str]:
+    """``{(task_id, link xcom key): url}`` of every operator extra link the run's tasks stored (Airflow 3: the worker
+    resolves the links when a task finishes and stores each URL as an XCom ``_link_<class>``; the UI reads those)."""
+    import sqlite3
+
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND key LIKE '\\_link\\_%' "
+                            "ESCAPE '\\'", (dag_id,)).fetchall()
+    return {(task, key): json.loads(value) for task, key, value in rows}
+
+
+def rendered_fields(env: dict[str, str], dag_id: str, task_id: str) -> dict:
+    """The task's rendered template fields as the UI's "Rendered Templates" shows them (the run's last row)."""
+    import sqlite3
+
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT rendered_fields FROM rendered_task_instance_fields WHERE dag_id = ? AND task_id = ?",
+                           (dag_id, task_id)).fetchone()
+    return json.loads(row[0]) if row else {}

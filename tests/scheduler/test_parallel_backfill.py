@@ -9,9 +9,13 @@ BigQuery's day tables, and the run states; then a rerun of all 5 (--reprocess-be
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -133,3 +137,52 @@ def test_five_intervals_at_once_then_again(airflow):
     # new attempt folders (never into a folder a reader may hold), so no file the first runs wrote changed or went
     assert {k: v for k, v in again.items() if k != "parquet"} == {k: v for k, v in first.items() if k != "parquet"}
     assert {key: again["parquet"].get(key) for key in first["parquet"]} == first["parquet"]
+
+
+def api(services: AirflowServices, path: str) -> dict:
+    """One GET of the public REST API (the simple auth manager makes every caller admin here)."""
+    with urllib.request.urlopen(f"{services.env['AIRFLOW__API__BASE_URL']}/api/v2{path}", timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_task_pages_show_console_links_and_the_validation_result(airflow):
+    """What the UI's task pages read, through the api-server: each task's console buttons, the validation headline
+    and count table (validate's rendered field), and the lake asset's event extra."""
+    services, config = airflow
+    latest = f"{DATES[-1]} 00:00:00+00"
+    if not services.query("SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'success'", DAG_ID):
+        services.wait_for_runs(DAG_ID, len(DATES), since=backfill(services), timeout=420)  # run alone
+    run_id = services.query("SELECT run_id FROM dag_run WHERE dag_id = %s AND state = 'success' AND logical_date = %s "
+                            "ORDER BY end_date DESC LIMIT 1", DAG_ID, latest)[0][0]
+    run = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+
+    def links(task_id: str) -> dict:
+        return api(services, f"{run}/taskInstances/{task_id}/links")["extra_links"]
+
+    bucket, database = config.lake.bucket, config.glue.database
+    export = links("export")
+    assert export["DynamoDB export"].startswith("https://console.aws.amazon.com/dynamodbv2/home?region=us-east-1"
+                                                "#export-details?exportArn=arn%3Aaws%3Adynamodb%3Aus-east-1")
+    assert export["S3 export folder"].startswith(f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?prefix=")
+    assert quote(f"lake/snapshots/{NAME}/_attempts/snapshot={STAMPS[-1]}/attempt=", safe="") in \
+        links("convert")["S3 snapshot"]
+    assert links("lake.catalog") == {"Glue table": "https://console.aws.amazon.com/glue/home?region=us-east-1#/v2/"
+                                                   f"data-catalog/tables/view/{NAME}_snapshots?database={database}"}
+    assert re.fullmatch(r"https://console\.aws\.amazon\.com/athena/home\?region=us-east-1#/query-editor/history/"
+                        r"[0-9a-f-]{36}", links("lake.athena_partitions")["Athena query"])
+    project = config.bigquery.project
+    load = links("bigquery.load")
+    dataset = config.bigquery.dataset
+    assert load["BigQuery table"].startswith(f"https://console.cloud.google.com/bigquery?project={project}&ws=!1m5!1m4"
+                                             f"!4m3!1s{project}!2s{dataset}!3s")
+    assert load["BigQuery job"].startswith(f"https://console.cloud.google.com/bigquery?project={project}&j=bq:")
+
+    validate = api(services, f"{run}/taskInstances/validate")
+    report = validate["rendered_fields"]["validation_report"]
+    assert re.match(rf"{ITEMS} rows, \d sources agree\n\nRow counts of ", report), report
+
+    events = api(services, f"/assets/events?source_dag_id={DAG_ID}&source_task_id=publish"
+                           f"&source_run_id={quote(run_id, safe='')}")["asset_events"]
+    # one event per publish try of the run (the reprocessed backfill reruns the same run id)
+    assert events and {(e["extra"]["snapshot"], e["extra"]["rows"]) for e in events} == {(STAMPS[-1], ITEMS)}
+    assert all(re.fullmatch(rf"{ITEMS} rows, \d sources agree", e["extra"]["validation"]) for e in events)

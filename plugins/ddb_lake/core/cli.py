@@ -1,5 +1,6 @@
 """``ddb-lake convert SOURCE DEST``: convert a DynamoDB export folder to typed Parquet; JSON summary on stdout.
 ``ddb-lake schema TABLE_YAML|SNAPSHOT_URL``: print a table's schema contract and the history of its changes.
+``ddb-lake validate-config [FOLDER]``: check every table file of a folder offline (exit 1, one line per problem).
 
 Exit codes: 0 done; 2 the export cannot be converted; 3 DEST holds objects an earlier conversion to exactly DEST
 did not write, or is a folder a table may read (published, or a DAG try's attempt folder): nothing written or deleted.
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--json", action="store_true", help="print the contract as JSON")
     schema.add_argument("--endpoint-url", help="AWS endpoint for Glue and S3 (e.g. moto); also AWS_ENDPOINT_URL")
     schema.add_argument("--region", help="AWS region (default: the table's dynamodb.region)")
+    check = commands.add_parser("validate-config", help="check every table YAML of a folder (as the DAG file would)")
+    check.add_argument("folder", nargs="?", default="include/tables", help="the table files' folder")
     return parser
 
 
@@ -77,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "schema":
         return _schema(args)
+    if args.command == "validate-config":
+        return _validate_config(args.folder)
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -113,6 +118,20 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _validate_config(folder: str) -> int:
+    from ddb_lake.core.config.table_config import read_table_folder
+
+    found = read_table_folder(folder)
+    for error in found.errors:
+        print(f"ddb-lake: {error}", file=sys.stderr)
+    bad = len({e.path for e in found.errors})
+    if not found.configs and not bad:
+        print(f"ddb-lake: no table files (*.yaml, *.yml) in {folder}", file=sys.stderr)
+        return 1
+    print(f"ddb-lake: {len(found.configs)} table file(s) valid, {bad} invalid in {folder}")
+    return 1 if bad else 0
 
 
 # ---- ddb-lake schema --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ddb_lake.core.config.table_config import TableConfig
+from ddb_lake.core.export.waiting import polls_within
 from ddb_lake.core.run_plan import TablePlan
 
 
@@ -36,6 +37,7 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
         s3_prefix=state.output["export_prefix"], export_type=state.output["export_type"],
         export_time=state.output["export_time"], window_start=state.output["window_start"],
         waiter_delay=config.export.poll_seconds, export_view_type=config.export.view_type,
+        waiter_max_attempts=polls_within(config.export.max_wait_minutes, config.export.poll_seconds),
         check_recovery_window=config.export.check_recovery_window, deferrable=True, **aws)
     convert = ExportToParquetOperator(
         task_id="convert", export=export.output, dest_url=state.output["changes_url"],

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ddb_lake.compat import DAG, Asset, CronDataIntervalTimetable
-from ddb_lake.core.config.table_config import TableConfig, TableConfigError, read_table_folder
+from ddb_lake.core.config.table_config import TableConfig, TableConfigError, TableFolderError, read_table_folder
 from ddb_lake.core.run_plan import TablePlan, table_plan
 from ddb_lake.dag_factory.config_error_dag import build_config_error_dag
 from ddb_lake.dag_factory.tasks import add_tasks
@@ -61,7 +61,38 @@ def default_args(config: TableConfig) -> dict:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=max(config.retry_delay_minutes * 8, 30)),
         "execution_timeout": timedelta(minutes=config.task_timeout_minutes),
+        **airflow_args(config),
     }
+
+
+def airflow_args(config: TableConfig) -> dict:
+    """The ``airflow`` section as task defaults: pool, queue, priority, e-mail and callbacks (only those set)."""
+    settings = config.airflow
+    args: dict = {"priority_weight": settings.priority_weight}
+    args.update({k: v for k, v in (("pool", settings.pool), ("queue", settings.queue)) if v})
+    if settings.email:
+        args.update(email=list(settings.email), email_on_failure=True, email_on_retry=settings.email_on_retry)
+    for name in ("on_failure_callback", "on_retry_callback"):
+        if getattr(settings, name):
+            args[name] = _callback(config, name)
+    return args
+
+
+def _callback(config: TableConfig, name: str) -> object:
+    """The callable (or notifier instance) an ``airflow.on_*_callback`` dotted path names, imported at parse time."""
+    import importlib
+
+    target = getattr(config.airflow, name)
+    module_name, _, attribute = target.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise TableConfigError(config.source_path, f"airflow.{name}", f"{target!r} cannot be imported ({exc}); put "
+                               "its module on the path of the DAG processor and the workers (e.g. the plugins "
+                               "folder) or fix the name") from exc
+    if not callable(found):
+        raise TableConfigError(config.source_path, f"airflow.{name}", f"{target!r} is not callable")
+    return found
 
 
 def doc_md(config: TableConfig, table: TablePlan) -> str:
@@ -81,7 +112,24 @@ def doc_md(config: TableConfig, table: TablePlan) -> str:
 | settings file | `{Path(config.source_path).name}` |
 
 Each run covers one data interval; reruns and backfills of the same interval produce the same objects and partitions.
+
+#### Effective settings (the file with every default filled in)
+
+```yaml
+{effective_settings(config)}```
 """
+
+
+def effective_settings(config: TableConfig) -> str:
+    """The table's settings as YAML, defaults included: what the DAG was built from."""
+    import dataclasses
+    import json
+
+    import yaml
+
+    data = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    data.pop("source_path", None)
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
@@ -96,7 +144,7 @@ def build_table_dag(config: TableConfig, mode: str = "full") -> DAG:
         catchup=config.catchup,
         max_active_runs=1,
         default_args=default_args(config),
-        dagrun_timeout=timedelta(minutes=config.task_timeout_minutes * 4),
+        dagrun_timeout=timedelta(minutes=config.airflow.run_timeout_minutes or config.task_timeout_minutes * 4),
         doc_md=doc_md(config, table),
         tags=["ddb-lake", config.name, mode, *config.tags],
         auto_register=False,  # returned to the DAG file; a DAG that failed half-built must not register itself
@@ -116,15 +164,11 @@ def build_table_dags(tables_dir: str | Path) -> dict[str, DAG]:
         errors[error.path].append(error)
     dags: dict[str, DAG] = {}
     for config in folder.configs:
-        modes = ["full", "incremental"] if config.export.mode == "both" else [config.export.mode]
-        modes = ["full" if m == "scan" else m for m in modes]  # a scan export feeds the full (snapshot) DAG
-        modes = [m for m in modes if not (config.cdc and m == "incremental")]  # the CDC DAG keeps the table then
         try:
-            built = [build_table_dag(config, mode) for mode in modes]
-            if config.cdc is not None:
-                from ddb_lake.dag_factory.cdc_tasks import build_cdc_dag
-
-                built.append(build_cdc_dag(config))
+            built = config_dags(config)
+        except TableConfigError as exc:  # a setting only building the DAG can check (a callback's import)
+            errors[config.source_path].append(exc)
+            continue
         except Exception as exc:  # one table's unforeseen failure must not hide the others
             errors[config.source_path].append(TableConfigError(config.source_path, "<dag>", f"{type(exc).__name__}: "
                                                                f"{exc}"))
@@ -135,4 +179,37 @@ def build_table_dags(tables_dir: str | Path) -> dict[str, DAG]:
             log.error("ddb-lake table file skipped: %s", error)
         dag = build_config_error_dag(path, file_errors)
         dags[dag.dag_id] = dag
+    return dags
+
+
+def table_file_dags(file_name: str, dags_folder: str | Path) -> dict[str, DAG]:
+    """The DAGs of one table file, for a DAG file of its own (``dags/ddb_lake__orders.py``): ``{dag_id: dag}``.
+
+    A bad file raises :class:`TableConfigError` naming the file and the field, so Airflow records an import error for
+    that one DAG file while every other table's DAG file keeps its DAGs. Clashes with the folder's other files count.
+    """
+    tables_dir = default_tables_dir(Path(dags_folder))
+    path = tables_dir / file_name
+    if not path.is_file():
+        raise TableConfigError(str(path), "<file>", f"no such table file in {tables_dir}: create it, or delete the "
+                                                    "DAG file that names it")
+    folder = read_table_folder(tables_dir)
+    mine = [e for e in folder.errors if Path(e.path).name == file_name]
+    if mine:
+        raise mine[0] if len(mine) == 1 else TableFolderError(mine)
+    config = next(c for c in folder.configs if Path(c.source_path).name == file_name)
+    return {dag.dag_id: dag for dag in config_dags(config)}
+
+
+def config_dags(config: TableConfig) -> list[DAG]:
+    """The DAGs one table file gets: full and/or incremental by ``export.mode`` (a scan feeds the full DAG), and the
+    CDC DAG in place of the incremental one for a ``cdc:`` table."""
+    modes = ["full", "incremental"] if config.export.mode == "both" else [config.export.mode]
+    modes = ["full" if m == "scan" else m for m in modes]
+    modes = [m for m in modes if not (config.cdc and m == "incremental")]
+    dags = [build_table_dag(config, mode) for mode in modes]
+    if config.cdc is not None:
+        from ddb_lake.dag_factory.cdc_tasks import build_cdc_dag
+
+        dags.append(build_cdc_dag(config))
     return dags

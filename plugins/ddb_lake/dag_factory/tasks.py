@@ -11,6 +11,7 @@ from typing import Any
 
 from ddb_lake.compat import Asset, TaskGroup
 from ddb_lake.core.config.table_config import TableConfig
+from ddb_lake.core.export.waiting import polls_within
 from ddb_lake.core.run_plan import TablePlan
 
 
@@ -39,6 +40,7 @@ def add_tasks(
         export_time=plan["export_time"],
         window_start=plan["window_start"],
         waiter_delay=config.export.poll_seconds,
+        waiter_max_attempts=polls_within(config.export.max_wait_minutes, config.export.poll_seconds),
         export_view_type=config.export.view_type,
         check_recovery_window=config.export.check_recovery_window,
         deferrable=True,
@@ -78,7 +80,8 @@ def add_tasks(
         tasks["validate"] >> tasks["bigquery.publish"]
     tail = tasks["validate"]
     if table.mode == "full":
-        tasks.update(_publish_tasks(config, table, tasks["convert"].output, lake_asset, aws))
+        tasks.update(_publish_tasks(config, table, tasks["convert"].output, lake_asset, aws,
+                                    validation=tasks["validate"].output))
         tasks["validate"] >> tasks["publish"] >> tasks["retention"]
         tail = tasks["publish"]
     tasks["report"] = _report_task(config, tasks)
@@ -233,7 +236,8 @@ def _validation_task(config: TableConfig, table: TablePlan, tasks: dict[str, Any
     )
 
 
-def _publish_tasks(config: TableConfig, table: TablePlan, summary: Any, lake_asset: Asset, aws: dict) -> dict:
+def _publish_tasks(config: TableConfig, table: TablePlan, summary: Any, lake_asset: Asset, aws: dict,
+                   validation: Any = None) -> dict:
     from ddb_lake.operators.snapshot_publish import SnapshotPublishOperator, SnapshotRetentionOperator
 
     publish = SnapshotPublishOperator(
@@ -243,6 +247,7 @@ def _publish_tasks(config: TableConfig, table: TablePlan, summary: Any, lake_ass
         table_name=table.lake_table,
         bucket=table.lake_bucket,
         allow_rollback=config.lake.allow_rollback,
+        validation=validation,
         outlets=[lake_asset],
         **aws,
     )

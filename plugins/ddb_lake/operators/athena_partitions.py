@@ -23,6 +23,7 @@ from ddb_lake.core.lake.sql_templates import (
     sql_template_dirs,
     with_sql_templates,
 )
+from ddb_lake.links import AthenaQueryLink
 from ddb_lake.operators.base import ClassifiedErrors
 
 
@@ -40,6 +41,7 @@ class AthenaPartitionRepairOperator(ClassifiedErrors, AwsBaseOperator[AthenaHook
     query, and a new run or retry never replays an earlier FAILED one.
     """
 
+    operator_extra_links = (AthenaQueryLink(),)
     template_fields: Sequence[str] = (
         "database", "table", "convert_summary", "snapshot", "location", "output_location", "workgroup", "sql",
     )

@@ -84,3 +84,14 @@ class ClassifiedErrors:
         for name, value in list(vars(cls).items()):
             if _is_entry_point(name) and callable(value) and not getattr(value, "__ddb_lake_classified__", False):
                 setattr(cls, name, _classified(value))
+
+
+DEFERRAL_MIN_RETRIES = 1
+
+
+def keep_a_retry_for_deferral(operator: Any) -> None:
+    """Give a deferrable operator at least one retry: Airflow 3.3 can mark a task failed although its trigger fired
+    with success (apache/airflow#71580, #72716, a trigger firing within about 2 s); the retry reattaches to the same
+    export or job (deterministic token / job id), so nothing runs twice."""
+    if getattr(operator, "deferrable", False) and (operator.retries or 0) < DEFERRAL_MIN_RETRIES:
+        operator.retries = DEFERRAL_MIN_RETRIES

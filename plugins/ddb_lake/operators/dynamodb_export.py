@@ -34,7 +34,8 @@ from ddb_lake.core.export.rules import (
 from ddb_lake.core.export.waiting import MAX_SERVER_ERRORS
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, key_schema_of
 from ddb_lake.hooks.lake_storage import LakeStorageHook
-from ddb_lake.operators.base import ClassifiedErrors
+from ddb_lake.links import DynamoDBExportLink, S3ExportFolderLink
+from ddb_lake.operators.base import ClassifiedErrors, keep_a_retry_for_deferral
 from ddb_lake.triggers.dynamodb_export import DynamoDBExportTrigger
 
 
@@ -58,6 +59,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         the retry reattaches).
     """
 
+    operator_extra_links = (DynamoDBExportLink(), S3ExportFolderLink())
     template_fields: Sequence[str] = (
         "table_name", "s3_bucket", "s3_prefix", "export_type", "export_time", "window_start",
     )
@@ -100,6 +102,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.max_server_errors = max_server_errors
+        keep_a_retry_for_deferral(self)
 
     @cached_property
     def storage_hook(self) -> LakeStorageHook:

@@ -17,6 +17,7 @@ from ddb_lake.core.lake.errors import LakeConfigError
 from ddb_lake.core.lake.layout import attempt_id, attempt_url
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_storage import LakeStorageHook
+from ddb_lake.links import S3SnapshotLink
 from ddb_lake.operators.base import ClassifiedErrors
 
 
@@ -43,6 +44,7 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
         that does not fit fails the task terminally, naming the item's key and the setting.
     """
 
+    operator_extra_links = (S3SnapshotLink(),)
     template_fields: Sequence[str] = ("export", "dest_url", "attempts_url", "snapshot", "numbers", "previous_schema")
     ui_color = "#f4a259"
     aws_hook_class = LakeStorageHook

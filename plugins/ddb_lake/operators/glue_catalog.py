@@ -32,6 +32,7 @@ from ddb_lake.core.lake.layout import SUPERSEDED_MARKER
 from ddb_lake.core.lake.publish import marker_body, marker_key
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
+from ddb_lake.links import GlueTableLink
 from ddb_lake.operators.base import ClassifiedErrors
 
 # Imported from here by other modules; the rules live in ddb_lake.core.lake.
@@ -106,6 +107,7 @@ class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
     :param partition_projection: declare an injected partition projection instead of adding partitions
     """
 
+    operator_extra_links = (GlueTableLink(),)
     template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "snapshots_table")
 
     def __init__(

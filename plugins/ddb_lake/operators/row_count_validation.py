@@ -47,8 +47,11 @@ class RowCountValidationOperator(ClassifiedErrors, BaseOperator):
         "athena_workgroup",
         "key_columns",
         "tolerance",
+        "validation_report",
     )
     ui_color = "#fff3e0"
+    # The report replaces this field's rendered value when the task ends: the task's "Rendered Templates" shows it.
+    overwrite_rtif_after_execution = True
 
     def __init__(
         self,
@@ -69,6 +72,7 @@ class RowCountValidationOperator(ClassifiedErrors, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.validation_report = ""
         self.export = export
         self.snapshot = snapshot
         self.loads = loads
@@ -116,7 +120,8 @@ class RowCountValidationOperator(ClassifiedErrors, BaseOperator):
             if not out["key_checksum"]["ok"]:
                 problems.append(out["key_checksum"]["message"])
         self.log.info("%s", text)
-        out.update(ok=not problems, problems=problems, report_text=text)
+        out.update(ok=not problems, problems=problems, report_text=text, summary=report.headline())
+        self.validation_report = f"{out['summary']}\n\n{text}"
         if problems:
             raise ValidationFailedError(f"{table_name} snapshot {summary['snapshot']} is not published:\n{text}")
         return out

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ddb_lake.compat import Context
+from ddb_lake.compat import Context, data_interval_of
 from ddb_lake.core.convert.storage import split_url
 from ddb_lake.core.errors import TransientError
 from ddb_lake.core.lake.catalog_tables import LAKE_DATABASE_DESCRIPTION, current_table_input
@@ -78,7 +78,8 @@ class SnapshotPublishOperator(LakeFilesOperator):
     table parameter ``ddb_lake.contract``; a snapshot that moved a column to another attribute is refused.
     """
 
-    template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "current_table")
+    template_fields: Sequence[str] = ("convert_summary", "database", "table_name", "bucket", "current_table",
+                                      "validation")
 
     def __init__(
         self,
@@ -89,11 +90,13 @@ class SnapshotPublishOperator(LakeFilesOperator):
         bucket: str | None = None,
         current_table: str | None = None,
         allow_rollback: bool = False,
+        validation: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(convert_summary=convert_summary, database=database, table_name=table_name, bucket=bucket,
                          current_table=current_table, **kwargs)
         self.allow_rollback = allow_rollback
+        self.validation = validation  # the validate task's result: its headline goes on the asset event
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary, stamp, location = self.converted_snapshot()
@@ -109,7 +112,8 @@ class SnapshotPublishOperator(LakeFilesOperator):
             action = publish_action(stamp, location, current, self.allow_rollback)
             if action != PUBLISHED:
                 self.not_published(action, location, current, retract=wrote_marker and action == KEPT_NEWER)
-                return {**result, "action": action, "published_at": current.published_at}
+                return self.with_event(context, summary, {**result, "action": action,
+                                                          "published_at": current.published_at})
             published_at = datetime.now(timezone.utc).isoformat()
             schema = LakeSchema.from_json(summary["schema"])
             contract = next_contract(self.stored_contract(read), schema, table=self.table_name, snapshot=stamp)
@@ -126,11 +130,25 @@ class SnapshotPublishOperator(LakeFilesOperator):
             if current.location:
                 self.mark(current.location, SUPERSEDED_MARKER, current.snapshot, _now(), by=stamp)
             changes = [change.to_json() for change in contract.history if change.snapshot == stamp]
-            return {**result, "action": action, "published_at": published_at, "contract_changes": changes}
+            return self.with_event(context, summary, {**result, "action": action, "published_at": published_at,
+                                                      "contract_changes": changes})
         raise TransientError(
             f"publishing {location} to {self.database}.{table}: another writer changed the table {PUBLISH_ATTEMPTS} "
             f"times between read and update; the task retry reads it again"
         )
+
+    def with_event(self, context: Context, summary: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        """Put what this run published on the lake asset's event (``outlet_events[asset].extra``); return ``result``."""
+        events = context.get("outlet_events") if hasattr(context, "get") else None
+        if events is not None:
+            start, end = data_interval_of(context)
+            extra = {"table": f"{self.database}.{result['table']}", "snapshot": result["snapshot"],
+                     "location": result["location"], "rows": summary.get("items"), "action": result["action"],
+                     "interval": [t.isoformat() if t else None for t in (start, end)],
+                     "validation": (self.validation or {}).get("summary")}
+            for outlet in self.outlets or ():
+                events[outlet].extra = extra
+        return result
 
     def not_published(self, action: str, location: str, current: CurrentSnapshot, *, retract: bool) -> None:
         """Log why nothing was switched; ``retract``: our ``_published.json`` was written for a switch that lost."""

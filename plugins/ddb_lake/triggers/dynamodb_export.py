@@ -13,30 +13,25 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.providers.amazon.aws.exceptions import (
-    WaiterMaxAttemptsError,
-    WaiterNoCredentialsError,
-    WaiterTerminalFailure,
-)
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
-from botocore.exceptions import WaiterError
-
 from ddb_lake.compat import TriggerEvent
 from ddb_lake.core.export.waiting import AGAIN, MAX_SERVER_ERRORS, OUT_OF_POLLS, SERVER_ERRORS, ExportWait
+from ddb_lake.triggers.base import ConstructorArgumentsTrigger
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 
 
-class DynamoDBExportTrigger(AwsBaseWaiterTrigger):
+class DynamoDBExportTrigger(ConstructorArgumentsTrigger):
     """Fire once the export is COMPLETED (``status=success``), FAILED (``failed``), after max polls (``timeout``) or
     after ``max_server_errors`` server errors in a row (``error``).
 
     Events: ``{"status", "export_arn"}`` plus ``failure_code`` / ``failure_message`` (failed) or ``message``.
-    """
 
-    aws_hook_class = AwsBaseHook
+    The triggerer imports this module and runs ``run()`` in its event loop, which every other trigger shares: the
+    module imports no boto3/botocore (about 1 s), and the hook, the aiobotocore client (about 2 s of imports) and the
+    waiter model are built in worker threads. The first poll comes one ``waiter_delay`` after deferring: a trigger
+    that fires within about 2 s can have its task marked failed by Airflow 3.3 (apache/airflow#71580, #72716).
+    """
 
     def __init__(
         self,
@@ -50,39 +45,40 @@ class DynamoDBExportTrigger(AwsBaseWaiterTrigger):
         botocore_config: dict | None = None,
         max_server_errors: int = MAX_SERVER_ERRORS,
     ) -> None:
-        super().__init__(
-            serialized_fields={"export_arn": export_arn, "max_server_errors": max_server_errors},
-            waiter_name="export_table",
-            waiter_args={"ExportArn": export_arn},
-            failure_message=f"DynamoDB export {export_arn} failed",
-            status_message=f"DynamoDB export {export_arn} is",
-            status_queries=["ExportDescription.ExportStatus"],
-            return_key="export_arn",
-            return_value=export_arn,
-            waiter_delay=waiter_delay,
-            waiter_max_attempts=waiter_max_attempts,
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            verify=verify,
-            botocore_config=botocore_config,
-        )
+        super().__init__()
         self.export_arn = export_arn
+        self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
         self.max_server_errors = max_server_errors
 
+    def hook(self) -> Any:
+        """A client-type ``dynamodb`` hook: aiobotocore has no resources, and it finds the provider's waiter JSON."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="dynamodb", region_name=self.region_name,
+                           verify=self.verify, config=self.botocore_config)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self.hook()
+        await asyncio.sleep(self.waiter_delay)  # the first poll after one interval (see the class docstring)
+        hook = await asyncio.to_thread(self.hook)
         async with await hook.get_async_conn() as client:
-            waiter = hook.get_waiter(self.waiter_name, deferrable=True, client=client)
+            waiter = await asyncio.to_thread(hook.get_waiter, "export_table", deferrable=True, client=client)
             yield TriggerEvent(await self.wait(waiter))
 
     async def wait(self, waiter: Any) -> dict[str, Any]:
         """Poll once per ``waiter_delay`` until COMPLETED, FAILED, out of polls or too many server errors."""
+        from airflow.providers.amazon.aws.exceptions import WaiterMaxAttemptsError, WaiterTerminalFailure
+        from botocore.exceptions import WaiterError
+
         progress = ExportWait(self.export_arn, max_polls=self.waiter_max_attempts,
                               max_server_errors=self.max_server_errors)
         while True:
             try:
-                await waiter.wait(**self.waiter_args, WaiterConfig={"MaxAttempts": 1})
+                await waiter.wait(ExportArn=self.export_arn, WaiterConfig={"MaxAttempts": 1})
                 return {"status": "success", "export_arn": self.export_arn}
             except WaiterError as error:
                 if "terminal failure" in str(error):
@@ -99,14 +95,15 @@ class DynamoDBExportTrigger(AwsBaseWaiterTrigger):
                     return {"status": "error", "export_arn": self.export_arn, "message": str(error)}
             await asyncio.sleep(self.waiter_delay)
 
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        # A client-type hook: aiobotocore has no resources, and "dynamodb" makes waiter_path the provider's JSON.
-        return {**super()._hook_parameters, "client_type": "dynamodb"}
-
 
 def export_event(export_arn: str, error: Exception, waiter_delay: float, waiter_max_attempts: int) -> dict[str, Any]:
     """The event of a wait that did not succeed: ``failed`` (with the FailureCode), ``timeout`` or ``error``."""
+    from airflow.providers.amazon.aws.exceptions import (
+        WaiterMaxAttemptsError,
+        WaiterNoCredentialsError,
+        WaiterTerminalFailure,
+    )
+
     if isinstance(error, WaiterTerminalFailure):
         description = (error.last_response or {}).get("ExportDescription", {})
         return {

@@ -75,6 +75,7 @@ class ExportSettings:
     check_recovery_window: bool = True
     poll_seconds: int = 30
     scan: ScanSettings = field(default_factory=ScanSettings)  # export.mode scan: docs/export-modes.md
+    max_wait_minutes: float = 240.0  # how long the export task waits for the export, whatever poll_seconds is
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,20 @@ class CdcSettings:
 
 
 @dataclass(frozen=True)
+class AirflowSettings:
+    """Where and how Airflow runs the table's tasks, and who hears of a failure (see docs/table-settings.md)."""
+
+    pool: str = ""  # "": Airflow's default_pool
+    queue: str = ""  # "": the executor's default queue
+    priority_weight: int = 1
+    email: tuple[str, ...] = ()  # failure (and, with email_on_retry, retry) mails; needs Airflow's SMTP settings
+    email_on_retry: bool = False
+    on_failure_callback: str = ""  # dotted path of a callable or notifier instance, e.g. my_alerts.notify_slack
+    on_retry_callback: str = ""
+    run_timeout_minutes: float | None = None  # a run still going after this fails (dagrun_timeout); null: 4x tasks
+
+
+@dataclass(frozen=True)
 class TableConfig:
     """Everything one table's DAG needs."""
 
@@ -198,6 +213,7 @@ class TableConfig:
     retries: int = 3
     retry_delay_minutes: float = 5.0
     task_timeout_minutes: float = 120.0
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
     source_path: str = ""
     cdc: CdcSettings | None = None
 
@@ -351,6 +367,8 @@ def _coerce(hint: Any, value: Any, path: str, dotted: str) -> Any:
         return None if value is None else _build(nested, value, path, dotted + ".")
     if hint == int | None:
         return None if value is None else _coerce(int, value, path, dotted)
+    if hint == float | None:
+        return None if value is None else _coerce(float, value, path, dotted)
     if hint is bool:
         if not isinstance(value, bool):
             raise TableConfigError(path, dotted, f"expected true or false, got {value!r}")
@@ -392,6 +410,11 @@ def _as_datetime(value: Any, path: str, dotted: str) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, str):  # a quoted date ('2026-11-01') or date-time ('2026-11-01T06:00:00Z')
+        try:
+            return _as_datetime(datetime.fromisoformat(value.strip()), path, dotted)
+        except ValueError:
+            pass
     raise TableConfigError(path, dotted, f"expected a date like 2026-11-01, got {value!r}")
 
 
@@ -430,6 +453,7 @@ def table_problems(config: TableConfig) -> list[tuple[str, str]]:
         *(_cdc_problems(config) if config.cdc is not None else []),
         ("bigquery.layout", mirror_layout_problem(config.lake.format, config.bigquery.layout)
          if config.bigquery is not None else None),  # the Iceberg table's BigQuery mirror (docs/iceberg.md)
+        *_airflow_problems(config),
     ]
     return [(f, p) for f, p in problems if p]
 
@@ -537,3 +561,29 @@ def _cdc_problems(config: TableConfig) -> list[tuple[str, str | None]]:
          "section, or remove cdc and let the incremental DAG keep the table and its mirror"
          if config.bigquery is not None else None),
     ]
+
+
+DOTTED_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _airflow_problems(config: TableConfig) -> list[tuple[str, str | None]]:
+    """The ``airflow`` section (pool, queue, priority, alerting, run timeout) and the export wait cap."""
+    settings, export = config.airflow, config.export
+    problems: list[tuple[str, str | None]] = [
+        ("export.max_wait_minutes", f"{export.max_wait_minutes:g} must be at least one poll "
+         f"(export.poll_seconds {export.poll_seconds} s)" if export.max_wait_minutes * 60 < export.poll_seconds
+         else None),
+        ("airflow.priority_weight", f"{settings.priority_weight} must be >= 1"
+         if settings.priority_weight < 1 else None),
+        ("airflow.run_timeout_minutes", f"{settings.run_timeout_minutes:g} must be > 0"
+         if settings.run_timeout_minutes is not None and settings.run_timeout_minutes <= 0 else None),
+        *[("airflow.email", f"{address!r} is not an e-mail address") for address in settings.email
+          if not EMAIL.match(address)],
+    ]
+    for name in ("on_failure_callback", "on_retry_callback"):
+        target = getattr(settings, name)
+        if target and not DOTTED_PATH.match(target):
+            problems.append((f"airflow.{name}", f"{target!r} must be a dotted path like my_alerts.notify_slack "
+                                                "(a module on the DAG processor's and workers' path, then the name)"))
+    return problems

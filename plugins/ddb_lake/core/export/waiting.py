@@ -9,6 +9,7 @@ hand each answer in.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ddb_lake.core.export.failures import ExportRetryableError
@@ -24,6 +25,11 @@ AGAIN = "again"
 SERVER_ERRORS = "server_errors"
 OUT_OF_POLLS = "out_of_polls"
 OTHER_ERROR = "other_error"
+
+
+def polls_within(max_wait_minutes: float, poll_seconds: float) -> int:
+    """How many polls ``poll_seconds`` apart fit in ``max_wait_minutes`` (at least one): the export wait's cap."""
+    return max(1, math.ceil(max_wait_minutes * 60 / poll_seconds))
 
 
 def server_fault(response: dict[str, Any] | None) -> str | None:

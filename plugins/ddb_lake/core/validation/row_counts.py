@@ -82,6 +82,16 @@ class CountReport:
         out.append("RESULT: " + ("all exact counts agree" if self.ok else "; ".join(self.problems)))
         return "\n".join(out)
 
+    def headline(self) -> str:
+        """One line for the run's page: ``3,000 rows, 5 sources agree`` or what disagrees."""
+        exact = [r for r in self.rows if r.exact]
+        reference = next(r for r in exact if r.source == self.reference)
+        if self.ok:
+            return f"{_fmt(reference.count)} rows, {len(exact)} sources agree"
+        bad = [r for r in exact if r.status != "ok"]
+        return (f"{_fmt(reference.count)} rows in {self.reference}; {len(bad)} of {len(exact)} sources disagree: "
+                + ", ".join(f"{r.source} {_fmt(r.count)}" for r in bad))
+
     def to_xcom(self) -> dict[str, Any]:
         return {
             "table": self.table,

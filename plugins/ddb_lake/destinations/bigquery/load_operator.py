@@ -29,7 +29,8 @@ from ddb_lake.destinations.bigquery.load_job import (
 )
 from ddb_lake.destinations.bigquery.schema import SchemaEvolution, bigquery_fields, evolve_schema
 from ddb_lake.destinations.bigquery.widening import WidenedSchema, staging_fields, widen_schema
-from ddb_lake.operators.base import ClassifiedErrors
+from ddb_lake.links import BigQueryJobLink, BigQueryTableLink
+from ddb_lake.operators.base import ClassifiedErrors, keep_a_retry_for_deferral
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]")
 
@@ -58,6 +59,7 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
         reloads anyway. A new load's job id is seeded with the run attempt, so a try that re-enters finds its own.
     """
 
+    operator_extra_links = (BigQueryTableLink(), BigQueryJobLink())
     template_fields = ("snapshot", "transfer", "project_id", "dataset", "table", "layout", "interval_end")
     ui_color = "#e8f0fe"
 
@@ -99,6 +101,7 @@ class BigQueryLoadSnapshotOperator(ClassifiedErrors, BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.api_deadline = api_deadline
+        keep_a_retry_for_deferral(self)
 
     @cached_property
     def hook(self) -> BigQueryLoadHook:
