@@ -41,8 +41,10 @@ def test_iceberg_dag_bootstraps_then_refuses_full_items_as_changes(moto_reset, t
                       lake={"bucket": "ice-orders", "prefix": "lake", "format": "iceberg"})
     config = load_table_config(path)
     dag = build_table_dags(tmp_path / "tables")[DAG_ID]
-    assert sorted(dag.task_ids) == ["compact", "convert", "expire", "export", "lifecycle", "merge", "plan",
-                                    "remove_orphans", "report", "state", "validate"]
+    assert sorted(dag.task_ids) == ["compact", "convert", "expire", "export", "full_check_export", "lifecycle",
+                                    "merge", "plan", "remove_orphans", "report", "state", "validate"]
+    assert {"state"} == dag.get_task("full_check_export").upstream_task_ids
+    assert "full_check_export" in dag.get_task("validate").upstream_task_ids
     for before, after in (("validate", "compact"), ("compact", "expire"), ("expire", "remove_orphans")):
         assert before in dag.get_task(after).upstream_task_ids, (before, after)
     chain = ["plan", "state", "export", "convert", "merge", "validate", "report"]

@@ -29,7 +29,8 @@ def test_the_iceberg_dags_tasks_take_the_pins_and_iceberg_settings(tmp_path):
         "dynamodb": {"table_name": "Books"}, "lake": {"bucket": "lake-bucket", "format": "iceberg"},
         "export": {"mode": "incremental"}, "glue": {"database": "lake_db"},
         "athena": {"output_location": "s3://lake-bucket/athena/", "workgroup": "etl"}, "columns": PINS,
-        "iceberg": {"merge_engine": "auto", "athena_min_rows": 5, "compact_every_runs": 6, "small_file_mb": 8},
+        "iceberg": {"merge_engine": "auto", "athena_min_rows": 5, "compact_every_runs": 6, "small_file_mb": 8,
+                    "verify_full_every_runs": 3},
         "retention": {"grace_hours": 3}}))
     dag = build_table_dags(tmp_path)["ddb_lake__books__incremental"]
     assert dag.get_task("convert").columns == PINS
@@ -38,6 +39,7 @@ def test_the_iceberg_dags_tasks_take_the_pins_and_iceberg_settings(tmp_path):
         "auto", 5, "s3://lake-bucket/athena/", "etl")
     compact = dag.get_task("compact")
     assert (compact.every_runs, compact.small_file_mb) == (6, 8)
+    assert dag.get_task("state").verify_full_every_runs == 3
     assert dag.get_task("remove_orphans").grace_period == timedelta(hours=3)
 
 

@@ -55,9 +55,12 @@ def test_bad_format_names_file_and_field(tmp_path, lake, export, words):
 def test_iceberg_settings_default_and_read(tmp_path):
     base = {"lake": {"bucket": "lake-bucket", "format": "iceberg"}, "export": {"mode": "incremental"}}
     assert load_table_config(write(tmp_path, **base)).iceberg == IcebergSettings(
-        merge_engine="auto", athena_min_rows=50_000_000, compact_every_runs=24, small_file_mb=32)
-    config = load_table_config(write(tmp_path, **base, iceberg={"merge_engine": "athena", "compact_every_runs": 0}))
+        merge_engine="auto", athena_min_rows=50_000_000, compact_every_runs=24, small_file_mb=32,
+        verify_full_every_runs=24)
+    config = load_table_config(write(tmp_path, **base, iceberg={"merge_engine": "athena", "compact_every_runs": 0,
+                                                                "verify_full_every_runs": 0}))
     assert (config.iceberg.merge_engine, config.iceberg.compact_every_runs) == ("athena", 0)
+    assert config.iceberg.verify_full_every_runs == 0
 
 
 @pytest.mark.parametrize(
@@ -67,6 +70,7 @@ def test_iceberg_settings_default_and_read(tmp_path):
         ({"athena_min_rows": -1}, "iceberg.athena_min_rows", "must be >= 0"),
         ({"compact_every_runs": -2}, "iceberg.compact_every_runs", "0: never compact"),
         ({"small_file_mb": 0}, "iceberg.small_file_mb", "must be >= 1"),
+        ({"verify_full_every_runs": -1}, "iceberg.verify_full_every_runs", "0: never check against a full export"),
         ({"merge_engin": "athena"}, "iceberg.merge_engin", "unknown setting"),
     ],
 )

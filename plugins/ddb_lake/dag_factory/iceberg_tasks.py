@@ -1,5 +1,6 @@
 """The tasks of a ``lake.format: iceberg`` table's incremental DAG: state → export → convert → merge → validate →
-report, and compact → expire → remove_orphans after validate (lifecycle after convert). The parquet path
+report (and state → full_check_export → validate: the periodic full-export check), and compact → expire →
+remove_orphans after validate (lifecycle after convert). The parquet path
 (``tasks.add_tasks``) is untouched; ``add_tasks`` hands iceberg tables here."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
         IcebergChainStateOperator,
         IcebergCompactionOperator,
         IcebergExpireSnapshotsOperator,
+        IcebergFullCheckExportOperator,
         IcebergMergeOperator,
         IcebergOrphanFilesOperator,
         IcebergValidationOperator,
@@ -31,7 +33,8 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     where = {"database": table.glue_database, "table_name": table.current_table}
     state = IcebergChainStateOperator(
         task_id="state", dynamodb_table=table.dynamodb_table, layout=table.layout, interval_end=plan["export_time"],
-        check_recovery_window=config.export.check_recovery_window, **where, **aws)
+        check_recovery_window=config.export.check_recovery_window,
+        verify_full_every_runs=config.iceberg.verify_full_every_runs, **where, **aws)
     export = DynamoDBExportOperator(
         task_id="export", table_name=table.dynamodb_table, s3_bucket=table.lake_bucket,
         s3_prefix=state.output["export_prefix"], export_type=state.output["export_type"],
@@ -47,7 +50,13 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
         task_id="merge", location=table.iceberg_location, export=export.output, conversion=convert.output,
         state=state.output, merge_engine=config.iceberg.merge_engine, athena_min_rows=config.iceberg.athena_min_rows,
         athena_output_location=config.athena.output_location, athena_workgroup=config.athena.workgroup, **where, **aws)
-    validate = IcebergValidationOperator(task_id="validate", merge=merge.output, **where, **aws)
+    full_check = IcebergFullCheckExportOperator(
+        task_id="full_check_export", due=state.output["full_check"], table_name=table.dynamodb_table,
+        s3_bucket=table.lake_bucket, s3_prefix=state.output["full_check_prefix"],
+        export_time=state.output["export_time"], waiter_delay=config.export.poll_seconds,
+        check_recovery_window=config.export.check_recovery_window, deferrable=True, **aws)
+    validate = IcebergValidationOperator(task_id="validate", merge=merge.output, full_check=full_check.output,
+                                         **where, **aws)
     report = RunReportOperator(task_id="report", table=config.name, export=export.output, conversion=convert.output,
                                validation=validate.output)
     expire = IcebergExpireSnapshotsOperator(
@@ -65,9 +74,10 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
     plan_task >> state >> export >> convert >> merge >> validate >> [compact, report]
     compact >> expire >> orphans
     convert >> lifecycle
-    tasks = {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
-             "compact": compact, "expire": expire, "remove_orphans": orphans, "report": report,
-             "lifecycle": lifecycle}
+    state >> full_check >> validate
+    tasks = {"state": state, "export": export, "full_check_export": full_check, "convert": convert,
+             "merge": merge, "validate": validate, "compact": compact, "expire": expire,
+             "remove_orphans": orphans, "report": report, "lifecycle": lifecycle}
     if config.bigquery is not None:
         from ddb_lake.compat import TaskGroup
 

@@ -92,7 +92,8 @@ def merge_window_athena(table: Any, changes: pa.Table, schema: LakeSchema, *, ex
     props = commit_properties(
         export_id=export_id, export_type="INCREMENTAL_EXPORT", watermark=window_end, window_start=window_start,
         rows=after.rows, key_checksum=after.checksum, rows_before=before.rows, inserts=inserted.rows,
-        updates=int((~removed & present).sum()), deletes=deleted.rows, changes=changes.num_rows)
+        updates=int((~removed & present).sum()), deletes=deleted.rows, changes=changes.num_rows,
+        windows=state.windows + 1)
     if window.num_rows:
         runner.query(merge_into_sql(database, table_name, window_table_name(table_name),
                                     [f.name for f in data_schema(schema).fields], key_columns), database,

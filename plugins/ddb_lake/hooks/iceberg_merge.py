@@ -192,7 +192,8 @@ def merge_window(table: Any, changes: pa.Table, schema: LakeSchema, *, export_id
     props = commit_properties(
         export_id=export_id, export_type="INCREMENTAL_EXPORT", watermark=window_end, window_start=window_start,
         rows=after.rows, key_checksum=after.checksum, rows_before=before.rows, inserts=counts["inserted"].rows,
-        updates=counts["updates"], deletes=counts["deleted"].rows, changes=reduced.changes) | (extra_properties or {})
+        updates=counts["updates"], deletes=counts["deleted"].rows, changes=reduced.changes,
+        windows=state.windows + 1) | (extra_properties or {})
     parent = table.current_snapshot()
     rewrite = [hit for hit in affected if mode == COPY_ON_WRITE or hit.dead + len(hit.rows) > COMPACT_FRACTION *
                hit.total]

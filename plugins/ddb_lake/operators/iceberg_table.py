@@ -15,8 +15,10 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from ddb_lake.compat import AirflowSkipException, Context, run_attempt
 from ddb_lake.core.errors import ConfigError, NotFoundError, ValidationFailedError
 from ddb_lake.core.export.folders import finished_export
+from ddb_lake.core.export.rules import FULL_EXPORT
 from ddb_lake.core.iceberg.arithmetic import KeyTotals, check_merge
 from ddb_lake.core.iceberg.athena_merge import DEFAULT_ATHENA_MIN_ROWS, WORKER, choose_engine
+from ddb_lake.core.iceberg.full_check import check_full_count, full_check_due
 from ddb_lake.core.iceberg.schema_rules import key_columns_of
 from ddb_lake.core.iceberg.watermark import BOOTSTRAP, KEY_CHECKSUM, ROWS, SKIP, plan_window, window_locations
 from ddb_lake.core.lake.layout import TableLayout
@@ -25,13 +27,16 @@ from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook
 from ddb_lake.hooks.iceberg_catalog import IcebergCatalogHook
 from ddb_lake.operators.base import ClassifiedErrors
+from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 
 
 class IcebergChainStateOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
     """Read the table's watermark and decide this run's export: bootstrap, the window from the watermark, or skip.
 
     Returns (``multiple_outputs``) ``action``, ``export_type``, ``window_start``, ``export_time``, ``export_prefix``,
-    ``changes_url``, ``snapshot``, ``previous_schema`` (the table's LakeSchema JSON or None) and ``reason``. A run
+    ``changes_url``, ``snapshot``, ``previous_schema`` (the table's LakeSchema JSON or None), ``reason``,
+    ``full_check`` (this window is checked against a full export at ``export_time``: every
+    ``verify_full_every_runs`` merged windows, 0 never) and ``full_check_prefix`` (that export's ``S3Prefix``). A run
     with nothing to export (less than 15 minutes after the watermark) is skipped.
     """
 
@@ -40,11 +45,13 @@ class IcebergChainStateOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalog
     aws_hook_class = IcebergCatalogHook
 
     def __init__(self, *, database: str, table_name: str, dynamodb_table: str, layout: TableLayout,
-                 interval_end: Any, check_recovery_window: bool = True, **kwargs: Any) -> None:
+                 interval_end: Any, check_recovery_window: bool = True, verify_full_every_runs: int = 0,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.database, self.table_name, self.dynamodb_table = database, table_name, dynamodb_table
         self.layout, self.interval_end, self.check_recovery_window = layout, interval_end, check_recovery_window
+        self.verify_full_every_runs = verify_full_every_runs
 
     @cached_property
     def export_hook(self) -> DynamoDBExportHook:
@@ -61,8 +68,35 @@ class IcebergChainStateOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalog
             raise AirflowSkipException(plan.reason)
         (self.log.warning if plan.action == BOOTSTRAP and state.watermark else self.log.info)("%s", plan.reason)
         schema = engine.stored_schema(table)
+        check = plan.action != BOOTSTRAP and full_check_due(state.windows, self.verify_full_every_runs)
+        if check:
+            self.log.info("table %s.%s: window %d since the bootstrap is checked against a full export at %s",
+                          self.database, self.table_name, state.windows + 1, plan.export_time)
+        assert plan.export_time is not None
         return {**plan.to_xcom(), **window_locations(self.layout, plan),
-                "previous_schema": schema.to_json() if schema else None}
+                "previous_schema": schema.to_json() if schema else None, "full_check": check,
+                "full_check_prefix": self.layout.export_prefix(FULL_EXPORT, plan.export_time) if check else None}
+
+
+class IcebergFullCheckExportOperator(DynamoDBExportOperator):
+    """The full export at the window's end, taken only when the state task says this window is checked
+    (``full_check``); the same export operator as the bootstrap's (deterministic ClientToken, retries reattach).
+    Returns ``{"due": False}`` when not due, else the export's result with ``due: True``."""
+
+    template_fields: Sequence[str] = (*DynamoDBExportOperator.template_fields, "due")
+
+    def __init__(self, *, due: Any, **kwargs: Any) -> None:
+        super().__init__(export_type=FULL_EXPORT, **kwargs)
+        self.due = due
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        if not self.due:
+            self.log.info("no full-export check due for this window")
+            return {"due": False}
+        return super().execute(context)
+
+    def export_result(self, request: dict[str, Any], description: dict[str, Any]) -> dict[str, Any]:
+        return {**super().export_result(request, description), "due": True}
 
 
 class IcebergMergeOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
@@ -141,16 +175,18 @@ class IcebergValidationOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalog
     """Compare the table's row count and key checksum with the change arithmetic the merge committed.
 
     A mismatch rolls the table back to the snapshot before the merge (so the watermark does not move) and fails
-    terminally. Returns ``rows``, ``ok``, ``key_checksum`` and ``report_text``.
+    terminally. When ``full_check`` (the full-check export task's result) is due, the snapshot's row count must
+    also equal that full export's item count (``core.iceberg.full_check``). Returns ``rows``, ``ok``,
+    ``key_checksum``, ``report_text`` and ``full_check`` (the full export's item count, or None).
     """
 
-    template_fields: Sequence[str] = ("merge",)
+    template_fields: Sequence[str] = ("merge", "full_check")
     ui_color = "#c3e6cb"
     aws_hook_class = IcebergCatalogHook
 
-    def __init__(self, *, database: str, table_name: str, merge: Any, **kwargs: Any) -> None:
+    def __init__(self, *, database: str, table_name: str, merge: Any, full_check: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.database, self.table_name, self.merge = database, table_name, merge
+        self.database, self.table_name, self.merge, self.full_check = database, table_name, merge, full_check
 
     def execute(self, context: Context) -> dict[str, Any]:
         table = self.hook.load_table(self.database, self.table_name)
@@ -159,15 +195,29 @@ class IcebergValidationOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalog
         merge, keys = self.merge, self.merge["key_columns"]
         expected = KeyTotals(int(merge["properties"][ROWS]), int(merge["properties"][KEY_CHECKSUM]))
         actual = engine.table_key_totals(table, keys, snapshot_id=merge["snapshot_id"])
+        full = self.full_check if self.full_check and self.full_check.get("due") else None
+        name = f"{self.database}.{self.table_name}"
         try:
-            verdict = check_merge(f"{self.database}.{self.table_name}", merge["export_id"], expected, actual)
+            verdict = check_merge(name, merge["export_id"], expected, actual)
+            if full is not None:
+                verdict += "; " + check_full_count(name, merge["export_id"], full["export_arn"], actual.rows,
+                                                   full_export_items(full, name))
         except ValidationFailedError:
             if merge["action"] != "already_applied":
                 engine.rollback(table, merge["snapshot_id"], merge["parent_snapshot_id"])
             raise
         self.log.info("%s", verdict)
         return {"rows": actual.rows, "ok": True, "key_checksum": str(actual.checksum), "report_text": verdict,
-                "snapshot_id": merge["snapshot_id"]}
+                "snapshot_id": merge["snapshot_id"], "full_check": full["item_count"] if full else None}
+
+
+def full_export_items(full: dict[str, Any], table: str) -> int:
+    """The full-check export's item count; a completed export without one is a terminal error naming it."""
+    if full.get("item_count") is None:
+        raise ValidationFailedError(
+            f"table {table}: the full-check export {full.get('export_arn')} reports no ItemCount, so the table "
+            "cannot be compared with it. Set iceberg.verify_full_every_runs: 0 to switch the check off")
+    return int(full["item_count"])
 
 
 class IcebergExpireSnapshotsOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):

@@ -156,6 +156,7 @@ class IcebergSettings:
     athena_min_rows: int = 50_000_000
     compact_every_runs: int = 24  # compaction after every Nth merge (0: never)
     small_file_mb: int = 32  # data files below this size (or carrying delete files) are compacted
+    verify_full_every_runs: int = 24  # every Nth merged window is checked against a full export (0: never)
 
 
 @dataclass(frozen=True)
@@ -485,6 +486,8 @@ def _iceberg_setting_problems(iceberg: IcebergSettings) -> list[tuple[str, str |
         ("iceberg.athena_min_rows", "must be >= 0" if iceberg.athena_min_rows < 0 else None),
         ("iceberg.compact_every_runs", "must be >= 0 (0: never compact)" if iceberg.compact_every_runs < 0 else None),
         ("iceberg.small_file_mb", "must be >= 1" if iceberg.small_file_mb < 1 else None),
+        ("iceberg.verify_full_every_runs", "must be >= 0 (0: never check against a full export)"
+         if iceberg.verify_full_every_runs < 0 else None),
     ]
 
 

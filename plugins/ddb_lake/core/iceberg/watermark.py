@@ -32,6 +32,7 @@ INSERTS = "ddb-lake.inserts"
 UPDATES = "ddb-lake.updates"
 DELETES = "ddb-lake.deletes"
 CHANGES = "ddb-lake.changes"
+WINDOWS = "ddb-lake.windows"  # windows merged since the bootstrap (core/iceberg/full_check.py)
 
 BOOTSTRAP = "bootstrap"
 INCREMENTAL = "incremental"
@@ -46,6 +47,7 @@ class CommittedState:
     export_id: str | None = None
     rows: int | None = None
     key_checksum: int | None = None
+    windows: int = 0  # windows merged since the bootstrap (0 for tables committed before it was recorded)
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, str] | None) -> CommittedState:
@@ -56,6 +58,7 @@ class CommittedState:
             export_id=summary.get(EXPORT_ID),
             rows=int(summary[ROWS]) if summary.get(ROWS) else None,
             key_checksum=int(summary[KEY_CHECKSUM]) if summary.get(KEY_CHECKSUM) else None,
+            windows=int(summary[WINDOWS]) if summary.get(WINDOWS) else 0,
         )
 
 
@@ -111,8 +114,9 @@ def plan_window(table: str, state: CommittedState, interval_end: datetime | str,
 
 def commit_properties(*, export_id: str, export_type: str, watermark: datetime | str,
                       window_start: datetime | str | None, rows: int, key_checksum: int, rows_before: int,
-                      inserts: int, updates: int, deletes: int, changes: int) -> dict[str, str]:
-    """The snapshot summary properties a merge commits together with its data."""
+                      inserts: int, updates: int, deletes: int, changes: int, windows: int = 0) -> dict[str, str]:
+    """The snapshot summary properties a merge commits together with its data (``windows``: windows merged since
+    the bootstrap, this one included; a bootstrap commits 0)."""
     return {
         EXPORT_ID: export_id,
         EXPORT_TYPE: export_type,
@@ -125,6 +129,7 @@ def commit_properties(*, export_id: str, export_type: str, watermark: datetime |
         UPDATES: str(updates),
         DELETES: str(deletes),
         CHANGES: str(changes),
+        WINDOWS: str(windows),
     }
 
 
