@@ -132,7 +132,8 @@ def render_report(table: str, snapshot: str, volumes: RunVolumes) -> str:
 
 def report_dict(table: str, snapshot: str, volumes: RunVolumes) -> dict[str, Any]:
     """The report's XCom: the lake's figures, each destination figure by its key, and the cost estimate."""
-    lake = {name: value for name, value in asdict(volumes).items() if name != "destination_lines"}
+    lake = {name: value for name, value in asdict(volumes).items() if name != "destination_lines"
+            and (volumes.scan or not name.startswith("scan"))}  # scan figures only for a scan export
     cost = estimate_cost_usd(volumes)
     return {"table": table, "snapshot": snapshot, **lake, **volumes.figures, "estimated_cost_usd": cost}
 
