@@ -23,9 +23,13 @@ pytest_plugins = ["fault_tally"]
 
 # Airflow reads its config at import: give the test session (each xdist worker: its own) a home and sqlite DB before
 # anything imports it.
+# A worker inherits the controller's environment, AIRFLOW_HOME included: it takes that home plus its own suffix.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_AIRFLOW_HOME = Path(os.environ.setdefault(
-    "AIRFLOW_HOME", str(REPO_ROOT / ".stack" / ("pytest-airflow-home" + (f"-{_WORKER}" if _WORKER else "")))))
+_home = os.environ.get("AIRFLOW_HOME") or str(REPO_ROOT / ".stack" / "pytest-airflow-home")
+if _WORKER and not _home.endswith(f"-{_WORKER}"):
+    _home = f"{_home}-{_WORKER}"
+os.environ["AIRFLOW_HOME"] = _home
+_AIRFLOW_HOME = Path(_home)
 _AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")

@@ -24,6 +24,9 @@ def run(args: list, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
+# scripts/dist.sh builds in the repository (build/, *.egg-info): under xdist, one worker runs every packaging test.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 def dist_sh(dist: Path, **env: str) -> Path:
     run(["bash", REPO_ROOT / "scripts" / "dist.sh"], cwd=REPO_ROOT,
         env={**os.environ, "PYTHON": sys.executable, "DIST_DIR": str(dist), **env})

@@ -10,6 +10,7 @@ BigQuery's day tables, and the run states; then a rerun of all 5 (--reprocess-be
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -31,7 +32,9 @@ from airflow_services import AirflowServices  # noqa: E402
 from ddb_lake.core.config.table_config import load_table_config  # noqa: E402
 
 # 8.5 min measured with the 2 cores shared by other test runs (load average 8-11): more than scripts/test.sh's 600 s
-pytestmark = [pytest.mark.integration, pytest.mark.scheduler, pytest.mark.timeout(1500)]
+# One deployment for the module: under xdist both tests go to one worker (the second reads the first's runs).
+pytestmark = [pytest.mark.integration, pytest.mark.scheduler, pytest.mark.timeout(1500),
+              pytest.mark.xdist_group("scheduler")]
 
 NAME = "sched_orders"
 DAG_ID = f"ddb_lake__{NAME}"
@@ -48,7 +51,8 @@ def airflow(local_stack_state, tmp_path_factory):
     seed_demo.seed_aws(config, ITEMS)
     seed_demo.seed_google(config)
     # the cluster belongs to a non-root OS user when the tests run as root: keep it where every user may enter
-    services = AirflowServices(root, REPO_ROOT / ".stack" / f"postgres-{root.name}", root / "tables")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    services = AirflowServices(root, REPO_ROOT / ".stack" / f"postgres-{worker}-{root.name}", root / "tables")
     try:
         services.start()
         services.wait_for_dag(DAG_ID)
