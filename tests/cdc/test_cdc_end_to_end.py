@@ -18,7 +18,7 @@ from cdc.stream_handler import ChangeWriter, handle_stream_event
 from change_exports import ItemModel, upload_folder, write_incremental_export
 from conftest import BUCKET, DATABASE
 from generated_changes import change_window, make_item
-from item_compare import iceberg_items, sorted_items
+from item_compare import iceberg_items, scanned_items
 from stream_driver import StreamDriver
 
 from ddb_lake.compat import DAG, AirflowSkipException
@@ -58,13 +58,7 @@ def iceberg_table() -> Any:
 
 
 def dynamodb_items(aws) -> list[dict]:
-    items, kwargs = [], {"TableName": TABLE}
-    while True:
-        page = aws.dynamodb.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return sorted_items(items)
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return scanned_items(aws.dynamodb, TABLE)
 
 
 def assert_equal_to_dynamodb(aws) -> None:

@@ -4,36 +4,20 @@ catalog reached through the ``aws_default`` connection (warehouse in moto S3); i
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-BUCKET = "lake"
-DATABASE = "lake_db"
-REGION = "us-east-1"
-
-
-@dataclass
-class Aws:
-    dynamodb: Any
-    s3: Any
-    glue: Any
+from lake_account import BUCKET, DATABASE, REGION, Aws, lake_account  # noqa: F401 (tests import them from here)
 
 
 @pytest.fixture
 def aws(moto_reset: str) -> Aws:
-    options = {"endpoint_url": moto_reset, "region_name": REGION, "aws_access_key_id": "testing",
-               "aws_secret_access_key": "testing"}
-    clients = Aws(*(boto3.client(name, **options) for name in ("dynamodb", "s3", "glue")))
-    clients.s3.create_bucket(Bucket=BUCKET)
-    clients.glue.create_database(DatabaseInput={"Name": DATABASE})
-    return clients
+    return lake_account(moto_reset)
 
 
 @pytest.fixture

@@ -70,6 +70,17 @@ def sorted_items(items: list[dict[str, Any]], decode=client_plain) -> list[dict[
     return sorted((item_form(i, decode) for i in items), key=sort_key)
 
 
+def scanned_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of the DynamoDB table (a paginated Scan), in the comparison form, sorted by key."""
+    items, kwargs = [], {"TableName": table}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted_items(items)
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def set_attributes_of(items: list[dict[str, Any]]) -> frozenset[str]:
     """Top-level attributes holding a set (SS/NS/BS) in any of the items."""
     return frozenset(name for item in items for name, value in item.items() if next(iter(value)) in SET_TAGS)

@@ -14,7 +14,7 @@ import pytest
 from change_exports import ItemModel, upload_folder, write_incremental_export
 from conftest import BUCKET, DATABASE
 from generated_changes import change_window, make_item
-from item_compare import iceberg_items, sorted_items
+from item_compare import iceberg_items, scanned_items
 
 from ddb_lake.compat import DAG, AirflowFailException, AirflowSkipException
 from ddb_lake.core.lake.layout import TableLayout
@@ -58,13 +58,7 @@ def create_source(aws, rng: random.Random) -> tuple[ItemModel, datetime]:
 
 
 def dynamodb_items(aws) -> list[dict]:
-    items, kwargs = [], {"TableName": TABLE}
-    while True:
-        page = aws.dynamodb.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return sorted_items(items)
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return scanned_items(aws.dynamodb, TABLE)
 
 
 def run_after_export(dag, state: dict, export: dict, end: datetime) -> tuple[dict, dict]:
