@@ -17,13 +17,12 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
+from process_tree import run_with_peak_rss
 
 HERE = Path(__file__).resolve()
 
@@ -225,20 +224,12 @@ def _one_slice(task: tuple) -> dict:
 
 def timed(kind: str, src: Path, dest: Path, extra: list[str]) -> dict:
     started = time.monotonic()
-    proc = psutil.Popen([sys.executable, str(HERE), "--run", kind, str(src), str(dest), *extra],
-                        stdout=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            tree = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    out = proc.stdout.read()
-    if proc.returncode:
-        raise SystemExit(f"{kind} failed with {proc.returncode}")
-    return {"items": int(out.strip().splitlines()[-1]), "seconds": time.monotonic() - started, "peak_rss": peak}
+    peak, result = run_with_peak_rss([sys.executable, str(HERE), "--run", kind, str(src), str(dest), *extra],
+                                     interval=0.05, show_stderr=True)
+    if result.returncode:
+        raise SystemExit(f"{kind} failed with {result.returncode}")
+    return {"items": int(result.stdout.strip().splitlines()[-1]), "seconds": time.monotonic() - started,
+            "peak_rss": peak}
 
 
 def main() -> None:

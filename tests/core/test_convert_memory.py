@@ -6,14 +6,12 @@ Also: a progress line per parsed data file, and the local-disk preflight refusin
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,6 +21,13 @@ from ddb_lake.core.convert.export_writer import item_line, write_export
 from ddb_lake.core.convert.worker_budget import InsufficientDiskError
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+
+# bench/process_tree.py by its path: bench/ on sys.path would shadow include/cdc with bench/cdc.py
+_spec = importlib.util.spec_from_file_location(
+    "process_tree", Path(__file__).resolve().parents[2] / "bench" / "process_tree.py")
+process_tree = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(process_tree)
+run_with_peak_rss = process_tree.run_with_peak_rss
 
 
 def big_item(i: int, kb: int = 100) -> dict:
@@ -72,28 +77,13 @@ def test_disk_preflight_refuses_before_writing(tmp_path: Path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, subprocess.CompletedProcess]:
-    """Run ``command``; return the peak RSS summed over its process tree (sampled every 20 ms) and its result."""
-    proc = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            tree = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    out, err = proc.communicate()
-    return peak, subprocess.CompletedProcess(command, proc.returncode, out, err)
-
-
 def test_process_tree_stays_under_the_memory_budget_with_100kb_items(tmp_path: Path):
     budget_mb = 1024  # the default
     src = big_export(tmp_path / "in", items=160, files=4)  # 16 MB of JSON, 4 files: a pool when the budget allows
     env = {**os.environ, "PYTHONPATH": str(PLUGINS)}
     command = [sys.executable, "-m", "ddb_lake.core.cli", "convert", str(src), str(tmp_path / "out"),
                "--memory-mb", str(budget_mb)]
-    peak, result = peak_tree_rss(command, env)
+    peak, result = run_with_peak_rss(command, env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["items"] == 160
     workers = worker_budget.worker_count(cpus=worker_budget.available_cpus(), files=4,
