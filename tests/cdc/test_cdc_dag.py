@@ -68,7 +68,9 @@ def test_cdc_schedules_every_one_to_five_minutes():
 def test_a_cdc_table_gets_the_cdc_dag_instead_of_the_incremental_one(tmp_path):
     from ddb_lake.dag_factory.table_dag import build_table_dags
 
-    write(tmp_path, YAML + "cdc: {schedule: '*/3 * * * *', settle_seconds: 45}\n")
+    text = YAML.replace('incremental_schedule: "*/30 * * * *"',
+                        'incremental_schedule: "*/30 * * * *", max_wait_minutes: 60')
+    write(tmp_path, text + "cdc: {schedule: '*/3 * * * *', settle_seconds: 45}\ncolumns: {price: 'decimal(18,4)'}\n")
     dags = build_table_dags(tmp_path)
     assert sorted(dags) == ["ddb_lake__books__cdc"]
     dag = dags["ddb_lake__books__cdc"]
@@ -80,4 +82,7 @@ def test_a_cdc_table_gets_the_cdc_dag_instead_of_the_incremental_one(tmp_path):
     assert {t: tasks[t].trigger_rule for t in ("changes", "cleanup", "expire", "validate_changes")} == {
         "changes": "none_failed", "cleanup": "none_failed", "expire": "none_failed", "validate_changes": "all_success"}
     assert tasks["changes"].upstream_task_ids == {"validate"}
+    # the same export and convert as the Iceberg DAG: the wait cap (60 minutes at 30 s polls) and the YAML pins
+    assert tasks["export"].waiter_max_attempts == 120 and tasks["export"].waiter_delay == 30
+    assert tasks["convert"].columns == {"price": "decimal(18,4)"}
     assert tasks["changes"].cdc_prefix == "dynamodb/cdc/prod-books" and tasks["changes"].settle == timedelta(seconds=45)

@@ -41,9 +41,8 @@ def build_cdc_dag(config: TableConfig) -> DAG:
 
 def add_cdc_tasks(config: TableConfig, table: Any) -> dict[str, Any]:
     """Create the CDC tasks in the current DAG; return them by name."""
+    from ddb_lake.dag_factory.iceberg_tasks import window_export_and_convert
     from ddb_lake.operators.cdc_merge import CdcCleanupOperator, CdcMergeOperator, CdcStateOperator
-    from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
-    from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
     from ddb_lake.operators.iceberg_table import (
         IcebergExpireSnapshotsOperator,
         IcebergMergeOperator,
@@ -56,16 +55,7 @@ def add_cdc_tasks(config: TableConfig, table: Any) -> dict[str, Any]:
     files = {**where, "bucket": table.lake_bucket, "cdc_prefix": cdc_prefix(table.lake_prefix, table.dynamodb_table),
              "settle": timedelta(seconds=config.cdc.settle_seconds), **aws}
     state = CdcStateOperator(task_id="state", layout=table.layout, **files)
-    export = DynamoDBExportOperator(
-        task_id="export", table_name=table.dynamodb_table, s3_bucket=table.lake_bucket,
-        s3_prefix=state.output["export_prefix"], export_type=state.output["export_type"],
-        export_time=state.output["export_time"], window_start=state.output["window_start"],
-        waiter_delay=config.export.poll_seconds, export_view_type=config.export.view_type,
-        check_recovery_window=config.export.check_recovery_window, deferrable=True, **aws)
-    convert = ExportToParquetOperator(
-        task_id="convert", export=export.output, dest_url=state.output["changes_url"],
-        snapshot=state.output["snapshot"], numbers=config.numbers, previous_schema=state.output["previous_schema"],
-        converter_options=config.convert.converter_options(), **aws)
+    export, convert = window_export_and_convert(config, table, state, aws)
     merge = IcebergMergeOperator(task_id="merge", location=table.iceberg_location, export=export.output,
                                  conversion=convert.output, state=state.output, **where, **aws)
     validate = IcebergValidationOperator(task_id="validate", merge=merge.output, **where, **aws)

@@ -16,8 +16,6 @@ from ddb_lake.core.run_plan import TablePlan
 def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dict,
                       bigquery_asset: Any = None) -> dict[str, Any]:
     """Create the Iceberg tasks after ``plan`` in the current DAG; return them by name."""
-    from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
-    from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
     from ddb_lake.operators.iceberg_table import (
         IcebergChainStateOperator,
         IcebergCompactionOperator,
@@ -35,17 +33,7 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
         task_id="state", dynamodb_table=table.dynamodb_table, layout=table.layout, interval_end=plan["export_time"],
         check_recovery_window=config.export.check_recovery_window,
         verify_full_every_runs=config.iceberg.verify_full_every_runs, **where, **aws)
-    export = DynamoDBExportOperator(
-        task_id="export", table_name=table.dynamodb_table, s3_bucket=table.lake_bucket,
-        s3_prefix=state.output["export_prefix"], export_type=state.output["export_type"],
-        export_time=state.output["export_time"], window_start=state.output["window_start"],
-        waiter_delay=config.export.poll_seconds, export_view_type=config.export.view_type,
-        waiter_max_attempts=polls_within(config.export.max_wait_minutes, config.export.poll_seconds),
-        check_recovery_window=config.export.check_recovery_window, deferrable=True, **aws)
-    convert = ExportToParquetOperator(
-        task_id="convert", export=export.output, dest_url=state.output["changes_url"],
-        snapshot=state.output["snapshot"], numbers=config.numbers, previous_schema=state.output["previous_schema"],
-        converter_options=config.convert.converter_options(), columns=dict(config.columns), **aws)
+    export, convert = window_export_and_convert(config, table, state, aws)
     merge = IcebergMergeOperator(
         task_id="merge", location=table.iceberg_location, export=export.output, conversion=convert.output,
         state=state.output, merge_engine=config.iceberg.merge_engine, athena_min_rows=config.iceberg.athena_min_rows,
@@ -84,6 +72,26 @@ def add_iceberg_tasks(config: TableConfig, table: TablePlan, plan: Any, aws: dic
         with TaskGroup(group_id="bigquery", tooltip="Iceberg snapshot → GCS → BigQuery staging → validate → publish"):
             tasks.update(_bigquery_mirror_tasks(config, table, state, validate, bigquery_asset, aws))
     return tasks
+
+
+def window_export_and_convert(config: TableConfig, table: TablePlan, state: Any, aws: dict) -> tuple[Any, Any]:
+    """The export the ``state`` task decided (bootstrap or window) and its conversion into the table's schema, as
+    the Iceberg and the CDC DAG both run them."""
+    from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
+    from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
+
+    export = DynamoDBExportOperator(
+        task_id="export", table_name=table.dynamodb_table, s3_bucket=table.lake_bucket,
+        s3_prefix=state.output["export_prefix"], export_type=state.output["export_type"],
+        export_time=state.output["export_time"], window_start=state.output["window_start"],
+        waiter_delay=config.export.poll_seconds, export_view_type=config.export.view_type,
+        waiter_max_attempts=polls_within(config.export.max_wait_minutes, config.export.poll_seconds),
+        check_recovery_window=config.export.check_recovery_window, deferrable=True, **aws)
+    convert = ExportToParquetOperator(
+        task_id="convert", export=export.output, dest_url=state.output["changes_url"],
+        snapshot=state.output["snapshot"], numbers=config.numbers, previous_schema=state.output["previous_schema"],
+        converter_options=config.convert.converter_options(), columns=dict(config.columns), **aws)
+    return export, convert
 
 
 def _bigquery_mirror_tasks(config: TableConfig, table: TablePlan, state: Any, validate: Any, bigquery_asset: Any,
