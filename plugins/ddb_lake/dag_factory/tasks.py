@@ -30,22 +30,24 @@ def add_tasks(
         from ddb_lake.dag_factory.iceberg_tasks import add_iceberg_tasks
 
         return {**tasks, **add_iceberg_tasks(config, table, plan, aws, bigquery_asset)}
-    tasks["export"] = _scan_export_task(config, table, plan, aws) if config.export.mode == "scan" else None
-    tasks["export"] = tasks["export"] or DynamoDBExportOperator(
-        task_id="export",
-        table_name=table.dynamodb_table,
-        s3_bucket=table.lake_bucket,
-        s3_prefix=plan["export_prefix"],
-        export_type=table.export_type,
-        export_time=plan["export_time"],
-        window_start=plan["window_start"],
-        waiter_delay=config.export.poll_seconds,
-        waiter_max_attempts=polls_within(config.export.max_wait_minutes, config.export.poll_seconds),
-        export_view_type=config.export.view_type,
-        check_recovery_window=config.export.check_recovery_window,
-        deferrable=True,
-        **aws,
-    )
+    if config.export.mode == "scan":
+        tasks["export"] = _scan_export_task(config, table, plan, aws)
+    else:
+        tasks["export"] = DynamoDBExportOperator(
+            task_id="export",
+            table_name=table.dynamodb_table,
+            s3_bucket=table.lake_bucket,
+            s3_prefix=plan["export_prefix"],
+            export_type=table.export_type,
+            export_time=plan["export_time"],
+            window_start=plan["window_start"],
+            waiter_delay=config.export.poll_seconds,
+            waiter_max_attempts=polls_within(config.export.max_wait_minutes, config.export.poll_seconds),
+            export_view_type=config.export.view_type,
+            check_recovery_window=config.export.check_recovery_window,
+            deferrable=True,
+            **aws,
+        )
     contract = _contract_task(table, aws) if table.mode == "full" else None
     if contract is not None:
         tasks["contract"] = contract
