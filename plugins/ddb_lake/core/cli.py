@@ -1,6 +1,7 @@
 """``ddb-lake convert SOURCE DEST``: convert a DynamoDB export folder to typed Parquet; JSON summary on stdout.
 ``ddb-lake schema TABLE_YAML|SNAPSHOT_URL``: print a table's schema contract and the history of its changes.
 ``ddb-lake validate-config [FOLDER]``: check every table file of a folder offline (exit 1, one line per problem).
+``ddb-lake config-schema``: print the JSON Schema of a table file (generated from the model; docs/table-settings.md).
 
 Exit codes: 0 done; 2 the export cannot be converted; 3 DEST holds objects an earlier conversion to exactly DEST
 did not write, or is a folder a table may read (published, or a DAG try's attempt folder): nothing written or deleted.
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--region", help="AWS region (default: the table's dynamodb.region)")
     check = commands.add_parser("validate-config", help="check every table YAML of a folder (as the DAG file would)")
     check.add_argument("folder", nargs="?", default="include/tables", help="the table files' folder")
+    commands.add_parser("config-schema", help="print the JSON Schema of a table YAML file (for editors: "
+                        "# yaml-language-server: $schema=<file>)")
     return parser
 
 
@@ -82,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args)
     if args.command == "validate-config":
         return _validate_config(args.folder)
+    if args.command == "config-schema":
+        from ddb_lake.core.config.settings_reference import json_schema_text
+
+        sys.stdout.write(json_schema_text())
+        return 0
 
     def progress(message: str) -> None:
         if not args.quiet:
