@@ -109,7 +109,7 @@ def _contract_task(table: TablePlan, aws: dict) -> Any:
 
 def _lake_tasks(config: TableConfig, table: TablePlan, plan: Any, summary: Any, aws: dict) -> dict[str, Any]:
     from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
-    from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator, LakeGlueCrawlerOperator
+    from ddb_lake.operators.glue_catalog import GlueSnapshotCatalogOperator
     from ddb_lake.operators.lake_lifecycle import LakeLifecycleOperator
 
     tasks: dict[str, Any] = {
@@ -123,17 +123,7 @@ def _lake_tasks(config: TableConfig, table: TablePlan, plan: Any, summary: Any, 
             **aws,
         )
     }
-    if config.glue.catalog_mode == "crawler":
-        tasks["lake.crawl"] = LakeGlueCrawlerOperator(
-            task_id="crawl",
-            crawler_name=table.crawler_name,
-            s3_paths=[table.lake_root_url + "/"],
-            database=table.glue_database,
-            role=config.glue.crawler_role,
-            deferrable=True,
-            **aws,
-        )
-        return tasks
+    # glue.catalog_mode: crawler is refused by the config (docs/lake-catalog.md): the catalog task names the attempt.
     tasks["lake.catalog"] = GlueSnapshotCatalogOperator(
         task_id="catalog",
         convert_summary=summary,
