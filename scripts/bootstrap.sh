@@ -52,7 +52,10 @@ stamp_of() {
 # find_uv : set UV to a pinned uv in .venv-tools/ (installed there by pip on first use); leave it empty when that fails.
 find_uv() {
   [ "${DDB_LAKE_INSTALLER:-uv}" = pip ] && return 0
-  if [ "$("$TOOLS_VENV/bin/uv" --version 2>/dev/null)" != "uv $UV_VERSION" ]; then
+  local found
+  found=$("$TOOLS_VENV/bin/uv" --version 2>/dev/null) || found=""
+  # `uv --version` prints "uv 0.13.9 (<platform>)": compare the version word only.
+  if [ "$(printf '%s' "$found" | cut -d' ' -f2)" != "$UV_VERSION" ]; then
     "$PY" -m venv "$TOOLS_VENV" && "$TOOLS_VENV/bin/python" -m pip install -q --disable-pip-version-check \
       "uv==$UV_VERSION" >"$TOOLS_VENV.log" 2>&1 \
       || { log "uv $UV_VERSION did not install (see $TOOLS_VENV.log); installing with pip instead"; return 0; }
