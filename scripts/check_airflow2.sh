@@ -18,7 +18,7 @@ REPO_ROOT=$(pwd)
 VENV=${DDB_LAKE_AF2_VENV:-$REPO_ROOT/.venv-af2}
 # DDB_LAKE_AF2_SUITES="tests/dags tests/core" narrows the run (space-separated pytest paths; "none" runs no suite).
 IFS=$' \n' read -r -d '' -a SUITES <<<"${DDB_LAKE_AF2_SUITES:-tests/test_compat.py tests/dags tests/test_provider_package.py
-  tests/core tests/operators tests/aws_export tests/aws_catalog tests/bigquery tests/integration}" || true
+  tests/core tests/operators tests/aws_export tests/aws_catalog tests/bigquery tests/iceberg tests/integration}" || true
 [ "${SUITES[*]}" != none ] || SUITES=()
 
 log() { printf '[check_airflow2] %s\n' "$*" >&2; }
