@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from bigquery_items import bigquery_items
 from cdc.stream_handler import ChangeWriter, handle_stream_event
 from change_exports import ItemModel, upload_folder, write_incremental_export
 from conftest import BUCKET, DATABASE
-from ddb_reference import lake_to_plain, strip_null_members
 from generated_changes import change_window, make_item
-from item_compare import iceberg_items, scanned_items, sort_key
+from item_compare import iceberg_items, scanned_items
 from stream_driver import StreamDriver
 
 from ddb_lake.compat import DAG, AirflowSkipException
@@ -28,7 +28,6 @@ from ddb_lake.core.cdc.change_files import cdc_prefix
 from ddb_lake.core.lake.layout import TableLayout
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.destinations.bigquery.cdc_operator import BigQueryCdcApplyOperator
-from ddb_lake.destinations.bigquery.cdc_sql import STATE_SUFFIX
 from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
 from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.hooks.iceberg_catalog import IcebergCatalogHook
@@ -94,8 +93,7 @@ class BigQueryCopy:
 
     def __init__(self, project: str) -> None:
         self.project, self.dataset = project, f"cdc_{uuid.uuid4().hex[:8]}"
-        self.hook = BigQueryLoadHook(api_deadline=5.0)
-        self.hook.client(project).create_dataset(f"{project}.{self.dataset}")
+        BigQueryLoadHook(api_deadline=5.0).client(project).create_dataset(f"{project}.{self.dataset}")
 
     def apply(self) -> dict | None:
         """The task's result, or None when it skipped (BigQuery already level)."""
@@ -105,28 +103,14 @@ class BigQueryCopy:
         except AirflowSkipException:
             return None
 
-    def query(self, sql: str) -> list[dict]:
-        found = self.hook.client(self.project).query(sql, retry=self.hook.retry, job_retry=None).result()
-        return [dict(row.items()) for row in found]
-
     def items(self, schema: LakeSchema) -> list[dict]:
-        """Every row as ``{attribute: value}`` decoded from BigQuery's own types (NUMERIC as Decimal, BYTES, ARRAY,
-        STRUCT), nulls dropped, sorted as the DynamoDB scan is."""
-        rows = self.query(f"SELECT * FROM `{self.project}.{self.dataset}.{TABLE}`")
-        out = [strip_null_members({f.attribute: lake_to_plain(row.get(f.name), f.type.to_json())
-                                   for f in schema.fields}) for row in rows]
-        return sorted(out, key=sort_key)
-
-    def state(self) -> dict:
-        (row,) = self.query(f"SELECT * FROM `{self.project}.{self.dataset}.{TABLE}{STATE_SUFFIX}`")
-        return row
+        return bigquery_items(self.project, f"{self.dataset}.{TABLE}", schema)
 
 
 def assert_bigquery_equal_to_dynamodb(aws, bigquery: BigQueryCopy) -> list[dict]:
     table = iceberg_table()
     items = bigquery.items(engine.stored_schema(table))
     assert items == dynamodb_items(aws)
-    assert bigquery.state()["iceberg_snapshot_id"] == table.current_snapshot().snapshot_id
     return items
 
 
@@ -180,9 +164,10 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     assert export_merge_validate(state, export_task.execute(context(export_task, now)), now)["action"] == \
         "bootstrapped"
     assert_equal_to_dynamodb(aws)
-    assert bigquery.apply()["action"] == "reload"  # BigQuery holds nothing yet: the whole bootstrapped table
+    applied = bigquery.apply()  # BigQuery holds nothing yet: the whole bootstrapped table
+    assert (applied["action"], applied["upserts"], applied["deletes"]) == ("reload", 60, 0)
+    assert applied["iceberg_snapshot_id"] == iceberg_table().current_snapshot().snapshot_id
     assert_bigquery_equal_to_dynamodb(aws, bigquery)
-    bootstrapped = bigquery.state()
 
     # changes: inserts, one to three updates per key, deletes, a key deleted and re-inserted; the seed's own
     # records come through the stream too and apply again on top of the bootstrap
@@ -208,11 +193,7 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
         int(merged["properties"]["ddb-lake.changes"])
     level = assert_bigquery_equal_to_dynamodb(aws, bigquery)
     assert bigquery.apply() is None  # a retried task: BigQuery already holds this snapshot
-    # the transaction committed but the task died before it said so: applying the micro-batch again changes nothing
-    bigquery.query(f"UPDATE `{gcp_project}.{bigquery.dataset}.{TABLE}{STATE_SUFFIX}` SET iceberg_snapshot_id = "
-                   f"{bootstrapped['iceberg_snapshot_id']}, position = '' WHERE TRUE")
-    assert bigquery.apply()["action"] == "changes"
-    assert assert_bigquery_equal_to_dynamodb(aws, bigquery) == level
+    assert bigquery.items(engine.stored_schema(iceberg_table())) == level
 
     # a run with no new file changes nothing
     snapshot = iceberg_table().current_snapshot().snapshot_id
@@ -222,15 +203,17 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     assert bigquery.apply() is None
 
     # two micro-batches reach Iceberg while BigQuery's apply fails (not run): the next apply takes both files
-    missed = []
-    for window in (3, 4):
-        change_window(model, rng, datetime.now(timezone.utc), window, deleted)
+    missed, first = [], model.items[sorted(model.items)[0]]
+    for version in (1, 2):  # the same key updated in both, and a delete in the second
+        model.put(make_item(rng, first["pk"]["S"], int(first["sk"]["N"]), version), datetime.now(timezone.utc))
+        if version == 2:
+            model.delete(model.keys_of(model.items[sorted(model.items)[1]]), datetime.now(timezone.utc))
         model.take_lines()
         assert driver.drain() > 0
-        now = datetime.now(timezone.utc) + timedelta(seconds=2)
-        missed.append(merge_changes(now)["files"])
+        missed.append(merge_changes(datetime.now(timezone.utc) + timedelta(seconds=2))["files"])
     applied = bigquery.apply()
     assert (applied["action"], applied["files"], applied["position"]) == ("changes", sum(missed), writer.written[-1])
+    assert (applied["upserts"], applied["deletes"]) == (1, 1)  # the key's second update wins; the delete
     assert_bigquery_equal_to_dynamodb(aws, bigquery)
 
     # a 30-hour gap: the handler is down, the stream trims what it never read; changes after it arrive 30 h later

@@ -16,11 +16,14 @@ class BigQueryCdcHook(BigQueryLoadHook):
 
     def applied_state(self, project: str, dataset: str, state_table: str) -> dict[str, Any] | None:
         """``{"iceberg_snapshot_id", "position"}`` BigQuery last applied, or None (no state table or no row)."""
-        if self.table_fields(project, dataset, state_table) is None:
-            return None
+        from google.api_core.exceptions import NotFound
+
         sql = state_sql(f"{project}.{dataset}.{state_table}")
-        rows = list(self.client(project).query(sql, project=project, location=self.location, retry=self.retry,
-                                               job_retry=None).result(retry=self.retry))
+        try:
+            rows = list(self.client(project).query(sql, project=project, location=self.location, retry=self.retry,
+                                                   job_retry=None).result(retry=self.retry))
+        except NotFound:
+            return None
         return dict(rows[0].items()) if rows else None
 
     def ensure_state_table(self, project: str, dataset: str, state_table: str) -> None:

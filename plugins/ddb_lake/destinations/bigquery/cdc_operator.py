@@ -119,14 +119,14 @@ class BigQueryCdcApplyOperator(_CdcOperator):
         project, dataset = self.project_id, self.dataset
         fields = bigquery_fields(schema, table=self.table)
         target = BigQueryDestination(project, dataset, self.table, "latest")
-        self.bigquery.widen_table(target, _ANY_DAY, fields,
-                                  description=f"DynamoDB table {self.table}, kept by ddb-lake CDC (docs/cdc.md)")
         widened = widen_schema(self.bigquery.table_fields(project, dataset, self.table), fields, table=self.table)
         if widened.renames:
             raise BigQuerySchemaError(
                 f"BigQuery table {dataset}.{self.table}: column(s) {sorted(widened.renames)} changed type in a way "
                 "that needs a versioned column, which the CDC apply does not write. Fix: pin the column's type in "
                 "the table's YAML `columns:` to one that holds every value, or recreate the BigQuery table")
+        self.bigquery.widen_table(target, _ANY_DAY, fields,
+                                  description=f"DynamoDB table {self.table}, kept by ddb-lake CDC (docs/cdc.md)")
         staging = BigQueryDestination(project, dataset, self.table + STAGE_SUFFIX, "latest")
         self.bigquery.ensure_staging_table(staging, [*fields, DELETED_FIELD], expire_days=1)
         self.bigquery.load_parquet_file(project, dataset, staging.table, stage, [*fields, DELETED_FIELD])
