@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from bigquery_items import bigquery_items
+from bigquery_items import bigquery_items, query
 from cdc.stream_handler import ChangeWriter, handle_stream_event
 from change_exports import ItemModel, upload_folder, write_incremental_export
 from conftest import BUCKET, DATABASE
@@ -28,10 +28,11 @@ from ddb_lake.core.cdc.change_files import cdc_prefix
 from ddb_lake.core.lake.layout import TableLayout
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.destinations.bigquery.cdc_operator import BigQueryCdcApplyOperator
+from ddb_lake.destinations.bigquery.cdc_sql import STATE_SUFFIX
 from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
 from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.hooks.iceberg_catalog import IcebergCatalogHook
-from ddb_lake.operators.cdc_merge import CdcCleanupOperator, CdcMergeOperator, CdcStateOperator
+from ddb_lake.operators.cdc_merge import CdcCleanupOperator, CdcMergeOperator, CdcStateOperator, cdc_position
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
 from ddb_lake.operators.iceberg_table import IcebergMergeOperator, IcebergValidationOperator
@@ -239,6 +240,7 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
               "table_name": TABLE, "export_type": "INCREMENTAL_EXPORT", "export_folder": url, "item_count": None,
               "key_schema": KEY_SCHEMA}
     assert export_merge_validate(heal, export, later)["action"] == "merged"
+    healed = (iceberg_table().current_snapshot().snapshot_id, cdc_position(iceberg_table()))
     with pytest.raises(AirflowSkipException, match="within the stream's retention"):
         CdcStateOperator(task_id="state", layout=LAYOUT, now=later, **CDC).execute({})
     merged = merge_changes(later)
@@ -260,4 +262,9 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     assert iceberg_table().current_snapshot().snapshot_id == snapshot
     assert_equal_to_dynamodb(aws)
     assert bigquery.apply() is None
+    # had BigQuery missed the last merge, whose files are now cleaned up: it cannot replay them, so it reloads
+    query(gcp_project, f"UPDATE `{gcp_project}.{bigquery.dataset}.{TABLE}{STATE_SUFFIX}` SET iceberg_snapshot_id = "
+                       f"{healed[0]}, position = '{healed[1]}' WHERE TRUE")
+    applied = bigquery.apply()
+    assert applied["action"] == "reload" and "some of them are gone (cleaned up)" in applied["reason"]
     assert_bigquery_equal_to_dynamodb(aws, bigquery)
