@@ -2,17 +2,21 @@
 
     .venv/bin/python bench/cdc.py [--rate 20] [--seconds 30] [--changes 5000] [--batch 1000]
 
-Starts its own moto server (scripts/local_stack.py), creates a table with a NEW_AND_OLD_IMAGES stream and PITR,
-bootstraps the Iceberg table from a (moto) full export with the CDC DAG's own operators, then:
+Starts its own moto server and BigQuery stand-in (scripts/local_stack.py), creates a table with a NEW_AND_OLD_IMAGES
+stream and PITR, bootstraps the Iceberg table from a (moto) full export with the CDC DAG's own operators (and loads
+it into BigQuery), then:
 
 - **throughput**: ``--changes`` writes (60 % updates, 25 % inserts, 15 % deletes) in one burst; the stream driver
   (scripts/stream_driver.py, batches of ``--batch``) hands them to the unchanged handler (include/cdc), which writes
   gzip JSON-lines objects to S3; one CDC merge (CdcMergeOperator: list, read, reduce, convert, merge, commit) then
-  applies them. Printed: handler changes/s, merge changes/s, and both together (sustained).
+  applies them, and the CDC DAG's ``bigquery`` task (BigQueryCdcApplyOperator: read, reduce, convert, load the staging
+  table, MERGE + position in one transaction, check) applies them to BigQuery. Printed: handler, merge and BigQuery
+  apply changes/s, and all together (sustained).
 - **latency**: a writer puts ``--rate`` items per second for ``--seconds`` (each a new version of one of 200 keys)
   while the main loop runs the pipeline back to back (drain the stream → merge with settle 0 → read the table).
   A write is visible when the Iceberg table (a pyiceberg scan, what a reader gets) holds its version; its latency is
-  that moment minus the write's. p50/p95/max over all writes.
+  that moment minus the write's. Each cycle then applies the merge to BigQuery and queries it: the same measure for
+  BigQuery. p50/p95/max over all writes, for the lake and for BigQuery.
 
 The latency is the pipeline's own work with no waiting. In production add the event source mapping's batching
 window (``MaximumBatchingWindowInSeconds``), the merge's ``cdc.settle_seconds`` and on average half the
@@ -36,13 +40,14 @@ ROOT = Path(__file__).resolve().parents[1]
 for folder in ("plugins", "include", "scripts"):
     sys.path.insert(0, str(ROOT / folder))
 
-TABLE, BUCKET, DATABASE = "bench", "lake", "lake_db"
+TABLE, BUCKET, DATABASE, DATASET = "bench", "lake", "lake_db", "bench_cdc"
+PROJECT = "ddb-lake-local"  # scripts/local_stack.py's GCP_PROJECT
 
 
 def start_stack(work: Path) -> dict:
     import local_stack
 
-    state = local_stack.up(work / "stack", ["aws"])
+    state = local_stack.up(work / "stack", ["aws", "bigquery"])
     os.environ.update(state.env)
     os.environ.setdefault("AIRFLOW_HOME", str(work / "airflow"))
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
@@ -102,11 +107,38 @@ def bootstrap(clients: dict) -> None:
                          conversion=summary, state=state, database=DATABASE, table_name=TABLE).execute({})
 
 
+def create_dataset() -> None:
+    from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
+
+    BigQueryLoadHook(api_deadline=10.0).client(PROJECT).create_dataset(f"{PROJECT}.{DATASET}")
+
+
 def where() -> dict:
     from ddb_lake.core.cdc.change_files import cdc_prefix
 
     return {"database": DATABASE, "table_name": TABLE, "bucket": BUCKET, "cdc_prefix": cdc_prefix("lake", TABLE),
             "settle": timedelta(0)}
+
+
+def bigquery_apply() -> dict | None:
+    from ddb_lake.compat import AirflowSkipException
+    from ddb_lake.destinations.bigquery.cdc_operator import BigQueryCdcApplyOperator
+
+    try:
+        return BigQueryCdcApplyOperator(task_id="bigquery", project_id=PROJECT, dataset=DATASET, table=TABLE,
+                                        api_deadline=10.0, **where()).execute({})
+    except AirflowSkipException:
+        return None
+
+
+def bigquery_versions() -> dict[str, int]:
+    """``{pk: v}`` as a BigQuery reader sees them now."""
+    from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
+
+    hook = BigQueryLoadHook(api_deadline=10.0)
+    rows = hook.client(PROJECT).query(f"SELECT pk, v FROM `{PROJECT}.{DATASET}.{TABLE}`", retry=hook.retry,
+                                      job_retry=None).result()
+    return {row["pk"]: int(row["v"]) for row in rows}
 
 
 def merge() -> dict | None:
@@ -140,13 +172,19 @@ def throughput(clients: dict, driver, rng: random.Random, changes: int) -> None:
     started = time.monotonic()
     result = merge()
     merge_s = time.monotonic() - started
-    assert result is not None and delivered >= changes
+    started = time.monotonic()
+    applied = bigquery_apply()
+    bigquery_s = time.monotonic() - started
+    assert result is not None and delivered >= changes and applied is not None and applied["action"] == "changes"
     print(f"throughput: {delivered} changes; handler (change lines, gzip, PUT to S3) {handler_s:.2f} s = "
           f"{delivered / handler_s:,.0f} changes/s (reading them from moto's stream took {drain_s - handler_s:.1f} s "
           f"more: moto's GetRecords, not the handler);\n  merge (list, read, reduce, convert, merge, commit) "
           f"{merge_s:.2f} s "
           f"= {delivered / merge_s:,.0f} changes/s (reduced to {result['properties']['ddb-lake.changes']} keys, "
-          f"{result['files']} file(s)); sustained through both: {delivered / (handler_s + merge_s):,.0f} changes/s")
+          f"{result['files']} file(s)); sustained through both: {delivered / (handler_s + merge_s):,.0f} changes/s;\n"
+          f"  BigQuery apply (read, reduce, convert, load staging, MERGE + position, check) {bigquery_s:.2f} s = "
+          f"{delivered / bigquery_s:,.0f} changes/s ({applied['upserts']} upserts, {applied['deletes']} deletes); "
+          f"sustained through all three: {delivered / (handler_s + merge_s + bigquery_s):,.0f} changes/s")
 
 
 def latency(clients: dict, driver, rng: random.Random, rate: float, seconds: float) -> None:
@@ -169,7 +207,8 @@ def latency(clients: dict, driver, rng: random.Random, rate: float, seconds: flo
     thread = threading.Thread(target=writer)
     thread.start()
     seen: dict[int, float] = {}
-    cycles, spent = 0, {"drain": 0.0, "merge": 0.0, "scan": 0.0}
+    seen_bq: dict[int, float] = {}
+    cycles, spent = 0, {"drain": 0.0, "merge": 0.0, "scan": 0.0, "bigquery": 0.0, "bq_query": 0.0}
     while True:
         finished = done.is_set()
         lap = time.monotonic()
@@ -187,16 +226,34 @@ def latency(clients: dict, driver, rng: random.Random, rate: float, seconds: flo
         for number, (pk, version, _) in enumerate(writes):  # a newer version of the key holds this write's effect
             if number not in seen and current.get(pk, -1) >= version:
                 seen[number] = now
+        lap = time.monotonic()
+        bigquery_apply()
+        spent["bigquery"] += time.monotonic() - lap
+        lap = time.monotonic()
+        in_bigquery = bigquery_versions()
+        spent["bq_query"] += time.monotonic() - lap
+        now = time.time()
+        for number, (pk, version, _) in enumerate(writes):
+            if number not in seen_bq and in_bigquery.get(pk, -1) >= version:
+                seen_bq[number] = now
         cycles += 1
-        if finished and len(seen) == len(writes):
+        if finished and len(seen) == len(seen_bq) == len(writes):
             break
     thread.join()
     lags = sorted(seen[n] - writes[n][2] for n in range(len(writes)))
-    p95 = lags[max(0, round(0.95 * len(lags)) - 1)]
-    print(f"latency: {len(writes)} writes at {rate:g}/s for {seconds:g} s, {cycles} pipeline cycles back to back: "
-          f"p50 {statistics.median(lags):.2f} s, p95 {p95:.2f} s, max {lags[-1]:.2f} s (write → visible in a scan); "
-          f"per cycle: stream read + handler {spent['drain'] / cycles:.2f} s, merge {spent['merge'] / cycles:.2f} s, "
-          f"reader's scan {spent['scan'] / cycles:.2f} s")
+    lags_bq = sorted(seen_bq[n] - writes[n][2] for n in range(len(writes)))
+    print(f"latency: {len(writes)} writes at {rate:g}/s for {seconds:g} s, {cycles} pipeline cycles back to back:\n"
+          f"  lake:     p50 {statistics.median(lags):.2f} s, p95 {_p95(lags):.2f} s, max {lags[-1]:.2f} s "
+          f"(write → visible in a pyiceberg scan)\n"
+          f"  BigQuery: p50 {statistics.median(lags_bq):.2f} s, p95 {_p95(lags_bq):.2f} s, max {lags_bq[-1]:.2f} s "
+          f"(write → visible in a BigQuery query)\n"
+          f"  per cycle: stream read + handler {spent['drain'] / cycles:.2f} s, merge {spent['merge'] / cycles:.2f} s, "
+          f"reader's scan {spent['scan'] / cycles:.2f} s, BigQuery apply {spent['bigquery'] / cycles:.2f} s, "
+          f"BigQuery query {spent['bq_query'] / cycles:.2f} s")
+
+
+def _p95(lags: list[float]) -> float:
+    return lags[max(0, round(0.95 * len(lags)) - 1)]
 
 
 def main() -> None:
@@ -222,7 +279,10 @@ def main() -> None:
         bootstrap(clients)
         driver.drain()
         merge()
-        print(f"bootstrap (full export of 1000 items) and first merge: {time.monotonic() - started:.1f} s; "
+        create_dataset()
+        bigquery_apply()  # the first apply loads the whole table (a reload)
+        print(f"bootstrap (full export of 1000 items), first merge and BigQuery load: "
+              f"{time.monotonic() - started:.1f} s; "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
         throughput(clients, driver, rng, args.changes)
         latency(clients, driver, rng, args.rate, args.seconds)

@@ -21,7 +21,7 @@ AIRFLOW_PARTS = ("hooks", "operators", "sensors", "triggers")
 # A destination folder holds its own hooks, operators and triggers, named by suffix (``load_hook``, ...).
 DESTINATION_SUFFIXES = {"hooks": "_hook", "operators": "_operator", "sensors": "_sensor", "triggers": "_trigger"}
 # Modules of a destination that belong to the pure core: no Airflow import.
-PURE_DESTINATION_MODULES = ("schema", "load_job", "transfer_job", "staging_policy")
+PURE_DESTINATION_MODULES = ("schema", "load_job", "transfer_job", "staging_policy", "cdc_sql")
 
 
 def run_python(code: str, *, isolated: bool) -> subprocess.CompletedProcess:

@@ -44,6 +44,8 @@ _OPERATORS[_AWS_EXPORT].append("operators.dynamodb_scan_export")
 _CDC = "Amazon DynamoDB Streams change capture"
 _HOOKS[_CDC] = ["hooks.cdc_files"]
 _OPERATORS[_CDC] = ["operators.cdc_merge"]
+_HOOKS[_BIGQUERY].append(f"{_BQ}.cdc_hook")  # cdc tables in BigQuery (docs/cdc.md)
+_OPERATORS[_BIGQUERY].append(f"{_BQ}.cdc_operator")
 _EXTRA_LINKS = ["DynamoDBExportLink", "S3ExportFolderLink", "S3SnapshotLink", "GlueTableLink", "AthenaQueryLink",
                 "BigQueryTableLink", "BigQueryJobLink"]
 

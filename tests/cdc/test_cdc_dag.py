@@ -52,12 +52,19 @@ def test_cdc_needs_the_iceberg_table(tmp_path):
     assert caught.value.field_name == "cdc"
 
 
-def test_a_cdc_table_with_a_bigquery_section_is_refused_rather_than_left_unloaded(tmp_path):
-    bigquery = "bigquery: {project: p, dataset: d, gcs_bucket: acme-staging, layout: latest}\n"
-    with pytest.raises(TableConfigError, match="a cdc table is not mirrored to BigQuery yet") as caught:
-        load_table_config(write(tmp_path, YAML + "cdc: {}\n" + bigquery))
-    assert caught.value.field_name == "bigquery"
-    assert load_table_config(write(tmp_path, YAML + bigquery)).bigquery.layout == "latest"  # the incremental mirror
+def test_a_cdc_table_with_a_bigquery_section_applies_its_changes_to_bigquery_before_cleanup(tmp_path):
+    from ddb_lake.dag_factory.table_dag import build_table_dags
+
+    bigquery = "bigquery: {project: p, dataset: d, gcs_bucket: acme-staging, layout: latest, table: books_now}\n"
+    write(tmp_path, YAML + "cdc: {}\n" + bigquery)
+    tasks = build_table_dags(tmp_path)["ddb_lake__books__cdc"].task_dict
+    apply = tasks["bigquery"]
+    assert apply.upstream_task_ids == {"validate_changes"} and apply.trigger_rule == "none_failed"
+    assert tasks["cleanup"].upstream_task_ids == tasks["expire"].upstream_task_ids == {"bigquery"}
+    assert (apply.project_id, apply.dataset, apply.table, apply.location) == ("p", "d", "books_now", "US")
+    assert apply.cdc_prefix == "dynamodb/cdc/prod-books" and apply.table_name == "books"
+    with pytest.raises(TableConfigError, match=r"bigquery\.layout.*Set bigquery\.layout: latest"):
+        load_table_config(write(tmp_path, YAML + "cdc: {}\n" + bigquery.replace("latest", "partitioned")))
 
 
 def test_cdc_schedules_every_one_to_five_minutes():

@@ -1,7 +1,9 @@
 """The CDC DAG with ``airflow dags test`` on moto: run 1 bootstraps the Iceberg table (state → export → convert →
 merge → validate) and finds no change file (``changes`` skipped, cleanup and expire still run); changes then go
 through the stream driver and the handler; run 2 needs no export (``state`` and its branch skipped), ``changes``
-runs anyway (trigger rule ``none_failed``) and the table equals a scan of the DynamoDB table."""
+runs anyway (trigger rule ``none_failed``) and the table equals a scan of the DynamoDB table. The ``bigquery`` task
+loads the bootstrapped table in run 1 and applies run 2's changes (a staged MERGE): after each run the BigQuery
+stand-in's table equals the DynamoDB scan too."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
 
 import seed_demo  # noqa: E402
 from airflow_runs import airflow_env, dags_test, run_states, table_file  # noqa: E402
+from bigquery_items import bigquery_items, without_empty_lists  # noqa: E402
 from item_compare import iceberg_items, set_attributes_of, sorted_items  # noqa: E402
 
 from ddb_lake.core.config.table_config import load_table_config  # noqa: E402
@@ -24,7 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 DAG_ID = "ddb_lake__cdc_books__cdc"
 
 
-def test_cdc_dag_bootstraps_then_merges_stream_changes(moto_reset, tmp_path):
+def test_cdc_dag_bootstraps_then_merges_stream_changes_into_iceberg_and_bigquery(moto_reset, tmp_path, gcp_project):
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
     from cdc.stream_handler import ChangeWriter, handle_stream_event
     from stream_driver import StreamDriver
@@ -33,7 +36,7 @@ def test_cdc_dag_bootstraps_then_merges_stream_changes(moto_reset, tmp_path):
     from ddb_lake.hooks import iceberg_merge as engine
     from ddb_lake.hooks.iceberg_catalog import IcebergCatalogHook
 
-    path = table_file(tmp_path / "tables", "cdc_books", bigquery=None,
+    path = table_file(tmp_path / "tables", "cdc_books", bigquery={"layout": "latest", "project": gcp_project},
                       export={"mode": "incremental", "check_recovery_window": False},
                       lake={"bucket": "cdc-books", "prefix": "lake", "format": "iceberg"})
     path.write_text(path.read_text() + "cdc: {schedule: '*/2 * * * *', settle_seconds: 1}\n")
@@ -41,6 +44,8 @@ def test_cdc_dag_bootstraps_then_merges_stream_changes(moto_reset, tmp_path):
     assert sorted(build_table_dags(tmp_path / "tables")) == [DAG_ID]
     env = airflow_env(tmp_path, tmp_path / "tables")
     seed_demo.seed_aws(config, 40)
+    seed_demo.seed_google(config)
+    bigquery_table = f"{config.bigquery.dataset}.{config.bigquery_table}"
     clients = {name: AwsBaseHook(aws_conn_id="aws_default", client_type=name, region_name="us-east-1").conn
                for name in ("dynamodb", "dynamodbstreams", "s3")}
     table_name = config.dynamodb.table_name
@@ -53,8 +58,11 @@ def test_cdc_dag_bootstraps_then_merges_stream_changes(moto_reset, tmp_path):
     table = IcebergCatalogHook(aws_conn_id="aws_default", region_name="us-east-1").load_table(
         config.glue.database, "cdc_books")
     assert engine.committed_state(table).rows == 40
-
     scanned = clients["dynamodb"].scan(TableName=table_name)["Items"]
+    sets = set_attributes_of(scanned)
+    assert without_empty_lists(bigquery_items(gcp_project, bigquery_table, engine.stored_schema(table), sets)) == \
+        without_empty_lists(sorted_items(scanned))
+
     for item in scanned[:10]:
         clients["dynamodb"].put_item(TableName=table_name, Item={**item, "cdc_note": {"S": "changed ✓"}})
     for item in scanned[10:15]:
@@ -71,3 +79,6 @@ def test_cdc_dag_bootstraps_then_merges_stream_changes(moto_reset, tmp_path):
     assert iceberg_items(table, engine.stored_schema(table), set_attributes_of(scanned)) == sorted_items(scanned)
     summary = table.current_snapshot().summary.additional_properties
     assert summary["ddb-lake.cdc-files"] == "1" and summary["ddb-lake.deletes"] == "5"
+    assert without_empty_lists(bigquery_items(gcp_project, bigquery_table, engine.stored_schema(table),
+                                              set_attributes_of(scanned))) == without_empty_lists(sorted_items(scanned))
+    assert "BigQuery 35 rows" in log and "MERGE" in log  # the run's own log: the staged MERGE and its check

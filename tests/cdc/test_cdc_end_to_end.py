@@ -10,10 +10,12 @@ from __future__ import annotations
 import copy
 import json
 import random
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from bigquery_items import bigquery_items, query
 from cdc.stream_handler import ChangeWriter, handle_stream_event
 from change_exports import ItemModel, upload_folder, write_incremental_export
 from conftest import BUCKET, DATABASE
@@ -24,9 +26,13 @@ from stream_driver import StreamDriver
 from ddb_lake.compat import DAG, AirflowSkipException
 from ddb_lake.core.cdc.change_files import cdc_prefix
 from ddb_lake.core.lake.layout import TableLayout
+from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.destinations.bigquery.cdc_operator import BigQueryCdcApplyOperator
+from ddb_lake.destinations.bigquery.cdc_sql import STATE_SUFFIX
+from ddb_lake.destinations.bigquery.load_hook import BigQueryLoadHook
 from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.hooks.iceberg_catalog import IcebergCatalogHook
-from ddb_lake.operators.cdc_merge import CdcCleanupOperator, CdcMergeOperator, CdcStateOperator
+from ddb_lake.operators.cdc_merge import CdcCleanupOperator, CdcMergeOperator, CdcStateOperator, cdc_position
 from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
 from ddb_lake.operators.iceberg_table import IcebergMergeOperator, IcebergValidationOperator
@@ -83,6 +89,32 @@ def merge_changes(now: datetime) -> dict:
     return merged
 
 
+class BigQueryCopy:
+    """The CDC DAG's ``bigquery`` task into a fresh dataset of the BigQuery stand-in, and what a reader sees there."""
+
+    def __init__(self, project: str) -> None:
+        self.project, self.dataset = project, f"cdc_{uuid.uuid4().hex[:8]}"
+        BigQueryLoadHook(api_deadline=5.0).client(project).create_dataset(f"{project}.{self.dataset}")
+
+    def apply(self) -> dict | None:
+        """The task's result, or None when it skipped (BigQuery already level)."""
+        try:
+            return BigQueryCdcApplyOperator(task_id="bigquery", project_id=self.project, dataset=self.dataset,
+                                            table=TABLE, api_deadline=5.0, **CDC).execute({})
+        except AirflowSkipException:
+            return None
+
+    def items(self, schema: LakeSchema) -> list[dict]:
+        return bigquery_items(self.project, f"{self.dataset}.{TABLE}", schema)
+
+
+def assert_bigquery_equal_to_dynamodb(aws, bigquery: BigQueryCopy) -> list[dict]:
+    table = iceberg_table()
+    items = bigquery.items(engine.stored_schema(table))
+    assert items == dynamodb_items(aws)
+    return items
+
+
 def create_source(aws) -> tuple[ItemModel, str]:
     aws.dynamodb.create_table(
         TableName=TABLE, BillingMode="PAY_PER_REQUEST",
@@ -94,8 +126,9 @@ def create_source(aws) -> tuple[ItemModel, str]:
     return ItemModel(("pk", "sk"), dynamodb=aws.dynamodb, table_name=TABLE), stream_arn
 
 
-def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_hour_gap(aws, tmp_path):
+def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_hour_gap(aws, tmp_path, gcp_project):
     rng, deleted = random.Random(14), []
+    bigquery = BigQueryCopy(gcp_project)
     model, stream_arn = create_source(aws)
     for i in range(60):
         model.put(make_item(rng, f"user#{i:04d}", i % 5, 0), datetime.now(timezone.utc))
@@ -132,6 +165,10 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     assert export_merge_validate(state, export_task.execute(context(export_task, now)), now)["action"] == \
         "bootstrapped"
     assert_equal_to_dynamodb(aws)
+    applied = bigquery.apply()  # BigQuery holds nothing yet: the whole bootstrapped table
+    assert (applied["action"], applied["upserts"], applied["deletes"]) == ("reload", 60, 0)
+    assert applied["iceberg_snapshot_id"] == iceberg_table().current_snapshot().snapshot_id
+    assert_bigquery_equal_to_dynamodb(aws, bigquery)
 
     # changes: inserts, one to three updates per key, deletes, a key deleted and re-inserted; the seed's own
     # records come through the stream too and apply again on top of the bootstrap
@@ -150,12 +187,35 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     assert merged["action"] == "merged" and merged["duplicates"] == 25 and merged["files"] == len(writer.written)
     assert int(merged["properties"]["ddb-lake.deletes"]) >= 5
     assert_equal_to_dynamodb(aws)
+    applied = bigquery.apply()  # the same micro-batch: deduplicated, last change per key, deletes included
+    assert (applied["action"], applied["files"], applied["position"]) == ("changes", merged["files"],
+                                                                          writer.written[-1])
+    assert applied["deletes"] >= 5 and applied["upserts"] + applied["deletes"] == \
+        int(merged["properties"]["ddb-lake.changes"])
+    level = assert_bigquery_equal_to_dynamodb(aws, bigquery)
+    assert bigquery.apply() is None  # a retried task: BigQuery already holds this snapshot
+    assert bigquery.items(engine.stored_schema(iceberg_table())) == level
 
     # a run with no new file changes nothing
     snapshot = iceberg_table().current_snapshot().snapshot_id
     with pytest.raises(AirflowSkipException, match="no change file after"):
         CdcMergeOperator(task_id="changes", now=now + timedelta(seconds=5), **CDC).execute({})
     assert iceberg_table().current_snapshot().snapshot_id == snapshot
+    assert bigquery.apply() is None
+
+    # two micro-batches reach Iceberg while BigQuery's apply fails (not run): the next apply takes both files
+    missed, first = [], model.items[sorted(model.items)[0]]
+    for version in (1, 2):  # the same key updated in both, and a delete in the second
+        model.put(make_item(rng, first["pk"]["S"], int(first["sk"]["N"]), version), datetime.now(timezone.utc))
+        if version == 2:
+            model.delete(model.keys_of(model.items[sorted(model.items)[1]]), datetime.now(timezone.utc))
+        model.take_lines()
+        assert driver.drain() > 0
+        missed.append(merge_changes(datetime.now(timezone.utc) + timedelta(seconds=2))["files"])
+    applied = bigquery.apply()
+    assert (applied["action"], applied["files"], applied["position"]) == ("changes", sum(missed), writer.written[-1])
+    assert (applied["upserts"], applied["deletes"]) == (1, 1)  # the key's second update wins; the delete
+    assert_bigquery_equal_to_dynamodb(aws, bigquery)
 
     # a 30-hour gap: the handler is down, the stream trims what it never read; changes after it arrive 30 h later
     watermark = engine.committed_state(iceberg_table()).watermark
@@ -180,12 +240,16 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
               "table_name": TABLE, "export_type": "INCREMENTAL_EXPORT", "export_folder": url, "item_count": None,
               "key_schema": KEY_SCHEMA}
     assert export_merge_validate(heal, export, later)["action"] == "merged"
+    healed = (iceberg_table().current_snapshot().snapshot_id, cdc_position(iceberg_table()))
     with pytest.raises(AirflowSkipException, match="within the stream's retention"):
         CdcStateOperator(task_id="state", layout=LAYOUT, now=later, **CDC).execute({})
     merged = merge_changes(later)
     assert merged["action"] == "merged" and merged["properties"]["ddb-lake.window-start"] == \
         (watermark + timedelta(hours=24)).isoformat()
     assert_equal_to_dynamodb(aws)
+    applied = bigquery.apply()  # the heal's rows came from an export, not from change files: a reload
+    assert applied["action"] == "reload" and "did not come from change files" in applied["reason"]
+    assert_bigquery_equal_to_dynamodb(aws, bigquery)
 
     # merged files go after the grace; the table does not change
     snapshot = iceberg_table().current_snapshot().snapshot_id
@@ -197,3 +261,10 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
         CdcMergeOperator(task_id="changes", now=later + timedelta(hours=25), **CDC).execute({})
     assert iceberg_table().current_snapshot().snapshot_id == snapshot
     assert_equal_to_dynamodb(aws)
+    assert bigquery.apply() is None
+    # had BigQuery missed the last merge, whose files are now cleaned up: it cannot replay them, so it reloads
+    query(gcp_project, f"UPDATE `{gcp_project}.{bigquery.dataset}.{TABLE}{STATE_SUFFIX}` SET iceberg_snapshot_id = "
+                       f"{healed[0]}, position = '{healed[1]}' WHERE TRUE")
+    applied = bigquery.apply()
+    assert applied["action"] == "reload" and "some of them are gone (cleaned up)" in applied["reason"]
+    assert_bigquery_equal_to_dynamodb(aws, bigquery)

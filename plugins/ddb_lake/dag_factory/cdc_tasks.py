@@ -1,10 +1,12 @@
 """The CDC DAG of a table with a ``cdc:`` section (docs/cdc.md), ``ddb_lake__<table>__cdc``, every 1-5 minutes:
 
-    state → export → convert → merge → validate → changes → validate_changes, cleanup, expire
+    state → export → convert → merge → validate → changes → validate_changes [→ bigquery] → cleanup, expire
 
 ``state`` decides whether this run needs an export first (the table's bootstrap, or a stream gap to heal); when it
 does not, it is skipped with its export branch and ``changes`` runs alone. The export branch is the Iceberg
-table's own tasks. Runs never overlap (``max_active_runs=1``): one merge at a time moves the table's position.
+table's own tasks. With a ``bigquery:`` section, ``bigquery`` applies the same changes to BigQuery after the Iceberg
+commit (``destinations/bigquery/cdc_operator.py``). Runs never overlap (``max_active_runs=1``): one merge at a time
+moves the table's position.
 """
 
 from __future__ import annotations
@@ -66,6 +68,18 @@ def add_cdc_tasks(config: TableConfig, table: Any) -> dict[str, Any]:
     expire = IcebergExpireSnapshotsOperator(
         task_id="expire", grace_period=timedelta(hours=config.retention.grace_hours),
         keep_last=config.retention.keep_last, trigger_rule="none_failed", **where, **aws)
-    state >> export >> convert >> merge >> validate >> changes >> validate_changes >> [cleanup, expire]
-    return {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
-            "changes": changes, "validate_changes": validate_changes, "cleanup": cleanup, "expire": expire}
+    state >> export >> convert >> merge >> validate >> changes >> validate_changes
+    tasks = {"state": state, "export": export, "convert": convert, "merge": merge, "validate": validate,
+             "changes": changes, "validate_changes": validate_changes, "cleanup": cleanup, "expire": expire}
+    if config.bigquery is None:
+        validate_changes >> [cleanup, expire]
+        return tasks
+    from ddb_lake.destinations.bigquery.cdc_operator import BigQueryCdcApplyOperator
+
+    bq = config.bigquery
+    bigquery = BigQueryCdcApplyOperator(
+        task_id="bigquery", project_id=bq.project, dataset=bq.dataset, table=config.bigquery_table,
+        gcp_conn_id=config.connections.gcp, location=bq.location, numbers=config.numbers,
+        trigger_rule="none_failed", **files)
+    validate_changes >> bigquery >> [cleanup, expire]  # change files and snapshots stay until BigQuery has them
+    return {**tasks, "bigquery": bigquery}

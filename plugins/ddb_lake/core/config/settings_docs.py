@@ -24,7 +24,8 @@ SECTION_DOCS: dict[str, str] = {
     "connections": "Airflow connection ids",
     "iceberg": "`lake.format: iceberg` only ([iceberg.md](iceberg.md))",
     "cdc": "DynamoDB Streams change capture into the Iceberg table; needs `lake.format: iceberg`; the table then gets "
-           "the DAG `ddb_lake__<name>__cdc` instead of the incremental one ([cdc.md](cdc.md))",
+           "the DAG `ddb_lake__<name>__cdc` instead of the incremental one; with a `bigquery:` section "
+           "(`layout: latest`) each run applies the same changes to BigQuery by a staged MERGE ([cdc.md](cdc.md))",
     "airflow": "where and how Airflow runs the table's tasks, and who hears of a failure",
 }
 

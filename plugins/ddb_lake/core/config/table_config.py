@@ -559,10 +559,6 @@ def _cdc_problems(config: TableConfig) -> list[tuple[str, str | None]]:
          "(default 30)" if cdc.settle_seconds < 1 else None),
         ("cdc.cleanup_grace_hours", f"{cdc.cleanup_grace_hours:g} must be > 0"
          if cdc.cleanup_grace_hours <= 0 else None),
-        ("bigquery", "a cdc table is not mirrored to BigQuery yet (the CDC DAG replaces the incremental DAG, whose "
-         "mirror reloads the whole table: too costly every few minutes; docs/cdc.md). Fix: remove the bigquery "
-         "section, or remove cdc and let the incremental DAG keep the table and its mirror"
-         if config.bigquery is not None else None),
     ]
 
 
