@@ -34,25 +34,26 @@ class SnapshotCountsHook(BaseHook):
     def s3_client(self) -> Any:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        return same_connection(S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name), self.aws).get_conn()
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        return same_connection(s3, self.dynamodb_hook).get_conn()
 
     @cached_property
-    def aws(self) -> Any:
-        """The connection's generic AWS hook; the other hooks share its connection (one lookup per task)."""
+    def dynamodb_hook(self) -> Any:
+        """The DynamoDB client's hook; the S3 and Athena hooks share its connection (one lookup per task)."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        return AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="dynamodb", region_name=self.region_name)
 
     @cached_property
     def dynamodb_client(self) -> Any:
-        return self.aws.get_client_type("dynamodb")
+        return self.dynamodb_hook.conn
 
     @cached_property
     def athena_hook(self) -> Any:
         from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 
         return same_connection(AthenaHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, log_query=True),
-                               self.aws)
+                               self.dynamodb_hook)
 
     def parquet_footer_rows(self, url: str) -> int:
         """Rows in one Parquet file on S3, from its footer only (one or two ranged GETs)."""
