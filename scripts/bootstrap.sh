@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or confirm) the project's two virtualenvs from their lock files. Idempotent; needs only python3.11 + pip.
 #
-#   .venv/            Airflow 3.3 + providers + test tools, from requirements-lock.txt, then this repo editable.
+#   .venv/            Airflow 3.3 + providers + test tools, from requirements-lock.txt, then this repo editable;
+#                     and Debian's chromium (apt-get, when missing) for the scheduler tests' browser check.
 #   .venv-emulators/  bqemulator + gcp-storage-emulator, from requirements-emulators-lock.txt. A separate venv because
 #                     their pins (protobuf, fastapi) clash with Airflow's.
 #   .venv-spark/      pyspark for the Spark engine's local-mode test (tests/spark), from requirements-spark-lock.txt
@@ -143,6 +144,28 @@ verify_emulators() {
     || { log "emulators: $1 is missing an emulator import"; return 1; }
 }
 
+# ensure_chromium : Debian's chromium for the browser check of tests/scheduler/ (Playwright drives it; no Playwright
+# browser download). Installed with apt-get as root or through `sudo -n`, as scripts/postgres.sh installs PostgreSQL;
+# where that cannot run, says so and goes on (that test then fails saying Chromium is missing).
+ensure_chromium() {
+  local chromium=${DDB_LAKE_CHROMIUM:-/usr/bin/chromium}
+  if [ -x "$chromium" ] || command -v chromium >/dev/null 2>&1; then
+    return 0
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "no chromium and no apt-get: install Chromium (or set DDB_LAKE_CHROMIUM) for tests/scheduler's browser check"
+    return 0
+  fi
+  log "chromium: apt-get install -y chromium (the scheduler tests' browser check)"
+  mkdir -p "$REPO_ROOT/.stack"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } \
+    >"$REPO_ROOT/.stack/apt-chromium.log" 2>&1; then
+    log "apt-get install chromium failed (see .stack/apt-chromium.log): tests/scheduler's browser check will fail"
+  fi
+}
+
 main() {
   local started lock_fd target
   started=$(date +%s)
@@ -158,7 +181,9 @@ main() {
   [ ${#targets[@]} -gt 0 ] || targets=(main emulators spark)
   for target in "${targets[@]}"; do
     case $target in
-      main) ensure_venv main "$VENV" requirements-lock.txt requirements-dev.txt requirements-lock.txt pyproject.toml ;;
+      main)
+        ensure_venv main "$VENV" requirements-lock.txt requirements-dev.txt requirements-lock.txt pyproject.toml
+        ensure_chromium ;;
       emulators)
         ensure_venv emulators "$EMULATOR_VENV" requirements-emulators-lock.txt requirements-emulators.txt \
           requirements-emulators-lock.txt ;;

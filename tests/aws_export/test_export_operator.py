@@ -64,11 +64,14 @@ def exported_items(aws, result) -> list[dict]:
     return items
 
 
-def test_full_export_waits_in_worker_and_reports_where_it_landed(aws, dag, context_for):
+def test_full_export_waits_in_worker_and_reports_where_it_landed(aws, dag, context_for, capsys):
     pitr_time = aws.create_table("orders", items=ITEMS)
     interval = (pitr_time - timedelta(days=1), pitr_time)
     operator = export_operator(dag, interval)
+    capsys.readouterr()
     result = operator.execute(context_for(dag, operator, *interval))
+    # the export hook and the lake storage hook share one connection lookup: one "credentials retrieved" line
+    assert capsys.readouterr().out.count("credentials retrieved") == 1
 
     assert RESULT_KEYS <= set(result)
     expected_prefix = TableLayout("lake", "mirror", "orders").export_prefix("FULL_EXPORT", pitr_time)

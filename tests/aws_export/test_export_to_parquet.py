@@ -86,6 +86,7 @@ def test_export_converts_to_parquet_in_the_snapshot_prefix(aws, dag, context_for
     assert manifest["items"] == 4
     logged = caplog.text + capsys.readouterr().out
     assert "convert progress: parsed 4 items" in logged  # the converter's progress reaches the task log
+    assert logged.count("parsed 4 items from 1 files") == 1  # once: through the operator's log, not twice
 
 
 def test_rerun_rewrites_the_same_snapshot(aws, dag, context_for):

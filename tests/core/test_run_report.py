@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ddb_lake.core.validation.run_report import (
     GB,
     TB,
@@ -38,6 +40,10 @@ def test_human_bytes_and_report_text():
     text = render_report("orders", "20261122T000000Z", RunVolumes(items=1234, export_bytes=GB))
     assert text.splitlines()[0] == "ddb-lake run report: table orders, snapshot 20261122T000000Z"
     assert "1,234" in text and "1.00 GiB" in text and "0.1000" in text
+    # the export figure is what DynamoDB bills (BilledSizeBytes), a scan's the data converted: each says which
+    assert re.search(r"^  export billed size +1\.00 GiB$", text, re.MULTILINE)
+    scan = render_report("orders", "20261122T000000Z", RunVolumes(export_bytes=GB, scan=True))
+    assert re.search(r"^  export data size +1\.00 GiB$", scan, re.MULTILINE)
 
 
 def test_contract_widenings_are_one_line_each_and_additions_are_not_listed():

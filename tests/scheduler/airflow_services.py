@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -199,6 +200,31 @@ class AirflowServices:
             time.sleep(2)
         states = self.query("SELECT logical_date, state FROM dag_run WHERE dag_id = %s", dag_id)
         raise TimeoutError(f"{dag_id}: {len(rows)} of {count} runs ended within {timeout:.0f}s; runs: {states}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, *, timeout: float = 600) -> str:
+        """Until the run ``run_id`` ended; its state (success/failed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            rows = self.query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s AND end_date IS NOT NULL "
+                              "AND state IN ('success', 'failed')", dag_id, run_id)
+            if rows:
+                return rows[0][0]
+            time.sleep(2)
+        states = self.query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", dag_id, run_id)
+        raise TimeoutError(f"{dag_id} run {run_id} did not end within {timeout:.0f}s; state: {states}")
+
+    def rest(self, path: str, method: str = "GET", body: dict | None = None) -> dict:
+        """One call of the public REST API ``/api/v2{path}`` (the simple auth manager makes every caller admin)."""
+        request = urllib.request.Request(
+            f"{self.env['AIRFLOW__API__BASE_URL']}/api/v2{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(), headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"{method} /api/v2{path} answered {error.code}: {error.read()[:2000]!r}") from error
 
     def failed_tasks(self, dag_id: str) -> list[tuple]:
         return self.query(

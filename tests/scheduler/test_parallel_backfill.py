@@ -5,16 +5,18 @@ scripts/postgres.sh starts, against the session's local stack. `airflow backfill
 once whatever the DAG's max_active_runs says, so the 5 intervals export, convert, load, validate and publish
 overlapping each other. What is asserted is what readers see: Athena over the history table, the Glue current table,
 BigQuery's day tables, and the run states; then a rerun of all 5 (--reprocess-behavior completed) changes none of it.
+In the same deployment: the DAG is unpaused through the REST API, a run triggered through the REST API without a
+logical date ends green with its interval's objects, the task pages are checked through the REST API and in headless
+Chromium (extra links, the validation report; screenshots), and the task logs say each thing once.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 import time
-import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import seed_demo  # noqa: E402
 from airflow_runs import table_file  # noqa: E402
 from airflow_services import AirflowServices  # noqa: E402
+from browser import chromium_page, keep_screenshot  # noqa: E402
 
 from ddb_lake.core.config.table_config import load_table_config  # noqa: E402
 
@@ -56,7 +59,9 @@ def airflow(local_stack_state, tmp_path_factory):
     try:
         services.start()
         services.wait_for_dag(DAG_ID)
-        services.cli("dags", "unpause", DAG_ID)  # a paused DAG's backfill runs stay queued
+        # as a user would: a new DAG is paused (dags_are_paused_at_creation) and its backfill runs would stay queued
+        assert services.rest(f"/dags/{DAG_ID}")["is_paused"] is True
+        assert services.rest(f"/dags/{DAG_ID}", "PATCH", {"is_paused": False})["is_paused"] is False
         yield services, config
     finally:
         services.stop()
@@ -145,19 +150,34 @@ def test_five_intervals_at_once_then_again(airflow):
 
 def api(services: AirflowServices, path: str) -> dict:
     """One GET of the public REST API (the simple auth manager makes every caller admin here)."""
-    with urllib.request.urlopen(f"{services.env['AIRFLOW__API__BASE_URL']}/api/v2{path}", timeout=30) as response:
-        return json.loads(response.read())
+    return services.rest(path)
 
 
+def newest_backfill_run(services: AirflowServices) -> str:
+    """The run id of the newest interval's last successful backfill run (a backfill first when run alone)."""
+    latest = f"{DATES[-1]} 00:00:00+00"
+    if not services.query("SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'success' AND logical_date = %s",
+                          DAG_ID, latest):
+        services.wait_for_runs(DAG_ID, len(DATES), since=backfill(services), timeout=420)  # run alone
+    return services.query("SELECT run_id FROM dag_run WHERE dag_id = %s AND state = 'success' AND logical_date = %s "
+                          "ORDER BY end_date DESC LIMIT 1", DAG_ID, latest)[0][0]
+
+
+@pytest.fixture(scope="module")
+def triggered_run(airflow) -> dict:
+    """A run triggered through the REST API without a logical date (``POST /api/v2/dags/{dag}/dagRuns`` with
+    ``logical_date: null``); requested by the task-page tests too, so the run works while they read the backfill's
+    pages (one DAG run's time saved on the module)."""
+    services, _ = airflow
+    return services.rest(f"/dags/{DAG_ID}/dagRuns", "POST", {"logical_date": None})
+
+
+@pytest.mark.usefixtures("triggered_run")
 def test_task_pages_show_console_links_and_the_validation_result(airflow):
     """What the UI's task pages read, through the api-server: each task's console buttons, the validation headline
     and count table (validate's rendered field), and the lake asset's event extra."""
     services, config = airflow
-    latest = f"{DATES[-1]} 00:00:00+00"
-    if not services.query("SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'success'", DAG_ID):
-        services.wait_for_runs(DAG_ID, len(DATES), since=backfill(services), timeout=420)  # run alone
-    run_id = services.query("SELECT run_id FROM dag_run WHERE dag_id = %s AND state = 'success' AND logical_date = %s "
-                            "ORDER BY end_date DESC LIMIT 1", DAG_ID, latest)[0][0]
+    run_id = newest_backfill_run(services)
     run = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
 
     def links(task_id: str) -> dict:
@@ -190,3 +210,93 @@ def test_task_pages_show_console_links_and_the_validation_result(airflow):
     # one event per publish try of the run (the reprocessed backfill reruns the same run id)
     assert events and {(e["extra"]["snapshot"], e["extra"]["rows"]) for e in events} == {(STAMPS[-1], ITEMS)}
     assert all(re.fullmatch(rf"{ITEMS} rows, \d sources agree", e["extra"]["validation"]) for e in events)
+
+
+@pytest.mark.usefixtures("triggered_run")
+def test_task_pages_in_a_browser(airflow, tmp_path):
+    """The Airflow UI in headless Chromium: each task page's Details tab shows the console buttons under "Extra
+    Links" with the hrefs the REST API gives, and validate's Rendered Templates tab shows the validation report (the
+    headline "300 rows, N sources agree" and the count table) exactly as the rendered field holds it. Screenshots in
+    tmp_path, copied to DDB_LAKE_SCREENSHOTS_DIR when it is set."""
+    services, _ = airflow
+    run_id = newest_backfill_run(services)
+    run = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+    task_pages = f"{services.env['AIRFLOW__API__BASE_URL']}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks"
+    buttons = {"export": ("DynamoDB export", "S3 export folder"), "convert": ("S3 snapshot",),
+               "lake.catalog": ("Glue table",), "lake.athena_partitions": ("Athena query",),
+               "bigquery.load": ("BigQuery table", "BigQuery job")}
+    with chromium_page() as page:
+        for task_id, names in buttons.items():
+            expected = api(services, f"{run}/taskInstances/{task_id}/links")["extra_links"]
+            page.goto(f"{task_pages}/{task_id}/details")
+            page.get_by_text("Extra Links", exact=True).wait_for()
+            shown = {name: page.get_by_role("link", name=name, exact=True).get_attribute("href") for name in names}
+            assert shown == {name: expected[name] for name in names}, task_id
+            shot(page, tmp_path, f"task-{task_id}-details")
+        report = api(services, f"{run}/taskInstances/validate")["rendered_fields"]["validation_report"]
+        page.goto(f"{task_pages}/validate/rendered_templates")
+        row = page.get_by_role("row").filter(has_text="validation_report")
+        row.wait_for()
+        # the field's code block, line by line without the viewer's line numbers
+        shown = row.locator("code").evaluate(
+            "code => Array.from(code.children).map(line => Array.from(line.childNodes)"
+            ".filter(node => !(node.classList && node.classList.contains('linenumber')))"
+            ".map(node => node.textContent).join('')).join('')")
+        assert re.match(rf"{ITEMS} rows, \d sources agree\n", shown), shown[:200]
+        assert shown.rstrip() == report.rstrip()
+        row.scroll_into_view_if_needed()
+        shot(page, tmp_path, "task-validate-rendered-templates")
+
+
+def shot(page, folder: Path, name: str) -> Path:
+    """A screenshot of what the browser window shows, kept (see keep_screenshot)."""
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    keep_screenshot(path)
+    return path
+
+
+def test_a_rest_trigger_without_a_logical_date_covers_the_last_complete_interval(airflow, triggered_run):
+    """Airflow 3 gives a run triggered without a logical date no data interval; the DAG's tasks take the last
+    complete interval before the run's run_after (compat.data_interval_of): for @daily, the day that ended at the
+    midnight before the trigger. The run ends green with that interval's snapshot in the lake and BigQuery."""
+    services, config = airflow
+    assert (triggered_run["logical_date"], triggered_run["data_interval_end"]) == (None, None)
+    run_id = triggered_run["dag_run_id"]
+    assert services.wait_for_run(DAG_ID, run_id, timeout=420) == "success", services.failed_tasks(DAG_ID)
+    end = datetime.fromisoformat(triggered_run["run_after"]).astimezone(timezone.utc).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    stamp = end.strftime("%Y%m%dT%H%M%SZ")
+    view = readers_view(config)
+    assert (stamp, str(ITEMS)) in view["history"]
+    assert (view["current"], view["current_rows"]) == (f"snapshot={stamp}", [[str(ITEMS)]])
+    assert view["bigquery"][f"{NAME}${stamp[:8]}"] == ITEMS
+    assert any(key.split("/")[4] == f"snapshot={stamp}" for key in view["parquet"])
+    events = api(services, f"/assets/events?source_dag_id={DAG_ID}&source_task_id=publish"
+                           f"&source_run_id={quote(run_id, safe='')}")["asset_events"]
+    assert [(e["extra"]["snapshot"], e["extra"]["interval"], e["extra"]["action"]) for e in events] == [
+        (stamp, [(end - timedelta(days=1)).isoformat(), end.isoformat()], "published")]
+
+
+def test_task_logs_say_each_thing_once(airflow):
+    """Task logs of every run so far: the AWS connection is looked up once per task execution (not once per hook),
+    the converter's progress is printed once, and the run report names the export figure as the billed size."""
+    services, _ = airflow
+    newest_backfill_run(services)
+    folder = services.root / "airflow-home" / "logs" / f"dag_id={DAG_ID}"
+    logs = sorted(folder.glob("run_id=*/task_id=*/attempt=*.log"))
+    assert logs
+    progress_lines, report_lines = 0, 0
+    for log in logs:
+        text = log.read_text(errors="replace")
+        # a resumed deferral is a second execution; a trigger's log (attempt=N.log.trigger.K.log) is one trigger run
+        executions = 1 if ".trigger." in log.name else text.count("Worker startup parse complete")
+        assert text.count("credentials retrieved") <= executions, log
+        if "task_id=convert" in str(log):
+            progress_lines += text.count("parsed 300 items from 1 files")
+            assert text.count("parsed 300 items from 1 files") <= executions, log
+        if "task_id=report" in str(log):
+            report_lines += text.count("export billed size")
+            assert "bytes exported" not in text, log
+    assert progress_lines and report_lines  # the lines counted are there
+

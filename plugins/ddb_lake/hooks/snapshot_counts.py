@@ -16,6 +16,7 @@ from ddb_lake.core.validation.row_counts import (
     parquet_footer_length,
     parquet_metadata_from_tail,
 )
+from ddb_lake.hooks.aws_connection import same_connection
 
 TAIL_BYTES = 64 * 1024
 """First guess of how many trailing bytes hold a Parquet footer; a bigger footer costs one more ranged GET."""
@@ -33,19 +34,26 @@ class SnapshotCountsHook(BaseHook):
     def s3_client(self) -> Any:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).get_conn()
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        return same_connection(s3, self.dynamodb_hook).get_conn()
+
+    @cached_property
+    def dynamodb_hook(self) -> Any:
+        """The DynamoDB client's hook; the S3 and Athena hooks share its connection (one lookup per task)."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="dynamodb", region_name=self.region_name)
 
     @cached_property
     def dynamodb_client(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="dynamodb", region_name=self.region_name).conn
+        return self.dynamodb_hook.conn
 
     @cached_property
     def athena_hook(self) -> Any:
         from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 
-        return AthenaHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, log_query=True)
+        return same_connection(AthenaHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, log_query=True),
+                               self.dynamodb_hook)
 
     def parquet_footer_rows(self, url: str) -> int:
         """Rows in one Parquet file on S3, from its footer only (one or two ranged GETs)."""

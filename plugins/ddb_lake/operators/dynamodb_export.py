@@ -32,6 +32,7 @@ from ddb_lake.core.export.rules import (
     to_datetime,
 )
 from ddb_lake.core.export.waiting import MAX_SERVER_ERRORS
+from ddb_lake.hooks.aws_connection import same_connection
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, key_schema_of
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.links import DynamoDBExportLink, S3ExportFolderLink
@@ -106,7 +107,7 @@ class DynamoDBExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBExportHoo
 
     @cached_property
     def storage_hook(self) -> LakeStorageHook:
-        return LakeStorageHook(**self._hook_parameters)
+        return same_connection(LakeStorageHook(**self._hook_parameters), self.hook)
 
     def execute(self, context: Context) -> dict[str, Any]:
         request = self.request_for(context)

@@ -31,6 +31,7 @@ from ddb_lake.core.export.scan_rate import ReadBudget, read_budget, segment_rate
 from ddb_lake.core.export.scan_report import scan_summary
 from ddb_lake.core.export.scan_settings import ScanSettings
 from ddb_lake.core.lake.layout import join_key
+from ddb_lake.hooks.aws_connection import same_connection
 from ddb_lake.hooks.dynamodb_export import key_schema_of
 from ddb_lake.hooks.dynamodb_scan import DynamoDBScanHook, SegmentScan
 from ddb_lake.hooks.lake_storage import LakeStorageHook
@@ -68,7 +69,7 @@ class DynamoDBScanExportOperator(ClassifiedErrors, AwsBaseOperator[DynamoDBScanH
 
     @cached_property
     def storage_hook(self) -> LakeStorageHook:
-        return LakeStorageHook(**self._hook_parameters)
+        return same_connection(LakeStorageHook(**self._hook_parameters), self.hook)
 
     def execute(self, context: Context) -> dict[str, Any]:
         scan = ScanSettings(**self.scan)

@@ -31,6 +31,7 @@ from ddb_lake.core.lake.glue_table import (
 from ddb_lake.core.lake.layout import SUPERSEDED_MARKER
 from ddb_lake.core.lake.publish import marker_body, marker_key
 from ddb_lake.core.schema.lake_schema import LakeSchema
+from ddb_lake.hooks.aws_connection import same_connection
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
 from ddb_lake.links import GlueTableLink
 from ddb_lake.operators.base import ClassifiedErrors
@@ -83,7 +84,7 @@ class LakeSnapshotOperator(ClassifiedErrors, AwsBaseOperator[LakeCatalogHook]):
         """The lake's files (markers, manifests, deletes) through the amazon provider's S3Hook, same connection."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        return S3Hook(**self._hook_parameters)
+        return same_connection(S3Hook(**self._hook_parameters), self.hook)
 
     def mark(self, location: str, marker: str, snapshot: str | None, at: str, *, by: str | None = None) -> None:
         """Write a publish marker (see ``ddb_lake.core.lake.publish``) into the folder at ``location``."""

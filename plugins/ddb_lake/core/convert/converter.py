@@ -556,10 +556,11 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     knobs = Tuning(**tuning)
     started = time.monotonic()
 
-    def note(message: str) -> None:
-        log.info("%s", message)
+    def note(message: str) -> None:  # one line per message: the caller's progress callback, else this module's log
         if progress is not None:
             progress(message)
+        else:
+            log.info("%s", message)
 
     storage = Storage(storage_options, s3_client=s3_client)
     dest = dest.rstrip("/") or dest

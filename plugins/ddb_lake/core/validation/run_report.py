@@ -116,7 +116,8 @@ def render_report(table: str, snapshot: str, volumes: RunVolumes) -> str:
     cost = estimate_cost_usd(volumes)
     rows = [
         ("items", f"{volumes.items:,}"),
-        ("bytes exported", human_bytes(volumes.export_bytes)),
+        # an export's figure is DynamoDB's BilledSizeBytes (not the files' size); a scan's, the data it converted
+        ("export data size" if volumes.scan else "export billed size", human_bytes(volumes.export_bytes)),
         ("parquet bytes", human_bytes(volumes.parquet_bytes)),
         ("athena bytes scanned", human_bytes(volumes.athena_bytes_scanned)),
         *([("read units (scan)", f"{volumes.scan_read_units:,.1f}")] if volumes.scan else []),
