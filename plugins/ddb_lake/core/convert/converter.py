@@ -372,7 +372,8 @@ class _PartWriter:
         if self.writer is None:
             path = os.path.join(self.task.out_dir, f"part-{self.task.group:05d}-{len(self.parts):04d}.parquet")
             self.sink = pa.OSFile(path, "wb")
-            self.writer = pq.ParquetWriter(self.sink, self.schema, compression=self.task.tuning.compression)
+            self.writer = pq.ParquetWriter(self.sink, self.schema, compression=self.task.tuning.compression,
+                                           use_dictionary=dictionary_columns(self.schema))
             self.parts.append({"path": path, "rows": 0})
         self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self._group_rows())
         self.parts[-1]["rows"] += self.pending_rows
@@ -397,6 +398,15 @@ class _PartWriter:
         self._flush()
         self._close()
         return self.parts
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns written with Parquet dictionary encoding: top-level strings (statuses, keys, codes).
+
+    Numbers, binaries and nested columns are written plain: their dictionaries cost about a quarter of the write
+    time and zstd already gives the same file size (measured on the orders-like bench export).
+    """
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
 def write_group(task: _WriteTask) -> list[dict[str, Any]]:
