@@ -59,3 +59,4 @@ def test_slice_plan_in_auto_takes_one_slice_for_a_small_export_and_logs_why(tmp_
     assert notes == ["export 01700000000000-auto0001: auto: one slice (the whole export in one task): 0.00 GiB of "
                      "gzip is at most 4.00 GiB"]
     assert len(export_slice_plan(str(src), 8, Storage())) == 4  # engine mapped: slices as set
+
