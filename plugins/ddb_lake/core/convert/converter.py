@@ -1,6 +1,6 @@
 """Convert a native DynamoDB export (full or incremental, local or ``s3://``) into typed Parquet + ``_manifest.json``.
 
-Two passes, each spread over a process pool:
+Two passes, each spread over this process and a pool of ``workers - 1`` processes (``_shared``):
 
 1. *parse*: each data file is streamed (MD5 + gzip checked), cut into line-aligned JSON chunks, parsed by pyarrow's
    JSON reader into raw tag structs, profiled, and kept as Arrow IPC in a private work folder;
