@@ -5,7 +5,8 @@
 
 ``--keep bench/out/1m`` generates the export once and reuses it on later runs (bench/out/ is git-ignored).
 
-Each path runs in its own subprocess; peak RSS is the sum over that process tree, sampled every 50 ms.
+Each path runs in its own subprocess; peak RSS is the sum over that process tree, sampled every 50 ms, and CPU is
+the CPU seconds (user + system) of that tree: on a loaded machine compare CPU, which load hardly changes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from process_tree import run_with_peak_rss
+from process_tree import run_with_usage
 
 HERE = Path(__file__).resolve()
 
@@ -224,12 +225,12 @@ def _one_slice(task: tuple) -> dict:
 
 def timed(kind: str, src: Path, dest: Path, extra: list[str]) -> dict:
     started = time.monotonic()
-    peak, result = run_with_peak_rss([sys.executable, str(HERE), "--run", kind, str(src), str(dest), *extra],
-                                     interval=0.05, show_stderr=True)
+    peak, cpu, result = run_with_usage([sys.executable, str(HERE), "--run", kind, str(src), str(dest), *extra],
+                                       interval=0.05, show_stderr=True)
     if result.returncode:
         raise SystemExit(f"{kind} failed with {result.returncode}")
     return {"items": int(result.stdout.strip().splitlines()[-1]), "seconds": time.monotonic() - started,
-            "peak_rss": peak}
+            "cpu_seconds": round(cpu, 2), "peak_rss": peak}
 
 
 def main() -> None:
@@ -293,7 +294,8 @@ def bench(args: argparse.Namespace) -> None:
             r["peak_rss_mib"] = r.pop("peak_rss") / 2**20
             results[kind] = r
             print(f"{kind:9s} {r['items']:>9d} items {r['seconds']:7.1f}s {r['items_per_s']:>10.0f} items/s "
-                  f"{r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
+                  f"{r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mib']:7.0f} MiB  CPU {r['cpu_seconds']:6.1f}s",
+                  file=sys.stderr)
         for count in [int(n) for n in args.scaling.split(",") if n]:
             shutil.rmtree(work / "out-slices", ignore_errors=True)
             r = timed("slices", src, work / "out-slices", [str(count)])
@@ -310,6 +312,7 @@ def bench(args: argparse.Namespace) -> None:
             report["speedup_vs_naive"] = lake["items_per_s"] / naive["items_per_s"]
         if lake and floor:
             report["time_vs_floor"] = lake["seconds"] / floor["seconds"]
+            report["cpu_vs_floor"] = lake["cpu_seconds"] / floor["cpu_seconds"]
         if lake and results.get("duckdb"):
             report["speedup_vs_duckdb"] = results["duckdb"]["seconds"] / lake["seconds"]
         print(json.dumps(report, indent=2))

@@ -62,3 +62,15 @@ def test_spark_engine_submits_a_deferrable_emr_serverless_job(tmp_path):
     with pytest.raises(TableConfigError) as raised:
         load_table_config(path)
     assert raised.value.field_name == "convert.spark_code_url"
+
+
+def test_auto_engine_has_the_mapped_shape_and_sizes_slices_at_run_time(tmp_path):
+    data = yaml.safe_load((REPO_ROOT / "include" / "tables" / "orders.yaml").read_text())
+    data["convert"] = {**data.get("convert", {}), "engine": "auto", "slices": 32}
+    path = tmp_path / "orders.yaml"
+    path.write_text(yaml.safe_dump(data))
+    tasks = build_table_dag(load_table_config(path)).task_dict
+    plan = tasks["convert_slice_plan"]
+    assert (plan.auto, plan.slices) == (True, 32)
+    assert type(tasks["convert"]).__name__ == "UnifySlicesOperator"
+    assert type(tasks["convert_slice"]).__name__ == "MappedOperator"

@@ -23,7 +23,11 @@ def _common(config: TableConfig, plan: Any, export: Any, contract: Any, aws: dic
 
 def fanned_out_convert_tasks(config: TableConfig, plan: Any, export: Any, contract: Any,
                              aws: dict) -> dict[str, Any]:
-    """The tasks of ``convert.engine`` mapped or spark; the last is ``convert``, whose summary later tasks read."""
+    """The tasks of ``convert.engine`` mapped, auto or spark; the last is ``convert``, whose summary later tasks read.
+
+    ``auto`` has the mapped shape (the DAG's shape is fixed at parse time): its plan task chooses the slice count from
+    the export's size at run time, one slice for exports one task converts (``core.convert.engine_choice``).
+    """
     if config.convert.engine == "spark":
         return spark_convert_tasks(config, plan, export, contract, aws)
     return mapped_convert_tasks(config, plan, export, contract, aws)
@@ -34,7 +38,8 @@ def mapped_convert_tasks(config: TableConfig, plan: Any, export: Any, contract: 
     from ddb_lake.operators.export_slices import ConvertSliceOperator, ExportSlicePlanOperator, UnifySlicesOperator
 
     common = _common(config, plan, export, contract, aws)
-    slice_plan = ExportSlicePlanOperator(task_id="convert_slice_plan", slices=config.convert.slices, **common)
+    slice_plan = ExportSlicePlanOperator(task_id="convert_slice_plan", slices=config.convert.slices,
+                                         auto=config.convert.engine == "auto", **common)
     slices = ConvertSliceOperator.partial(task_id="convert_slice", **common).expand(data_slice=slice_plan.output)
     commit = UnifySlicesOperator(task_id="convert", slices=slices.output, **common)
     return {"convert_slice_plan": slice_plan, "convert_slice": slices, "convert": commit}

@@ -51,7 +51,7 @@ def add_tasks(
     contract = _contract_task(table, aws) if table.mode == "full" else None
     if contract is not None:
         tasks["contract"] = contract
-    if config.convert.engine in ("mapped", "spark"):  # slices as mapped tasks or on Spark, then convert commits
+    if config.convert.engine in ("mapped", "spark", "auto"):  # slices (mapped tasks / Spark), then convert commits
         from ddb_lake.dag_factory.convert_tasks import fanned_out_convert_tasks
 
         tasks.update(fanned_out_convert_tasks(config, plan, tasks["export"].output, contract, aws))

@@ -22,15 +22,17 @@ from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
 class ExportSlicePlanOperator(ExportToParquetOperator):
     """Split the export's data files into ``slices`` slices of about equal gzip bytes; return them as a list."""
 
-    def __init__(self, *, slices: int, **kwargs: Any) -> None:
+    def __init__(self, *, slices: int, auto: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.slices = slices
+        self.auto = auto  # convert.engine auto: slices is the most; the export's size chooses (logged with why)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from ddb_lake.core.convert.export_slices import export_slice_plan
 
         export = finished_export(self.export, self.task_id)
-        plan = export_slice_plan(export["export_folder"], self.slices, Storage(s3_client=self.hook.conn))
+        plan = export_slice_plan(export["export_folder"], self.slices, Storage(s3_client=self.hook.conn),
+                                 auto=self.auto, note=self.log.info)
         self.log.info("Export %s: %d data file(s) in %d slice(s): %s", export["export_folder"],
                       sum(len(s["files"]) for s in plan), len(plan), [(s["files"], s["bytes"]) for s in plan])
         return plan

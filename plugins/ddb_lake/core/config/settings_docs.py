@@ -98,9 +98,12 @@ FIELD_DOCS: dict[str, str] = {
     "convert.work_dir": "local folder for staging files; needs about 1.6x the export's JSON free (checked before "
                         "parsing)",
     "convert.engine": "`worker`: one convert task; `mapped`: mapped tasks over slices of the data files, then one "
-                      "commit task; `spark`: an EMR Serverless job ([scaling.md](scaling.md)); not with "
-                      "`lake.format: iceberg`",
-    "convert.slices": "`engine: mapped` / `spark`: slices (mapped tasks / Spark tasks); 1..1024",
+                      "commit task; `spark`: an EMR Serverless job; `auto`: the mapped tasks, with the slice count "
+                      "chosen at run time from the export's gzip bytes (one slice up to 4 GiB, else ~2 GiB per "
+                      "slice, at most `slices`; the plan task logs why) ([scaling.md](scaling.md#choosing-the-engine-"
+                      "auto)); not with `lake.format: iceberg`",
+    "convert.slices": "`engine: mapped` / `spark`: slices (mapped tasks / Spark tasks); `auto`: the most slices; "
+                      "1..1024",
     "convert.spark_application_id": "`engine: spark`: the EMR Serverless application",
     "convert.spark_role_arn": "`engine: spark`: the job runtime role (reads the export, writes the lake)",
     "convert.spark_code_url": "`engine: spark`: the `s3://` folder of `scripts/spark_package.py`'s output "

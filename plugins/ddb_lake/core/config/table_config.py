@@ -36,7 +36,7 @@ CATALOG_MODES = ("api", "crawler")
 REPAIR_MODES = ("add_partition", "msck", "none")
 NUMBER_MODES = ("exact", "float")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
-CONVERT_ENGINES = ("worker", "mapped", "spark")
+CONVERT_ENGINES = ("worker", "mapped", "spark", "auto")
 LAKE_FORMATS = ("parquet", "iceberg")
 MERGE_ENGINES = ("auto", "worker", "athena")
 
@@ -113,7 +113,7 @@ class ConvertSettings:
     memory_mb: int = 0  # memory budget of the conversion (process tree); 0: the converter's 1024
     work_dir: str = ""  # local folder for the conversion's staging files; "": the system temp folder
     engine: str = "worker"  # worker: one task; mapped: mapped tasks over slices of the data files, then a commit
-    slices: int = 4  # engine mapped: how many slices (mapped tasks) the data files are split into
+    slices: int = 4  # engine mapped: how many slices (mapped tasks) the data files are split into; auto: the most
     spark_application_id: str = ""  # engine spark: the EMR Serverless application (Spark)
     spark_role_arn: str = ""  # engine spark: the job runtime role (reads the export, writes the lake)
     spark_code_url: str = ""  # engine spark: s3:// folder holding scripts/spark_package.py's output

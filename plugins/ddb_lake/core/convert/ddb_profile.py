@@ -39,14 +39,31 @@ def first_valid_row(arr: pa.Array) -> int | None:
 
 
 def number_stats(texts: pa.Array) -> dict[str, Any]:
-    """Count, integer-ness, int64 fit, widest integer part and scale of DynamoDB number texts (nulls ignored)."""
+    """Count, integer-ness, int64 fit, widest integer part and scale of DynamoDB number texts (nulls ignored).
+
+    Regex-free (RE2 over every value was most of the profiling time): integers are ``-?[0-9]+`` checked with
+    ``ascii_is_decimal`` on the text without its sign; exponents are found by plain substring search.
+    """
     texts = pc.drop_null(texts)
     if len(texts) == 0:
         return {"count": 0, "all_int": True, "fits_int64": True, "int_digits": 0, "scale": 0}
-    plain_int = pc.match_substring_regex(texts, r"^-?[0-9]+$")
-    all_int = bool(pc.all(plain_int).as_py())
+    signed = pc.starts_with(texts, "-")
+    magnitude = pc.if_else(signed, pc.utf8_slice_codeunits(texts, 1), texts) if pc.any(signed).as_py() else texts
+    all_int = bool(pc.all(pc.ascii_is_decimal(magnitude)).as_py())
+    if all_int:  # ASCII digits only: no dot, no exponent, one byte per digit
+        max_int = pc.max(pc.binary_length(pc.utf8_ltrim(magnitude, "0"))).as_py() or 0
+        max_scale = 0
+    else:
+        max_int, max_scale = _plain_digits(texts)
+    fits = all_int and (max_int <= INT64_SAFE_DIGITS or _casts_to_int64(texts))
+    return {"count": len(texts), "all_int": all_int, "fits_int64": bool(fits), "int_digits": int(max_int),
+            "scale": int(max_scale)}
+
+
+def _plain_digits(texts: pa.Array) -> tuple[int, int]:
+    """(widest integer part, widest scale) of number texts that are not all integers; exponent forms via Decimal."""
     unsigned = pc.utf8_ltrim(pc.utf8_ltrim(texts, "-"), "0")
-    has_exp = pc.match_substring_regex(texts, "[eE]")
+    has_exp = pc.or_(pc.match_substring(texts, "e"), pc.match_substring(texts, "E"))
     plain = pc.filter(unsigned, pc.invert(has_exp))
     dot = pc.find_substring(plain, ".")
     length = pc.utf8_length(plain)
@@ -58,9 +75,7 @@ def number_stats(texts: pa.Array) -> dict[str, Any]:
         digits, exponent = _digits_exponent(text)
         max_int = max(max_int, max(digits + exponent, 0))
         max_scale = max(max_scale, max(-exponent, 0))
-    fits = all_int and (max_int <= INT64_SAFE_DIGITS or _casts_to_int64(texts))
-    return {"count": len(texts), "all_int": all_int, "fits_int64": bool(fits), "int_digits": int(max_int),
-            "scale": int(max_scale)}
+    return max_int, max_scale
 
 
 def _digits_exponent(text: str) -> tuple[int, int]:

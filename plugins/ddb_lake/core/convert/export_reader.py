@@ -17,6 +17,12 @@ import numpy as np
 from ddb_lake.core.convert.item_validation import dynamodb_item_size
 from ddb_lake.core.errors import ChecksumMismatchError, ItemTooLargeError, TruncatedGzipError
 
+try:  # ISA-L's inflate: zlib's API and gzip checks, about 3x faster (the converter's gunzip; ``isal`` on PyPI)
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover - isal is in requirements.txt; zlib is the same, only slower
+    _inflate = zlib
+_INFLATE_ERRORS = (zlib.error, _inflate.error)
+
 MAX_ITEM_BYTES = 400 * 1024
 NO_SIZE_CHECK = 1 << 62  # max_item_bytes for lines that are not DynamoDB JSON (ION: checked after conversion)
 READ_BLOCK = 1 << 20
@@ -49,7 +55,7 @@ class _HashingReader:
 
 def _gunzip_blocks(reader: _HashingReader, file: str) -> Iterator[bytes]:
     """Decompress a (possibly multi-member) gzip stream block by block; raise on truncation or corruption."""
-    inflater = zlib.decompressobj(wbits=31)
+    inflater = _inflate.decompressobj(wbits=31)
     saw_input = False
     while True:
         block = reader.read(READ_BLOCK)
@@ -59,13 +65,13 @@ def _gunzip_blocks(reader: _HashingReader, file: str) -> Iterator[bytes]:
         while block:
             try:
                 out = inflater.decompress(block)
-            except zlib.error as err:
+            except _INFLATE_ERRORS as err:
                 raise TruncatedGzipError(f"gzip data is corrupt: {err}", file=file) from err
             if out:
                 yield out
             if inflater.eof:
                 block = inflater.unused_data
-                inflater = zlib.decompressobj(wbits=31)
+                inflater = _inflate.decompressobj(wbits=31)
                 if not block:
                     saw_input = False  # a clean member end; more members may follow
             else:

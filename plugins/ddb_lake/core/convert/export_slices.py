@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +43,7 @@ from ddb_lake.core.convert.dest_ownership import (
     foreign_names,
     writing_record,
 )
+from ddb_lake.core.convert.engine_choice import choose_slices
 from ddb_lake.core.convert.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, read_manifest
 from ddb_lake.core.convert.storage import Storage, is_s3, join_url, local_path
 from ddb_lake.core.errors import ManifestError
@@ -49,6 +51,7 @@ from ddb_lake.core.schema.lake_schema import LakeSchema, LakeType
 from ddb_lake.core.schema.pins import pin_types
 
 SLICE_RECORD = "_slice.json"
+log = logging.getLogger(__name__)
 
 
 def plan_slices(sizes: Sequence[int], slices: int) -> list[list[int]]:
@@ -61,10 +64,19 @@ def plan_slices(sizes: Sequence[int], slices: int) -> list[list[int]]:
     return [sorted(files) for _, _, files in sorted(bins, key=lambda b: b[1]) if files] or [[]]
 
 
-def export_slice_plan(source: str, slices: int, storage: Storage) -> list[dict[str, Any]]:
-    """``[{"slice": n, "files": [index, ...], "names": [...], "bytes": b}]`` for the export folder ``source``."""
+def export_slice_plan(source: str, slices: int, storage: Storage, *, auto: bool = False,
+                      note: Callable[[str], None] = log.info) -> list[dict[str, Any]]:
+    """``[{"slice": n, "files": [index, ...], "names": [...], "bytes": b}]`` for the export folder ``source``.
+
+    :param auto: ``convert.engine: auto``: ``slices`` is the most there may be; how many is chosen from the data
+        files' gzip bytes (``engine_choice.choose_slices``) and the reason passed to ``note``.
+    """
     manifest = read_manifest(source, storage)
     sizes = storage.sizes([f.url for f in manifest.files])
+    if auto:
+        choice = choose_slices(sum(sizes.values()), files=len(manifest.files), max_slices=slices)
+        note(f"export {manifest.export_id}: {choice.reason}")
+        slices = choice.slices
     plan = plan_slices([sizes[f.url] for f in manifest.files], slices)
     return [{"slice": n, "files": files, "names": [manifest.files[i].name for i in files],
              "bytes": sum(sizes[manifest.files[i].url] for i in files)} for n, files in enumerate(plan)]
