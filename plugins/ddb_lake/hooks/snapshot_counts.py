@@ -16,7 +16,7 @@ from ddb_lake.core.validation.row_counts import (
     parquet_footer_length,
     parquet_metadata_from_tail,
 )
-from ddb_lake.hooks.aws_connection import same_connection
+from ddb_lake.hooks._aws_connection import same_connection
 
 TAIL_BYTES = 64 * 1024
 """First guess of how many trailing bytes hold a Parquet footer; a bigger footer costs one more ranged GET."""
