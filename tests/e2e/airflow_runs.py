@@ -66,15 +66,26 @@ def airflow_env(root: Path, tables_dir: Path) -> dict[str, str]:
 
 
 _TEMPLATE_DB: list[Path] = []
+# tests/conftest.py names a folder all xdist workers of the session share: the first worker to get here migrates
+# the template there, the others wait on its lock and copy it.
+TEMPLATE_DIR_ENV = "DDB_LAKE_AIRFLOW_DB_TEMPLATE_DIR"
 
 
 def _migrated_database(env: dict[str, str]) -> Path:
-    """An empty metadata database, migrated by ``airflow db migrate`` once per test process (about 10 s); every
-    Airflow home of the process starts from a copy of its sqlite file."""
+    """An empty metadata database, migrated by ``airflow db migrate`` once per test session (about 7 s of CPU);
+    every Airflow home starts from a copy of its sqlite file."""
     if not _TEMPLATE_DB:
-        template_home = Path(tempfile.mkdtemp(prefix="ddb-lake-airflow-db-"))
-        subprocess.run([AIRFLOW, "db", "migrate"], env={**env, "AIRFLOW_HOME": str(template_home)}, check=True,
-                       capture_output=True, timeout=300)
+        import fcntl
+
+        shared = os.environ.get(TEMPLATE_DIR_ENV)
+        template_home = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="ddb-lake-airflow-db-"))
+        template_home.mkdir(parents=True, exist_ok=True)
+        with (template_home / "migrate.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (template_home / "migrated").exists():
+                subprocess.run([AIRFLOW, "db", "migrate"], env={**env, "AIRFLOW_HOME": str(template_home)},
+                               check=True, capture_output=True, timeout=300)
+                (template_home / "migrated").touch()
         _TEMPLATE_DB.append(template_home / "airflow.db")
     return _TEMPLATE_DB[0]
 
