@@ -255,6 +255,7 @@ def down(state_dir: Path) -> list[int]:
     pid_file = state_dir / "pids"
     if not pid_file.exists():
         return []
+    _write_cpu_seconds(state_dir)
     stopped = []
     for line in pid_file.read_text().split():
         pid = int(line)
@@ -274,6 +275,19 @@ def down(state_dir: Path) -> list[int]:
                 time.sleep(0.05)
     pid_file.unlink(missing_ok=True)
     return stopped
+
+
+def _write_cpu_seconds(state_dir: Path) -> None:
+    """``cpu.json``: CPU seconds (user + system) each service used until now, for measuring what a test costs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, service in StackState.load(state_dir).services.items():
+        try:
+            fields = Path(f"/proc/{service['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, FileNotFoundError):
+            continue
+        used[name] = round((int(fields[11]) + int(fields[12])) / ticks, 2)  # utime, stime
+    (state_dir / "cpu.json").write_text(json.dumps(used, indent=2))
 
 
 def _group_alive(pgid: int) -> bool:

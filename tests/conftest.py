@@ -46,6 +46,15 @@ def _stack_services() -> list[str]:
     return names
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _airflow_db_template_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where tests/e2e/airflow_runs.py keeps the migrated Airflow database every Airflow home copies: one folder for
+    the whole session (under xdist the workers' temp folders share their parent), so it is migrated once."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if _WORKER else base
+    os.environ["DDB_LAKE_AIRFLOW_DB_TEMPLATE_DIR"] = str(shared / "airflow-db-template")
+
+
 @pytest.fixture(scope="session")
 def local_stack_state(tmp_path_factory: pytest.TempPathFactory):
     """Start moto and the GCS/BigQuery emulators on free loopback ports once per session; stop exactly those after."""

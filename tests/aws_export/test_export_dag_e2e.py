@@ -4,13 +4,16 @@ conversion, passing the export's XCom to the convert task, against moto server."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from airflow_runs import airflow_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -56,15 +59,8 @@ def test_dags_test_runs_export_and_convert(aws, tmp_path):
     for placeholder, value in planned.items():
         dag_text = dag_text.replace(placeholder, value)
     (dags / "export_e2e.py").write_text(dag_text)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    migrated = airflow(["db", "migrate"], env)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    env = airflow_env(tmp_path, tmp_path / "tables")  # a copy of the session's migrated database
+    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
 
     run = airflow(["dags", "test", "ddb_lake_export_e2e", "2026-11-21"], env)
     output = run.stdout + run.stderr

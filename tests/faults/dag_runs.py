@@ -7,7 +7,6 @@ the fault proxy), so faults reach the tasks of ``airflow dags test`` as they wou
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from airflow_runs import AIRFLOW, airflow_env, run_states, table_file  # noqa: E402
+from airflow_runs import AirflowCommand, airflow_env, run_states, start_airflow, table_file  # noqa: E402
 
 __all__ = ["DagRunner", "airflow_env", "table_file"]
 
@@ -48,11 +47,9 @@ class DagRunner:
     def run_env(self) -> dict[str, str]:
         return {**self.env, "AIRFLOW_CONN_AWS_DEFAULT": os.environ["AIRFLOW_CONN_AWS_DEFAULT"]}
 
-    def start(self, dag_id: str, date: str) -> subprocess.Popen:
+    def start(self, dag_id: str, date: str) -> AirflowCommand:
         """``airflow dags test`` of one interval in its own process group; output to ``<root>/<dag>-<date>.log``."""
-        log = (self.root / f"{dag_id}-{date}.log").open("a")
-        return subprocess.Popen([str(AIRFLOW), "dags", "test", dag_id, date], env=self.run_env(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return start_airflow(self.run_env(), ["dags", "test", dag_id, date], self.root / f"{dag_id}-{date}.log")
 
     def run(self, dag_id: str, date: str, timeout: float = 600) -> tuple[str, str]:
         """Run one interval to its end; (state of that run, the run's log)."""

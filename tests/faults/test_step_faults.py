@@ -109,6 +109,9 @@ def test_publish_survives_throttled_and_reset_glue_reads(lake, injected):
     assert lake.faults["throttle glue:GetTable"] == 2 and lake.faults["reset glue:UpdateTable"] == 1
     assert readers.current_snapshot(DATABASE, TABLE) == f"snapshot={S2}"
     assert current_rows() == 4
+    # the snapshot's manifest is read with GETs alone (no HEAD before each): what is missing answers NoSuchKey
+    manifest_calls = {name: n for name, n in lake.calls.items() if S2 in name and name.endswith("_manifest.json")}
+    assert manifest_calls and all(name.startswith("s3:GET ") for name in manifest_calls), manifest_calls
 
 
 def test_publish_whose_switch_keeps_failing_leaves_readers_on_the_previous_snapshot(lake, injected):

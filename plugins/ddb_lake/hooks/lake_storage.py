@@ -50,12 +50,7 @@ class LakeStorageHook(AwsBaseHook):
 
     def read_text(self, bucket: str, key: str) -> str | None:
         """The object's body as text; None when there is no such key."""
-        try:
-            return self.conn.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
+        return read_text(self.conn, bucket, key)
 
     def write_text(self, bucket: str, key: str, body: str) -> None:
         self.conn.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
@@ -75,3 +70,13 @@ class LakeStorageHook(AwsBaseHook):
             self.conn.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
         else:
             self.conn.delete_bucket_lifecycle(Bucket=bucket)
+
+
+def read_text(client: Any, bucket: str, key: str) -> str | None:
+    """The object's body as text through an S3 ``client``, in one GET; None when there is no such key."""
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise

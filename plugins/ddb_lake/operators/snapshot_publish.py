@@ -38,6 +38,7 @@ from ddb_lake.core.lake.snapshot_manifest import check_file_sizes, manifest_file
 from ddb_lake.core.schema.contract import SchemaContract, next_contract
 from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks.lake_catalog import TableChanged
+from ddb_lake.hooks.lake_storage import read_text
 from ddb_lake.operators.glue_catalog import LakeSnapshotOperator
 
 
@@ -53,13 +54,17 @@ class LakeFilesOperator(LakeSnapshotOperator):
         head = self.s3.head_object(key, bucket)
         return None if head is None else head["ContentLength"]
 
+    def read_text(self, bucket: str, key: str) -> str | None:
+        """A small object's text (a manifest, a contract) in one GET; None when it does not exist."""
+        return read_text(self.s3.conn, bucket, key)
+
     def stored_contract(self, table: dict[str, Any] | None) -> SchemaContract | None:
         """The schema contract of the current table ``table`` (a GetTable answer); None before the first publish."""
         source = contract_source(table)
         if source is None:
             return None
         bucket, key = source.bucket_key
-        text = self.s3.read_key(key, bucket) if self.object_size(bucket, key) is not None else None
+        text = self.read_text(bucket, key)
         return stored_contract(source, text, table=self.table_name,
                                glue_table=f"{self.database}.{self.current_table_name()}")
 
@@ -174,7 +179,7 @@ class SnapshotPublishOperator(LakeFilesOperator):
     def check_snapshot_complete(self, location: str, summary: dict[str, Any]) -> None:
         """Raise unless the snapshot's manifest and every file it lists are in S3 as the convert task reported."""
         bucket, key = manifest_key(location)
-        manifest = self.s3.read_key(key, bucket) if self.object_size(bucket, key) is not None else None
+        manifest = self.read_text(bucket, key)
         files = manifest_files(location, manifest, summary)
         sizes = {listed.path: self.object_size(listed.bucket, listed.key) for listed in files}
         check_file_sizes(location, files, sizes)
