@@ -32,7 +32,7 @@ from ddb_lake.core.export.rules import (
     to_datetime,
 )
 from ddb_lake.core.export.waiting import MAX_SERVER_ERRORS
-from ddb_lake.hooks.aws_connection import same_connection
+from ddb_lake.hooks._aws_connection import same_connection
 from ddb_lake.hooks.dynamodb_export import DynamoDBExportHook, key_schema_of
 from ddb_lake.hooks.lake_storage import LakeStorageHook
 from ddb_lake.links import DynamoDBExportLink, S3ExportFolderLink

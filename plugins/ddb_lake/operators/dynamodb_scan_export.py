@@ -31,7 +31,7 @@ from ddb_lake.core.export.scan_rate import ReadBudget, read_budget, segment_rate
 from ddb_lake.core.export.scan_report import scan_summary
 from ddb_lake.core.export.scan_settings import ScanSettings
 from ddb_lake.core.lake.layout import join_key
-from ddb_lake.hooks.aws_connection import same_connection
+from ddb_lake.hooks._aws_connection import same_connection
 from ddb_lake.hooks.dynamodb_export import key_schema_of
 from ddb_lake.hooks.dynamodb_scan import DynamoDBScanHook, SegmentScan
 from ddb_lake.hooks.lake_storage import LakeStorageHook

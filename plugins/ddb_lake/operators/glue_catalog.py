@@ -31,7 +31,7 @@ from ddb_lake.core.lake.glue_table import (
 from ddb_lake.core.lake.layout import SUPERSEDED_MARKER
 from ddb_lake.core.lake.publish import marker_body, marker_key
 from ddb_lake.core.schema.lake_schema import LakeSchema
-from ddb_lake.hooks.aws_connection import same_connection
+from ddb_lake.hooks._aws_connection import same_connection
 from ddb_lake.hooks.lake_catalog import LakeCatalogHook, check_crawl
 from ddb_lake.links import GlueTableLink
 from ddb_lake.operators.base import ClassifiedErrors
