@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,10 +91,10 @@ def bootstrap(clients: dict) -> None:
     from ddb_lake.operators.iceberg_table import IcebergMergeOperator
 
     pitr = clients["dynamodb"].describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"][
-        "PointInTimeRecoveryDescription"]["LatestRestorableDateTime"].astimezone(timezone.utc)
+        "PointInTimeRecoveryDescription"]["LatestRestorableDateTime"].astimezone(UTC)
     now = pitr + timedelta(minutes=5)
     state = CdcStateOperator(task_id="state", layout=TableLayout(BUCKET, "lake", TABLE), now=now, **where()).execute({})
-    dag = DAG("bench_cdc", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    dag = DAG("bench_cdc", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
     ctx = {"dag": dag, "data_interval_start": now, "data_interval_end": now, "logical_date": now, "params": {}}
     export_task = DynamoDBExportOperator(task_id="export", table_name=TABLE, s3_bucket=BUCKET,
                                          s3_prefix=state["export_prefix"], export_type=state["export_type"],
@@ -222,7 +222,7 @@ def latency(clients: dict, driver, rng: random.Random, rate: float, seconds: flo
         rows = table.scan(selected_fields=("pk", "v")).to_arrow()
         spent["scan"] += time.monotonic() - lap
         now = time.time()
-        current = dict(zip(rows.column("pk").to_pylist(), (int(v) for v in rows.column("v").to_pylist())))
+        current = dict(zip(rows.column("pk").to_pylist(), (int(v) for v in rows.column("v").to_pylist()), strict=True))
         for number, (pk, version, _) in enumerate(writes):  # a newer version of the key holds this write's effect
             if number not in seen and current.get(pk, -1) >= version:
                 seen[number] = now

@@ -25,7 +25,7 @@ import random
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,7 +43,7 @@ from ddb_lake.core.convert.export_writer import item_line, write_export  # noqa:
 from ddb_lake.core.schema.lake_schema import LakeSchema  # noqa: E402
 from ddb_lake.hooks import iceberg_merge as engine  # noqa: E402
 
-T0 = datetime(2026, 11, 22, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
 KEYS = ["pk", "sk"]
 
 # Runs in the DuckDB venv: loads the extensions from their wheel packages (no download), reads the table, writes

@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,7 @@ from ddb_lake.core.schema.inference import metadata_fields
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 from ddb_lake.hooks import iceberg_merge as engine
 
-T0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
 KEYS = ["pk", "sk"]
 SCHEMA = LakeSchema((
     LakeField("pk", "pk", LakeType("string")),

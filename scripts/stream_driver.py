@@ -17,7 +17,7 @@ import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -71,7 +71,7 @@ class StreamDriver:
             stream = dict(record["dynamodb"])
             created = stream["ApproximateCreationDateTime"]
             if isinstance(created, datetime):
-                created = (created if created.tzinfo else created.replace(tzinfo=timezone.utc)).timestamp()
+                created = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
             stream["ApproximateCreationDateTime"] = float(created) + self.creation_shift.total_seconds()
             for image in ("Keys", "NewImage", "OldImage"):
                 if image in stream:

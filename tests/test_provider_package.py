@@ -117,9 +117,8 @@ def test_core_third_party_imports_are_declared_dependencies():
     """Every distribution the pure core imports is in pyproject's ``dependencies`` (numpy was once missing)."""
     import ast
     import re
-    from importlib.metadata import packages_distributions
-
     import tomllib
+    from importlib.metadata import packages_distributions
 
     declared = {
         re.split(r"[<>=!~ ;\[]", dep, maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")

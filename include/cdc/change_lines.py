@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 OPERATIONS = ("INSERT", "MODIFY", "REMOVE")
@@ -39,14 +39,14 @@ def creation_micros(value: Any) -> int:
     """ApproximateCreationDateTime as integer microseconds: Lambda events give epoch seconds, the Kinesis route
     epoch milliseconds (``unit='ms'`` callers pass ints already scaled), boto3 a datetime."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return int(moment.timestamp()) * 1_000_000 + moment.microsecond
     return round(float(value) * 1_000_000)
 
 
 def iso_micros(micros: int) -> str:
     seconds, fraction = divmod(micros, 1_000_000)
-    return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=fraction).isoformat()
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=fraction).isoformat()
 
 
 def change_line(table: str, record: dict[str, Any], *, old_image: bool = False) -> dict[str, Any]:

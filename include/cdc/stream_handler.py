@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .change_lines import UnwritableRecord, b64, change_line, encode_line, kinesis_record
@@ -45,7 +45,7 @@ class ChangeWriter:
     max_object_bytes: int = 64 << 20
     max_write_seconds: float = 30.0
     table: str = ""
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     written: list[str] = field(default_factory=list)
 
     def object_key(self, table: str, moment: datetime, batch_id: str) -> str:

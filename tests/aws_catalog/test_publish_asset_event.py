@@ -3,7 +3,7 @@ the validation headline (what the Assets view and asset-triggered DAGs read)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,8 +28,8 @@ class OutletEvents(dict):
 
 def publish(summary: dict, day: int) -> tuple[dict, dict]:
     context = {"outlet_events": OutletEvents(),
-               "data_interval_start": datetime(2026, 11, day - 1, tzinfo=timezone.utc),
-               "data_interval_end": datetime(2026, 11, day, tzinfo=timezone.utc)}
+               "data_interval_start": datetime(2026, 11, day - 1, tzinfo=UTC),
+               "data_interval_end": datetime(2026, 11, day, tzinfo=UTC)}
     result = SnapshotPublishOperator(
         task_id="publish", convert_summary=summary, database=DATABASE, table_name=TABLE, bucket="lake",
         validation={"ok": True, "summary": f"{summary['items']} rows, 3 sources agree"}, outlets=[ASSET],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -39,7 +39,7 @@ class Aws:
         pitr_info = self.dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"][
             "PointInTimeRecoveryDescription"
         ]
-        return pitr_info["EarliestRestorableDateTime"].astimezone(timezone.utc)
+        return pitr_info["EarliestRestorableDateTime"].astimezone(UTC)
 
     def table_arn(self, name: str) -> str:
         return self.dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
@@ -70,7 +70,7 @@ def aws(moto_reset: str) -> Aws:
 def dag():
     from ddb_lake.compat import DAG
 
-    return DAG("ddb_lake_export_test", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    return DAG("ddb_lake_export_test", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture

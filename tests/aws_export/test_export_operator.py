@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -333,9 +333,9 @@ def test_no_io_at_construction(dag):
 
 
 def _some_interval():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    end = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 21, tzinfo=UTC)
     return end - timedelta(days=1), end
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -166,9 +166,9 @@ def test_templated_fields_render(dag, context_for):
         task_id="convert", dag=dag, export="{{ params.export }}", dest_url="s3://lake/custom/{{ ds }}",
         snapshot="{{ ds }}", params={"export": {"table_name": "orders"}},
     )
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    end = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 21, tzinfo=UTC)
     operator.render_template_fields(context_for(dag, operator, end - timedelta(days=1), end))
     assert operator.dest_url == "s3://lake/custom/2026-11-20"
     assert "orders" in operator.export
@@ -181,7 +181,7 @@ def create_empty_keyed_table(aws, name: str, key_types: dict[str, str]):
     names = list(key_types)
     aws.dynamodb.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in zip(names, ("HASH", "RANGE"))],
+        KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in zip(names, ("HASH", "RANGE"), strict=False)],
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in key_types.items()],
         BillingMode="PAY_PER_REQUEST",
     )
@@ -212,4 +212,4 @@ def test_an_empty_table_gives_a_typed_snapshot_of_its_key_columns(aws, dag, cont
     arrow_types = {"S": pa.string(), "N": pa.string(), "B": pa.binary()}
     assert written.num_rows == 0
     assert [(f.name, f.type) for f in written.schema] == [
-        (e["name"], arrow_types[t]) for e, t in zip(expected, key_types.values())]
+        (e["name"], arrow_types[t]) for e, t in zip(expected, key_types.values(), strict=True)]

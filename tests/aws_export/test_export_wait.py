@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from airflow.providers.amazon.aws.exceptions import WaiterMaxAttemptsError, WaiterTerminalFailure
@@ -188,9 +188,9 @@ def test_templated_export_arn_renders(dag, context_for):
     sensor = DynamoDBExportSensor(
         task_id="wait", dag=dag, export_arn="{{ params.arn }}", params={"arn": UNKNOWN_ARN}
     )
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    end = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 21, tzinfo=UTC)
     sensor.render_template_fields(context_for(dag, sensor, end - timedelta(days=1), end))
     assert sensor.export_arn == UNKNOWN_ARN
     assert DynamoDBExportSensor.template_fields == ("export_arn",)

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from scan_tables import (
@@ -23,7 +23,7 @@ from scan_tables import (
 pytestmark = [pytest.mark.integration]
 
 TABLE, BUCKET = "scan-orders", "lake"
-START, END = datetime(2026, 11, 21, tzinfo=timezone.utc), datetime(2026, 11, 22, tzinfo=timezone.utc)
+START, END = datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
 PREFIX = "mirror/exports/scan_orders/full/20261122T000000Z"
 # every type (the demo items cycle through them within 400); DDB_LAKE_SCAN_ITEMS=20000 runs the full size
 # (about 20 ms of moto per item scanned: minutes, so not in the suite); see docs/export-modes.md

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-INTERVAL_END = datetime(2026, 11, 22, tzinfo=timezone.utc)
+INTERVAL_END = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 class RunTI:

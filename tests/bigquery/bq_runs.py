@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,7 +29,7 @@ class OutletEvents(dict):
 
 def context(day: str, conf: dict | None = None) -> dict[str, Any]:
     """A run's context for the interval ending at ``day`` (YYYY-MM-DD), with a fresh run id and ``conf``."""
-    end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    end = datetime.fromisoformat(day).replace(tzinfo=UTC)
     run_id = f"manual__{day}_{uuid.uuid4().hex[:6]}"
     return {
         "ti": RunTI(), "run_id": run_id, "dag_run": SimpleNamespace(run_id=run_id, conf=conf or {}),

@@ -11,7 +11,7 @@ bqemulator cannot take partition decorators (``t$20261122``), BIGNUMERIC or ALLO
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -100,7 +100,7 @@ def test_load_rerun_and_replace_exactly_one_day(moto_reset, gcs_bucket, gcp_proj
     # The next day lands next to it; then day 22 is re-converted one row short and reloaded: only day 22 changes.
     day23 = put_snapshot("lake/snapshots/orders/snapshot=20261123T000000Z", (10,), "20261123T000000Z")
     xcoms23 = {"convert": day23.summary, "transfer_to_gcs": transfer(day23.summary, gcs_bucket)}
-    end23 = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    end23 = datetime(2026, 11, 23, tzinfo=UTC)
     load23 = load_op(gcp_project, dataset, xcoms23, interval_end=end23.isoformat())
     assert load23.execute(run_context(end23))["table_id"] == "orders_20261123"
     short22 = put_snapshot(parts=(40, 34))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -45,14 +45,14 @@ def empty_table() -> datetime:
     ddb.update_continuous_backups(TableName="orders",
                                   PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     window = ddb.describe_continuous_backups(TableName="orders")["ContinuousBackupsDescription"]
-    return window["PointInTimeRecoveryDescription"]["EarliestRestorableDateTime"].astimezone(timezone.utc)
+    return window["PointInTimeRecoveryDescription"]["EarliestRestorableDateTime"].astimezone(UTC)
 
 
 def test_an_empty_table_is_cataloged_counted_loaded_and_validated(
         moto_reset, athena_url, gcs_bucket, gcp_project, bigquery_emulator_host):
     client("s3").create_bucket(Bucket="lake")
     pitr_time = empty_table()
-    dag = DAG("ddb_lake_orders", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    dag = DAG("ddb_lake_orders", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=UTC))
     export = DynamoDBExportOperator(task_id="export", dag=dag, table_name="orders", s3_bucket="lake",
                                     s3_prefix=LAYOUT.export_prefix("FULL_EXPORT", pitr_time), waiter_delay=1)
     context = {**run_context(pitr_time), "dag": dag, "data_interval_start": pitr_time - timedelta(days=1)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -96,7 +96,7 @@ def test_job_id_is_deterministic_and_safe():
     fp = configuration_fingerprint(config, ["crc-a", "crc-b"])
     assert fp == configuration_fingerprint(config, ["crc-b", "crc-a"])
     assert fp != configuration_fingerprint(config, ["crc-a", "crc-c"])  # other file contents, other job
-    end = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 22, tzinfo=UTC)
     job_id = load_job_id("ddb.lake-daily", "orders", end, fp, 0)
     assert job_id == f"ddb_lake_ddb_lake-daily_orders_20261122T000000_{fp}_g0"
     assert load_job_id("ddb.lake-daily", "orders", end, fp, 1).endswith("_g1")
@@ -198,9 +198,9 @@ def test_count_sql_parses_as_bigquery_and_selects_one_day():
 def test_job_id_time_prefers_the_interval_end_over_the_snapshot_stamp():
     from ddb_lake.destinations.bigquery.load_job import job_id_time
 
-    six = datetime(2026, 11, 22, 6, tzinfo=timezone.utc)
+    six = datetime(2026, 11, 22, 6, tzinfo=UTC)
     assert job_id_time("2026-11-22T06:00:00+00:00", "20261122T000000Z") == six
-    assert job_id_time(None, "20261122T000000Z") == datetime(2026, 11, 22, tzinfo=timezone.utc)
+    assert job_id_time(None, "20261122T000000Z") == datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def test_a_bad_layout_is_a_config_error():

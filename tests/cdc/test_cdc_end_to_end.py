@@ -11,7 +11,7 @@ import copy
 import json
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -45,7 +45,7 @@ LOCATION = f"s3://{BUCKET}/lake/iceberg/{TABLE}"
 WHERE = {"database": DATABASE, "table_name": TABLE}
 CDC = {**WHERE, "bucket": BUCKET, "cdc_prefix": cdc_prefix("lake", TABLE), "settle": timedelta(seconds=1)}
 KEY_SCHEMA = [{"attribute": "pk", "type": "S"}, {"attribute": "sk", "type": "N"}]
-DAG_ = DAG("ddb_lake_cdc_test", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+DAG_ = DAG("ddb_lake_cdc_test", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def context(task: Any, end: datetime) -> dict[str, Any]:
@@ -131,12 +131,12 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     bigquery = BigQueryCopy(gcp_project)
     model, stream_arn = create_source(aws)
     for i in range(60):
-        model.put(make_item(rng, f"user#{i:04d}", i % 5, 0), datetime.now(timezone.utc))
+        model.put(make_item(rng, f"user#{i:04d}", i % 5, 0), datetime.now(UTC))
     model.take_lines()
     aws.dynamodb.update_continuous_backups(
         TableName=TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     pitr = aws.dynamodb.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"][
-        "PointInTimeRecoveryDescription"]["LatestRestorableDateTime"].astimezone(timezone.utc)
+        "PointInTimeRecoveryDescription"]["LatestRestorableDateTime"].astimezone(UTC)
 
     # the event source mapping: batches of 25; the 2nd delivery loses a record's NewImage in transit (reported back,
     # retried from it), the 3rd is delivered twice (a Lambda that wrote its object and then timed out)
@@ -180,7 +180,7 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     assert deliveries[2]["Records"][0]["dynamodb"]["SequenceNumber"] == failed  # retried from the failed record
     assert any(len({json.dumps(r["dynamodb"]["Keys"], sort_keys=True) for r in d["Records"]}) < len(d["Records"])
                for d in deliveries[3:])  # a batch holding several changes of one key
-    now = datetime.now(timezone.utc) + timedelta(seconds=2)
+    now = datetime.now(UTC) + timedelta(seconds=2)
     with pytest.raises(AirflowSkipException, match="within the stream's retention"):
         CdcStateOperator(task_id="state", layout=LAYOUT, now=now, **CDC).execute({})
     merged = merge_changes(now)
@@ -206,12 +206,12 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     # two micro-batches reach Iceberg while BigQuery's apply fails (not run): the next apply takes both files
     missed, first = [], model.items[sorted(model.items)[0]]
     for version in (1, 2):  # the same key updated in both, and a delete in the second
-        model.put(make_item(rng, first["pk"]["S"], int(first["sk"]["N"]), version), datetime.now(timezone.utc))
+        model.put(make_item(rng, first["pk"]["S"], int(first["sk"]["N"]), version), datetime.now(UTC))
         if version == 2:
-            model.delete(model.keys_of(model.items[sorted(model.items)[1]]), datetime.now(timezone.utc))
+            model.delete(model.keys_of(model.items[sorted(model.items)[1]]), datetime.now(UTC))
         model.take_lines()
         assert driver.drain() > 0
-        missed.append(merge_changes(datetime.now(timezone.utc) + timedelta(seconds=2))["files"])
+        missed.append(merge_changes(datetime.now(UTC) + timedelta(seconds=2))["files"])
     applied = bigquery.apply()
     assert (applied["action"], applied["files"], applied["position"]) == ("changes", sum(missed), writer.written[-1])
     assert (applied["upserts"], applied["deletes"]) == (1, 1)  # the key's second update wins; the delete
@@ -226,7 +226,7 @@ def test_stream_changes_reach_the_iceberg_table_exactly_including_a_healed_30_ho
     change_window(model, rng, watermark + timedelta(hours=30), 2, deleted)
     model.take_lines()
     assert driver.drain() > 0
-    later = datetime.now(timezone.utc) + timedelta(hours=30, seconds=2)
+    later = datetime.now(UTC) + timedelta(hours=30, seconds=2)
     with pytest.raises(AirflowSkipException, match="a stream gap must be healed first"):
         CdcMergeOperator(task_id="changes", now=later, **CDC).execute({})
     heal = CdcStateOperator(task_id="state", layout=LAYOUT, now=later, **CDC).execute({})

@@ -3,7 +3,7 @@ last change per key by sequence number, and the gap-healing window."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from ddb_lake.core.cdc.gap import heal_window
 from ddb_lake.core.cdc.reduction import parse_line, reduce_lines
 from ddb_lake.core.errors import ExportFormatError
 
-T = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+T = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def name(moment: datetime, batch: str = "abc") -> str:

@@ -8,7 +8,7 @@ import gzip
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,7 +83,7 @@ def test_a_record_that_cannot_be_written_is_named_and_refused():
 
 def test_the_batch_is_written_up_to_the_first_failing_record_which_is_reported_back():
     s3 = FakeS3()
-    moment = datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    moment = datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC)
     writer = ChangeWriter(s3, "lake", "lake/cdc", clock=clock_at(moment, moment))
     event = {"Records": [record("100", NewImage={"a": {"N": "1"}}), record("101"),
                          record("102", NewImage={"a": {"N": "2"}})]}
@@ -94,7 +94,7 @@ def test_the_batch_is_written_up_to_the_first_failing_record_which_is_reported_b
 
 
 def test_a_write_failure_reports_the_whole_batch_and_a_slow_write_is_written_again_under_a_newer_name():
-    t0 = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     event = {"Records": [record("100", NewImage={"a": {"N": "1"}})]}
     failing = ChangeWriter(FakeS3(fail=1), "lake", clock=clock_at(t0, t0))
     assert handle_stream_event(event, failing) == {"batchItemFailures": [{"itemIdentifier": "100"}]}
@@ -109,7 +109,7 @@ def test_a_write_failure_reports_the_whole_batch_and_a_slow_write_is_written_aga
 
 def test_objects_are_split_at_the_size_limit_and_names_sort_by_write_time():
     s3 = FakeS3()
-    t0 = datetime(2026, 12, 1, 23, 59, 59, tzinfo=timezone.utc)
+    t0 = datetime(2026, 12, 1, 23, 59, 59, tzinfo=UTC)
     moments = [t0 + timedelta(microseconds=i) for i in range(20)]
     writer = ChangeWriter(s3, "lake", max_object_bytes=700, clock=clock_at(*moments))
     event = {"Records": [record(str(100 + i), NewImage={"a": {"N": str(i)}}) for i in range(6)]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ from ddb_lake.core.lake.retention import (
 RUN = "scheduled__2026-11-22T00:00:00+00:00"
 S19, S20, S21, S22 = "20261119T000000Z", "20261120T000000Z", "20261121T000000Z", "20261122T000000Z"
 ROOT = "s3://b/p/snapshots/t/"
-T0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
 GRACE = timedelta(hours=6)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.session
@@ -67,7 +67,7 @@ class _Rotating(CredentialProvider):
         self.numbers = itertools.count(1)
 
     def fetch(self) -> dict:
-        expiry = datetime.now(timezone.utc) + timedelta(minutes=5)
+        expiry = datetime.now(UTC) + timedelta(minutes=5)
         number = next(self.numbers)
         return {"access_key": f"AK{number}", "secret_key": f"SK{number}", "token": f"T{number}",
                 "expiry_time": expiry.isoformat()}

@@ -69,7 +69,7 @@ def test_every_value_round_trips(converted):
     fields = summary["schema"]["fields"]
     rows = table.to_pylist()
     assert len(rows) == len(ITEMS) == summary["items"]
-    for item, row in zip(ITEMS, rows):
+    for item, row in zip(ITEMS, rows, strict=True):
         for f in fields:
             expected = plain(item[f["attribute"]]) if f["attribute"] in item else None
             got = lake_to_plain(row[f["name"]], f["type"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import ClientError
@@ -41,8 +41,8 @@ from ddb_lake.core.export.pitr import (
     recovery_window_of,
 )
 
-EARLIEST = datetime(2026, 10, 17, tzinfo=timezone.utc)
-LATEST = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
+EARLIEST = datetime(2026, 10, 17, tzinfo=UTC)
+LATEST = datetime(2026, 11, 21, 12, tzinfo=UTC)
 WINDOW = RecoveryWindow(True, EARLIEST, LATEST)
 EXPORT_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/export/01700000000000-abcdef12"
 DESTINATION = "s3://lake/mirror/exports/orders/full/20261121T000000Z"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import jinja2
@@ -153,11 +154,11 @@ def test_crawler_request():
 
 
 def test_last_crawl_report_and_check():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     crawler = {"Name": "c", "State": "READY", "LastCrawl": {
         "Status": "SUCCEEDED", "LogGroup": "/aws-glue/crawlers", "LogStream": "c", "MessagePrefix": "m-1",
-        "StartTime": datetime(2026, 11, 22, 1, 2, 3, tzinfo=timezone.utc)}}
+        "StartTime": datetime(2026, 11, 22, 1, 2, 3, tzinfo=UTC)}}
     report = last_crawl_report(crawler)
     assert report == {"crawler_name": "c", "state": "READY", "status": "SUCCEEDED", "error_message": None,
                       "log_group": "/aws-glue/crawlers", "log_stream": "c", "message_prefix": "m-1",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,7 +40,7 @@ def test_current_snapshot_of_a_published_table():
                                                       "ddb_lake.published_at": "2026-11-21T00:30:00+00:00"})
     current = CurrentSnapshot.of_table(table)
     assert current == CurrentSnapshot(f"{ROOT}snapshot={S1}/", S1, "2026-11-21T00:30:00+00:00")
-    assert current.published_time() == datetime(2026, 11, 21, 0, 30, tzinfo=timezone.utc)
+    assert current.published_time() == datetime(2026, 11, 21, 0, 30, tzinfo=UTC)
 
 
 def test_current_snapshot_of_no_table_or_a_foreign_one():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,8 @@ from ddb_lake.core.export.rules import client_token, export_window
 from ddb_lake.core.run_plan import RunPlan, table_plan
 
 TABLES = Path(__file__).resolve().parents[2] / "include" / "tables"
-START = datetime(2026, 11, 22, tzinfo=timezone.utc)
-END = datetime(2026, 11, 23, tzinfo=timezone.utc)
+START = datetime(2026, 11, 22, tzinfo=UTC)
+END = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def test_full_plan_names_every_key_of_the_run():
@@ -37,9 +37,9 @@ def test_full_plan_names_every_key_of_the_run():
 
 
 def test_incremental_plan_covers_the_window_and_writes_changes():
-    hour_start = datetime(2026, 11, 22, 5, tzinfo=timezone.utc)
+    hour_start = datetime(2026, 11, 22, 5, tzinfo=UTC)
     plan = table_plan(load_table_config(TABLES / "customers.yaml"), "incremental").for_interval(
-        hour_start, datetime(2026, 11, 22, 6, tzinfo=timezone.utc)
+        hour_start, datetime(2026, 11, 22, 6, tzinfo=UTC)
     )
     assert plan.export_type == "INCREMENTAL_EXPORT"
     assert plan.window_start == "2026-11-22T05:00:00+00:00"

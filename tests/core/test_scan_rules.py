@@ -7,7 +7,7 @@ import gzip
 import hashlib
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,7 @@ from ddb_lake.core.export.scan_report import render_scan, scan_summary
 from ddb_lake.core.export.scan_settings import ScanSettings, scan_problems
 from ddb_lake.core.validation.run_report import RunVolumes, estimate_cost_usd, render_report
 
-END = datetime(2026, 11, 22, tzinfo=timezone.utc)
+END = datetime(2026, 11, 22, tzinfo=UTC)
 PREFIX = "lake/exports/orders/full/20261122T000000Z"
 MINIMAL = {
     "dynamodb": {"table_name": "Orders"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from ddb_lake.core.errors import ConfigError
 from ddb_lake.core.lake.retention import FolderTimes, check_grace, current_snapshot, plan_retention, snapshot_folders
 
 S19, S20, S21, S22 = "20261119T000000Z", "20261120T000000Z", "20261121T000000Z", "20261122T000000Z"
-T0 = datetime(2026, 11, 22, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
 GRACE = timedelta(hours=6)
 # S19 and S20 were published in turn, S21 is current (published at T0), S22 is a newer run still validating.
 PUBLISHED = T0

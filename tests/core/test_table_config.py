@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ def test_minimal_file_gets_defaults(tmp_path):
     assert config.export.mode == "full"
     assert config.numbers == "exact"
     assert config.bigquery is None
-    assert config.start_date == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert config.start_date == datetime(2026, 1, 1, tzinfo=UTC)
     assert config.retries == 3
 
 

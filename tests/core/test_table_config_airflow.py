@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,9 @@ def load(tmp_path: Path, **overrides) -> object:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("start_date: '2026-11-01'", datetime(2026, 11, 1, tzinfo=timezone.utc)),
-    ("start_date: \"2026-11-01T06:30:00Z\"", datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc)),
-    ("start_date: 2026-11-01", datetime(2026, 11, 1, tzinfo=timezone.utc)),
+    ("start_date: '2026-11-01'", datetime(2026, 11, 1, tzinfo=UTC)),
+    ("start_date: \"2026-11-01T06:30:00Z\"", datetime(2026, 11, 1, 6, 30, tzinfo=UTC)),
+    ("start_date: 2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
 ])
 def test_quoted_and_bare_start_dates(tmp_path, text, expected):
     base = (REPO_ROOT / "include" / "tables" / "orders.yaml").read_text()

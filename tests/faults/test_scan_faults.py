@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TABLE, BUCKET, ITEMS = "scan-faults", "lake", 200
 PREFIX = "lake/exports/scan_faults/full/20261122T000000Z"
-END = datetime(2026, 11, 22, tzinfo=timezone.utc)
+END = datetime(2026, 11, 22, tzinfo=UTC)
 # on-demand table, 8 read units/s over 4 segments: 2 units/s each; moto charges 1 unit per Scan page of 10 items
 SCAN = {"segments": 4, "page_items": 10, "file_items": 20, "target_read_units_per_second": 8}
 RUN_SCAN = f"""

@@ -12,7 +12,7 @@ import json
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -211,8 +211,8 @@ def export_task(table: str, prefix: str):
 def export_context(task) -> dict:
     from ddb_lake.compat import DAG
 
-    end = datetime.now(timezone.utc).replace(microsecond=0)
-    dag = DAG("ddb_lake_fault_export", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    end = datetime.now(UTC).replace(microsecond=0)
+    dag = DAG("ddb_lake_fault_export", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=UTC))
     return {"dag": dag, "task": task, "data_interval_start": end - timedelta(days=1), "data_interval_end": end,
             "logical_date": end - timedelta(days=1), "params": {}, "ti": SimpleNamespace(try_number=1),
             "run_id": "scheduled__fault"}

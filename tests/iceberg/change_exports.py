@@ -17,7 +17,7 @@ import base64
 import json
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +93,8 @@ def write_incremental_export(folder: Path, lines: list[dict[str, Any]], start: d
     write_export(folder, [encoded[:half], encoded[half:]], export_type="INCREMENTAL_EXPORT", output_view=view)
     summary_path = folder / "manifest-summary.json"
     summary = json.loads(summary_path.read_text())
-    summary["exportFromTime"] = start.astimezone(timezone.utc).isoformat()
-    summary["exportToTime"] = end.astimezone(timezone.utc).isoformat()
+    summary["exportFromTime"] = start.astimezone(UTC).isoformat()
+    summary["exportToTime"] = end.astimezone(UTC).isoformat()
     summary_path.write_text(json.dumps(summary))
     return folder
 

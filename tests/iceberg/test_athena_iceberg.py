@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 SCHEMA = LakeSchema((LakeField("pk", "pk", LakeType("string")),
                      LakeField("price", "price", LakeType("decimal", precision=6, scale=2))))
-T0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def run(sql: str) -> list[list[str | None]]:

@@ -8,7 +8,7 @@ change nothing."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import boto3
@@ -29,7 +29,7 @@ from ddb_lake.operators.iceberg_table import IcebergMergeOperator, IcebergValida
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
 KEYS = ["pk", "sk"]
 WHERE = {"database": DATABASE, "table_name": "books"}
 OUTPUT = f"s3://{BUCKET}/athena/"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,7 @@ def test_bigquery_mirrors_the_iceberg_table_and_a_short_copy_is_never_published(
 
     rng = random.Random(7)
     model, t0 = create_source(aws, rng)
-    dag = DAG("ddb_lake_bq_mirror_test", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    dag = DAG("ddb_lake_bq_mirror_test", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
     from ddb_lake.operators.dynamodb_export import DynamoDBExportOperator
 
     state = state_at(t0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_the_iceberg_dag_mirrors_into_bigquery_after_validate(tmp_path):
     dag = build_table_dags(tmp_path)["ddb_lake__ice_bq__incremental"]
     chain = ["validate", "bigquery.snapshot", "bigquery.transfer_to_gcs", "bigquery.load", "bigquery.validate",
              "bigquery.publish"]
-    for before, after in zip(chain, chain[1:]):
+    for before, after in pairwise(chain):
         assert before in dag.get_task(after).upstream_task_ids, (before, after)
     assert "bigquery.staging_lifecycle" in dag.task_ids
     publish = dag.get_task("bigquery.publish")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -14,7 +14,7 @@ from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.hooks.iceberg_maintenance import expire_snapshots
 
-NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 MS = int(NOW.timestamp() * 1000)
 HOUR_MS = 3_600_000
 
@@ -51,7 +51,7 @@ def changes(rows: list[tuple[str, str, int | None]], at: datetime) -> pa.Table:
 def test_expiry_keeps_files_inside_the_grace_and_deletes_only_unreachable_ones(catalog, aws):
     table = engine.create_table(catalog, (DATABASE, "t"), SCHEMA, f"s3://{BUCKET}/lake/iceberg/t", ["pk"],
                                 delete_mode="copy-on-write")  # merges replace files: expiry has some to delete
-    t0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 22, tzinfo=UTC)
     engine.bootstrap(table, pa.table({"pk": ["a", "b"], "v": pa.array([1, 2], pa.int64())}), SCHEMA,
                      export_id="full", export_time=t0, key_columns=["pk"])
     files = {"first": engine_files(table)}
@@ -60,7 +60,7 @@ def test_expiry_keeps_files_inside_the_grace_and_deletes_only_unreachable_ones(c
         engine.merge_window(table, changes(rows, start), CHANGES, export_id=f"w{number}", window_start=start,
                             window_end=start + timedelta(hours=1), key_columns=["pk"])
     current = engine_files(table)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     inside = expire_snapshots(table, now=now, grace=timedelta(hours=1), keep_last=1)
     assert inside["expired"] == [] and all(exists(aws, f) for f in files["first"])
@@ -91,14 +91,14 @@ def test_a_query_planned_before_a_merge_reads_its_files_until_the_grace_ends(cat
 
     table = engine.create_table(catalog, (DATABASE, "r"), SCHEMA, f"s3://{BUCKET}/lake/iceberg/r", ["pk"],
                                 delete_mode="copy-on-write")
-    t0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 22, tzinfo=UTC)
     engine.bootstrap(table, pa.table({"pk": ["a", "b"], "v": pa.array([1, 2], pa.int64())}), SCHEMA,
                      export_id="full", export_time=t0, key_columns=["pk"])
     metadata, planned = table.metadata, list(table.scan().plan_files())  # a reader plans on the bootstrap
 
     engine.merge_window(table, changes([("REMOVE", "a", None), ("MODIFY", "b", 20)], t0), CHANGES, export_id="w0",
                         window_start=t0, window_end=t0 + timedelta(hours=1), key_columns=["pk"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     expire_snapshots(table, now=now, grace=timedelta(hours=1), keep_last=1)
 
     def read_planned() -> list[dict]:

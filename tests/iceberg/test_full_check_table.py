@@ -7,7 +7,7 @@ than the table: validate fails terminally, the merge is rolled back and the wate
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import BUCKET
@@ -56,7 +56,7 @@ def test_every_second_window_is_proved_against_a_full_export_and_drift_fails_wit
         aws, tmp_path):
     rng = random.Random(5)
     model, t0 = create_source(aws, rng)
-    dag = DAG("ddb_lake_iceberg_full_check", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    dag = DAG("ddb_lake_iceberg_full_check", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
     state = state_at(t0)
     assert (state["action"], state["full_check"], state["full_check_prefix"]) == ("bootstrap", False, None)
     task = DynamoDBExportOperator(task_id="export", table_name=TABLE, s3_bucket=BUCKET,

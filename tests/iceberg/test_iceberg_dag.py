@@ -9,6 +9,7 @@ stay as they were. The merge of real incremental exports is proven by test_icebe
 from __future__ import annotations
 
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_iceberg_dag_bootstraps_then_refuses_full_items_as_changes(moto_reset, t
     for before, after in (("validate", "compact"), ("compact", "expire"), ("expire", "remove_orphans")):
         assert before in dag.get_task(after).upstream_task_ids, (before, after)
     chain = ["plan", "state", "export", "convert", "merge", "validate", "report"]
-    for before, after in zip(chain, chain[1:]):
+    for before, after in pairwise(chain):
         assert before in dag.get_task(after).upstream_task_ids, (before, after)
     env = airflow_env(tmp_path, tmp_path / "tables")
     seed_demo.seed_aws(config, 60)

@@ -4,7 +4,7 @@ anything is merged (the watermark stays)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ from ddb_lake.core.schema.lake_schema import LakeSchema
 from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
 
-T0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
 PINS = {"price": "decimal(18,4)", "note": "string"}
 KEY_SCHEMA = [{"attribute": "pk", "type": "S"}]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -15,7 +15,7 @@ from ddb_lake.core.iceberg.schema_rules import check_evolution, promotion_proble
 from ddb_lake.core.iceberg.watermark import BOOTSTRAP, INCREMENTAL, SKIP, CommittedState, plan_window
 from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
-T0 = datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 TS = pa.timestamp("us", tz="UTC")
 
 

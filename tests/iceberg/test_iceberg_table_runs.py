@@ -7,7 +7,7 @@ After every run the Iceberg table (pyiceberg scan) equals a scan of the DynamoDB
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -48,13 +48,13 @@ def create_source(aws, rng: random.Random) -> tuple[ItemModel, datetime]:
                               {"AttributeName": "sk", "AttributeType": "N"}])
     model = ItemModel(("pk", "sk"), dynamodb=aws.dynamodb, table_name=TABLE)
     for i in range(80):
-        model.put(make_item(rng, f"user#{i:04d}", i % 5, 0), datetime.now(timezone.utc))
+        model.put(make_item(rng, f"user#{i:04d}", i % 5, 0), datetime.now(UTC))
     model.take_lines()
     aws.dynamodb.update_continuous_backups(
         TableName=TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     pitr = aws.dynamodb.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"][
         "PointInTimeRecoveryDescription"]["EarliestRestorableDateTime"]
-    return model, pitr.astimezone(timezone.utc)
+    return model, pitr.astimezone(UTC)
 
 
 def dynamodb_items(aws) -> list[dict]:
@@ -92,7 +92,7 @@ def window_export(aws, tmp_path, model: ItemModel, state: dict, number: int) -> 
 def test_bootstrap_windows_retry_and_rollback_keep_the_table_equal_to_dynamodb(aws, tmp_path, capsys):
     rng = random.Random(11)
     model, t0 = create_source(aws, rng)
-    dag = DAG("ddb_lake_iceberg_test", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    dag = DAG("ddb_lake_iceberg_test", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
 
     state = state_at(t0)
     assert state["action"] == "bootstrap" and state["export_type"] == "FULL_EXPORT"

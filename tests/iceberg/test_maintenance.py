@@ -7,7 +7,7 @@ files older than the grace are removed."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -25,7 +25,7 @@ from ddb_lake.hooks.iceberg_maintenance import (
 )
 from ddb_lake.operators.iceberg_table import IcebergCompactionOperator, IcebergOrphanFilesOperator
 
-NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 
 def test_orphans_are_unreferenced_files_older_than_the_grace():
@@ -50,7 +50,7 @@ def test_compaction_is_due_every_n_merges_and_picks_small_or_deleted_files():
 SCHEMA = LakeSchema((LakeField("pk", "pk", LakeType("string")),
                      LakeField("price", "price", LakeType("decimal", precision=8, scale=2))))
 CHANGES = LakeSchema((*metadata_fields(), *SCHEMA.fields))
-T0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
 WHERE = {"database": DATABASE, "table_name": "books"}
 
 
@@ -106,7 +106,7 @@ def test_compaction_and_orphan_cleanup_keep_values_and_planned_readers(catalog, 
     first = cleanup.execute({})
     assert first["removed"] == 0 and first["listed"] >= 6 and exists(aws, orphan)  # younger than the grace: kept
     listed = cleanup.hook.list_files(f"{table.location()}/data/")  # the task's listing, judged two hours later
-    later = remove_orphan_files(table, listed, now=datetime.now(timezone.utc) + timedelta(hours=2),
+    later = remove_orphan_files(table, listed, now=datetime.now(UTC) + timedelta(hours=2),
                                 grace=timedelta(hours=1), delete=table.io.delete)
     assert later["removed"] == [f"s3://{BUCKET}/{orphan}"] and not exists(aws, orphan)
     replaced = {t.file.file_path for t in tasks_before} - {t.file.file_path for t in after_tasks}

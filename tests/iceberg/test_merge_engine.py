@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from change_exports import ItemModel, write_incremental_export
@@ -23,7 +23,7 @@ from ddb_lake.hooks import iceberg_merge as engine
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 11, 22, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
 KEYS = ["pk", "sk"]
 
 

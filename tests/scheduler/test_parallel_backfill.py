@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -264,7 +264,7 @@ def test_a_rest_trigger_without_a_logical_date_covers_the_last_complete_interval
     assert (triggered_run["logical_date"], triggered_run["data_interval_end"]) == (None, None)
     run_id = triggered_run["dag_run_id"]
     assert services.wait_for_run(DAG_ID, run_id, timeout=420) == "success", services.failed_tasks(DAG_ID)
-    end = datetime.fromisoformat(triggered_run["run_after"]).astimezone(timezone.utc).replace(
+    end = datetime.fromisoformat(triggered_run["run_after"]).astimezone(UTC).replace(
         hour=0, minute=0, second=0, microsecond=0)
     stamp = end.strftime("%Y%m%dT%H%M%SZ")
     view = readers_view(config)

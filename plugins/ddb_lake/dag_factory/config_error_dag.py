@@ -11,7 +11,7 @@ own DAGs on the next parse.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def build_config_error_dag(path: str, errors: list[TableConfigError]) -> DAG:
         description=f"ddb-lake table file is invalid: {errors[0]}"[:1000],
         doc_md=f"### ddb-lake: `{Path(path).name}` is invalid\n\n```\n{message}\n```\n",
         schedule="@daily",
-        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=False,

@@ -363,7 +363,7 @@ def _rewrite_files(tx: Any, io: Any, hits: list[_Hit], changed: pa.Table, key_co
 
     with ThreadPoolExecutor(SCAN_THREADS) as pool:
         written = list(pool.map(rewrite, hits))
-    for hit, files in zip(hits, written):
+    for hit, files in zip(hits, written, strict=True):
         overwrite.delete_data_file(hit.task.file)
         for data_file in files:
             overwrite.append_data_file(data_file)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,7 @@ class _CdcOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
 
     def clock(self) -> datetime:
         """``now`` when given (tests, backfills), else the wall clock."""
-        return to_datetime(self.now) if self.now else datetime.now(timezone.utc)
+        return to_datetime(self.now) if self.now else datetime.now(UTC)
 
     def pick(self, table: Any) -> FilePick:
         position = cdc_position(table)
@@ -83,7 +83,7 @@ class _CdcOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalogHook]):
 
 
 def _from_micros(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros // 1_000_000, timezone.utc).replace(microsecond=micros % 1_000_000)
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
 
 
 class CdcStateOperator(_CdcOperator):

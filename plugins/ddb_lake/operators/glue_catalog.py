@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -141,7 +141,7 @@ class GlueSnapshotCatalogOperator(LakeSnapshotOperator):
             own = partition_input(stamp, glue_columns(schema), location)
             outcome = self.hook.add_partitions(self.database, table, [own])
             if before and folder_url(before).startswith(root) and not same_location(before, location):
-                self.mark(before, SUPERSEDED_MARKER, stamp, datetime.now(timezone.utc).isoformat(), by=location)
+                self.mark(before, SUPERSEDED_MARKER, stamp, datetime.now(UTC).isoformat(), by=location)
         self.log.info("Glue %s.%s %s; partition %s: %s", self.database, table, table_action, stamp, outcome)
         return {
             "database": self.database,

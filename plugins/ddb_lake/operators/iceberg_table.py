@@ -6,7 +6,7 @@ validation of the table after it (``validate``). Rules live in ``ddb_lake.core.i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -239,7 +239,7 @@ class IcebergExpireSnapshotsOperator(ClassifiedErrors, AwsBaseOperator[IcebergCa
         table = self.hook.load_table(self.database, self.table_name)
         if table is None:
             raise NotFoundError(f"Iceberg table {self.database}.{self.table_name} does not exist")
-        result = expire_snapshots(table, now=datetime.now(timezone.utc), grace=self.grace_period,
+        result = expire_snapshots(table, now=datetime.now(UTC), grace=self.grace_period,
                                   keep_last=self.keep_last)
         self.log.info("table %s.%s: expired %s, deleted %s data file(s), %s snapshot(s) kept", self.database,
                       self.table_name, result["expired"] or "nothing", result["deleted_files"],
@@ -294,6 +294,6 @@ class IcebergOrphanFilesOperator(ClassifiedErrors, AwsBaseOperator[IcebergCatalo
         if table is None:
             raise NotFoundError(f"Iceberg table {self.database}.{self.table_name} does not exist")
         listed = self.hook.list_files(f"{table.location().rstrip('/')}/data/")
-        result = remove_orphan_files(table, listed, now=datetime.now(timezone.utc), grace=self.grace_period,
+        result = remove_orphan_files(table, listed, now=datetime.now(UTC), grace=self.grace_period,
                                      delete=table.io.delete)
         return {"listed": result["listed"], "removed": len(result["removed"])}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ddb_lake.compat import Context, data_interval_of
@@ -119,7 +119,7 @@ class SnapshotPublishOperator(LakeFilesOperator):
                 self.not_published(action, location, current, retract=wrote_marker and action == KEPT_NEWER)
                 return self.with_event(context, summary, {**result, "action": action,
                                                           "published_at": current.published_at})
-            published_at = datetime.now(timezone.utc).isoformat()
+            published_at = datetime.now(UTC).isoformat()
             schema = LakeSchema.from_json(summary["schema"])
             contract = next_contract(self.stored_contract(read), schema, table=self.table_name, snapshot=stamp)
             wanted = current_table_input(table, self.table_name, schema, location, snapshot=stamp,
@@ -224,7 +224,7 @@ class SnapshotRetentionOperator(LakeFilesOperator):
         current = self.current_snapshot()
         plan = plan_folder_retention(
             folders, current_location=current.location, partitions=self.partition_locations(),
-            published_at=current.published_time(), now=datetime.now(timezone.utc), grace=self.grace_period,
+            published_at=current.published_time(), now=datetime.now(UTC), grace=self.grace_period,
             keep_last=self.keep_last,
         )
         reading = next((f for f in folders if current.location and same_location(f.url, current.location)), None)
@@ -283,4 +283,4 @@ class SnapshotRetentionOperator(LakeFilesOperator):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()

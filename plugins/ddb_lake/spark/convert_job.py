@@ -52,7 +52,8 @@ def convert_on_spark(spark: Any, source: str, dest: str, slices_url: str, *, sli
             records = [json.dumps(convert_slice(source, slices_url, number, json.loads(files),
                                                 storage=Storage(storage_options), previous_schema=schema,
                                                 **options))
-                       for number, files in zip(batch.column("slice").to_pylist(), batch.column("files").to_pylist())]
+                       for number, files in zip(batch.column("slice").to_pylist(), batch.column("files").to_pylist(),
+                                                strict=True)]
             yield pa.RecordBatch.from_pydict({"record": records}, schema=pa.schema([("record", pa.string())]))
 
     records = [json.loads(row.record) for row in frame.mapInArrow(convert, "record string").collect()]

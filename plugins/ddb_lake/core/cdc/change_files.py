@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ddb_lake.core.lake.layout import join_key
 
@@ -29,7 +29,7 @@ def written_at(key: str) -> datetime | None:
     match = NAME.search(key)
     if match is None:
         return None
-    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=timezone.utc)
+    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -198,7 +198,7 @@ class TableConfig:
     glue: GlueSettings
     athena: AthenaSettings
     schedule: str = "@daily"
-    start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     catchup: bool = False
     export: ExportSettings = field(default_factory=ExportSettings)
     bigquery: BigQuerySettings | None = None
@@ -408,9 +408,9 @@ def _nested_dataclass(hint: Any) -> type | None:
 
 def _as_datetime(value: Any, path: str, dotted: str) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):  # a quoted date ('2026-11-01') or date-time ('2026-11-01T06:00:00Z')
         try:
             return _as_datetime(datetime.fromisoformat(value.strip()), path, dotted)

@@ -29,7 +29,7 @@ def tag_children(arr: pa.Array) -> dict[str, pa.Array]:
     if not pa.types.is_struct(arr.type):
         raise RawShapeError(f"expected a typed value object, found {arr.type}", first_valid_row(arr))
     names = [arr.type.field(i).name for i in range(arr.type.num_fields)]
-    return dict(zip(names, arr.flatten()))
+    return dict(zip(names, arr.flatten(), strict=True))
 
 
 def _coalesce(parts: list[pa.Array], target: pa.DataType, length: int) -> pa.Array:
@@ -228,7 +228,7 @@ def _canonical_scalars(arr: pa.Array) -> pa.Array | None:
         rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
         exact = _canonical_json_per_value(arr.take(pa.array(rows))).to_pylist()
         values = text.to_pylist()
-        for row, value in zip(rows, exact):
+        for row, value in zip(rows, exact, strict=True):
             values[row] = value
         text = pa.array(values, pa.string())
     return text

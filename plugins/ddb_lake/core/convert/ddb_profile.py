@@ -127,7 +127,7 @@ def profile_values(arr: pa.Array) -> dict[str, Any]:
     children = arr.flatten()
     _check_one_tag_per_value(arr, children)
     tags: dict[str, Any] = {}
-    for tag, child in zip(names, children):
+    for tag, child in zip(names, children, strict=True):
         count = len(child) - child.null_count
         if count == 0:
             continue

@@ -6,7 +6,7 @@ Pure: the DAG's run plan and the export operator both decide here, so an interva
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ddb_lake.core.errors import ConfigError
@@ -31,8 +31,8 @@ def normalize_export_type(export_type: str) -> str:
 def as_utc(moment: datetime) -> datetime:
     """Aware UTC datetime (naive datetimes are taken as UTC)."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def to_datetime(value: datetime | str) -> datetime:

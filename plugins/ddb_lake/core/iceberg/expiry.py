@@ -31,7 +31,7 @@ def snapshot_lives(snapshots: Iterable[tuple[int, int]], log: Sequence[tuple[int
     at its own commit time. Rolled-back snapshots count from the rollback.
     """
     superseded: dict[int, int | None] = {}
-    for (snapshot_id, _), following in zip(log, [*log[1:], None]):
+    for (snapshot_id, _), following in zip(log, [*log[1:], None], strict=True):
         superseded[snapshot_id] = following[1] if following else None
     lives = []
     for snapshot_id, committed_ms in snapshots:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SNAPSHOT_PARTITION = "snapshot"
 ATTEMPT_PARTITION = "attempt"
@@ -38,12 +38,12 @@ _RUN_SLUG_CHARS = 40
 def utc_stamp(moment: datetime) -> str:
     """``2026-11-22T00:00:00+00:00`` -> ``20261122T000000Z`` (naive datetimes are taken as UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime(STAMP_FORMAT)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(STAMP_FORMAT)
 
 
 def parse_stamp(stamp: str) -> datetime:
-    return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
 
 
 def attempt_id(run_id: str, try_number: int) -> str:

@@ -173,7 +173,7 @@ def key_checksum_of_batches(batches: Iterable[pa.RecordBatch], key_columns: Sequ
     rows = total = 0
     for batch in batches:
         columns = [batch.column(batch.schema.get_field_index(k)).to_pylist() for k in key_columns]
-        for values in zip(*columns):
+        for values in zip(*columns, strict=True):
             total += key_hash(values)
             rows += 1
     return rows, total

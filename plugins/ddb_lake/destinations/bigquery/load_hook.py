@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from functools import cached_property
 from typing import Any
 
@@ -119,7 +119,7 @@ class BigQueryLoadHook(BaseHook):
 
         A staging table with other columns (an earlier attempt before a schema change) is dropped and made again.
         """
-        from datetime import datetime, timedelta, timezone
+        from datetime import datetime, timedelta
 
         from google.cloud import bigquery
 
@@ -132,7 +132,7 @@ class BigQueryLoadHook(BaseHook):
             self.log.info("Staging table %s has other columns than this snapshot: dropping it", table_id)
             client.delete_table(table_id, not_found_ok=True, retry=self.retry)
         table = bigquery.Table(table_id, schema=[bigquery.SchemaField.from_api_repr(f) for f in fields])
-        table.expires = datetime.now(timezone.utc) + timedelta(days=expire_days)
+        table.expires = datetime.now(UTC) + timedelta(days=expire_days)
         table.description = STAGING_DESCRIPTION
         client.create_table(table, exists_ok=True, retry=self.retry)
         self.log.info("Created staging table %s (expires in %s days)", table_id, expire_days)

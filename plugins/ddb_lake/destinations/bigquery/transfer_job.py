@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from itertools import pairwise
 from typing import Any
 
 JOB_NAME_PREFIX = "transferJobs/"
@@ -51,7 +52,7 @@ def include_prefixes(relative_names: list[str]) -> list[str]:
     names = sorted(set(relative_names))
     if not names or any(not name for name in names):
         raise ValueError("include_prefixes needs the files' non-empty names relative to the snapshot folder")
-    nested = any(later.startswith(earlier) for earlier, later in zip(names, names[1:]))
+    nested = any(later.startswith(earlier) for earlier, later in pairwise(names))
     if len(names) <= MAX_INCLUDE_PREFIXES and not nested:
         return names
     common = os.path.commonprefix(names)  # noqa: RUF071 -- a character prefix is what includePrefixes means
