@@ -20,7 +20,7 @@ ROW_GROUP_ROWS = 100_000
 COMPRESSION = "zstd"
 
 
-def _conformed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
+def conformed_rows(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
     """``batch`` with exactly ``schema``'s columns and types (a column the snapshot predates is all nulls)."""
     columns = [batch.column(batch.schema.get_field_index(f.name)).cast(f.type)
                if f.name in batch.schema.names else pa.nulls(batch.num_rows, f.type) for f in schema]
@@ -52,7 +52,7 @@ def write_snapshot_parquet(table: Any, snapshot_id: int, schema: LakeSchema, fol
         files.append({"path": path, "rows": 0})
 
     for batch in table.scan(snapshot_id=snapshot_id).to_arrow_batch_reader():
-        rows = _conformed(batch, arrow)
+        rows = conformed_rows(batch, arrow)
         while rows.num_rows:
             if writer is None or files[-1]["rows"] >= rows_per_file:
                 close()

@@ -31,7 +31,7 @@ from ddb_lake.destinations.bigquery.load_job import BigQueryDestination
 from ddb_lake.destinations.bigquery.schema import BigQuerySchemaError, bigquery_fields
 from ddb_lake.destinations.bigquery.widening import widen_schema
 from ddb_lake.hooks import iceberg_merge as engine
-from ddb_lake.hooks.iceberg_snapshot_files import _conformed
+from ddb_lake.hooks.iceberg_snapshot_files import conformed_rows
 from ddb_lake.operators.cdc_merge import CDC_FILES, CDC_POSITION, _CdcOperator
 
 DELETED_FIELD = {"name": DELETED_COLUMN, "type": "BOOL", "mode": "NULLABLE",
@@ -181,7 +181,7 @@ def _write_stage(batches: Iterator[Any], schema: LakeSchema, path: Path) -> tupl
         for batch in batches:
             if DELETED_COLUMN not in batch.schema.names:
                 batch = _with_flag(batch, False)
-            rows = _conformed(batch, arrow)
+            rows = conformed_rows(batch, arrow)
             flagged = rows.column(DELETED_COLUMN).to_pylist().count(True)
             deletes, upserts = deletes + flagged, upserts + rows.num_rows - flagged
             writer.write_table(rows)
