@@ -253,3 +253,14 @@ def rendered_fields(env: dict[str, str], dag_id: str, task_id: str) -> dict:
         row = conn.execute("SELECT rendered_fields FROM rendered_task_instance_fields WHERE dag_id = ? AND task_id = ?",
                            (dag_id, task_id)).fetchone()
     return json.loads(row[0]) if row else {}
+
+
+def xcom_value(env: dict[str, str], dag_id: str, task_id: str, key: str = "return_value"):
+    """The JSON value a task of the run pushed under ``key`` (Airflow 2 and 3 both store it as JSON)."""
+    import sqlite3
+
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = ?",
+                           (dag_id, task_id, key)).fetchone()
+    return json.loads(row[0]) if row else None
