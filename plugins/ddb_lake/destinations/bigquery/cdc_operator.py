@@ -32,7 +32,7 @@ from ddb_lake.destinations.bigquery.schema import BigQuerySchemaError, bigquery_
 from ddb_lake.destinations.bigquery.widening import widen_schema
 from ddb_lake.hooks import iceberg_merge as engine
 from ddb_lake.hooks.iceberg_snapshot_files import conformed_rows
-from ddb_lake.operators.cdc_merge import CDC_FILES, CDC_POSITION, _CdcOperator
+from ddb_lake.operators.cdc_merge import CDC_FILES, CDC_POSITION, _CdcOperator, cdc_position
 
 DELETED_FIELD = {"name": DELETED_COLUMN, "type": "BOOL", "mode": "NULLABLE",
                  "description": "ddb-lake CDC: TRUE when the key's last change was a REMOVE"}
@@ -133,7 +133,7 @@ class BigQueryCdcApplyOperator(_CdcOperator):
         self.bigquery.ensure_state_table(project, dataset, self.table + STATE_SUFFIX)
         snapshot = iceberg.current_snapshot()
         state = engine.committed_state(iceberg)
-        position = plan.to_position if plan.action == CHANGES else _position(iceberg)
+        position = plan.to_position if plan.action == CHANGES else cdc_position(iceberg)
         self.bigquery.run_statement(project, apply_sql(
             f"{project}.{dataset}.{self.table}", f"{project}.{dataset}.{staging.table}",
             f"{project}.{dataset}.{self.table}{STATE_SUFFIX}", [f["name"] for f in fields], keys,
@@ -164,12 +164,6 @@ class BigQueryCdcApplyOperator(_CdcOperator):
                 f"{self.database}.{self.table_name}: {state.rows} rows, key checksum {state.key_checksum}: MISMATCH. "
                 "BigQuery's CDC position was dropped, so the next run reloads the whole table from Iceberg")
         self.log.info("BigQuery %s rows, key checksum %s: equal to the Iceberg table's", rows, checksum)
-
-
-def _position(iceberg: Any) -> str:
-    from ddb_lake.operators.cdc_merge import cdc_position
-
-    return cdc_position(iceberg)
 
 
 def _write_stage(batches: Iterator[Any], schema: LakeSchema, path: Path) -> tuple[int, int]:
