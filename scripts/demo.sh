@@ -28,6 +28,8 @@ export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
+# docs/deploy.md: botocore's service data parsed once per process, not once per hook
+export AIRFLOW__AWS__SESSION_FACTORY=ddb_lake.aws_session.SharedDataSessionFactory
 mkdir -p "$AIRFLOW_HOME" "$STATE_DIR/tables"
 # The demo's copy of the table file, set for the stand-ins: moto's PITR window starts when the table is seeded (after
 # the run's export time) and its exports finish at once, so check_recovery_window false and poll_seconds 2.

@@ -19,7 +19,7 @@ import local_stack  # noqa: E402
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-pytest_plugins = ["fault_tally"]
+pytest_plugins = ["fault_tally", "cpu_tally"]
 
 # Airflow reads its config at import: give the test session (each xdist worker: its own) a home and sqlite DB before
 # anything imports it.

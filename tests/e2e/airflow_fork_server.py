@@ -44,6 +44,7 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:  # not installed here (e.g. Airflow 2's venv): the child imports what it needs
             continue
+    warm_aws_data()
     try:  # Airflow 3 (Airflow 2 has neither asset URI handlers nor an in-process Execution API)
         from airflow.sdk import Asset
         from airflow.sdk.execution_time.supervisor import in_process_api_server
@@ -53,6 +54,16 @@ def preload() -> None:
     app = in_process_api_server().app  # cached; its transport (an event-loop thread) starts in the child
     if getattr(app, "_cadwyn_initialized", True) is False:  # Cadwyn builds its versioned routes on the first request
         app._cadwyn_initialize()
+
+
+def warm_aws_data() -> None:
+    """Parse botocore's data for the clients a table DAG's tasks make, into the process's shared loader (when the
+    Airflow home uses ddb_lake.aws_session's factory): each child then finds it parsed, as a later task of the same
+    ``dags test`` process would."""
+    if os.environ.get("AIRFLOW__AWS__SESSION_FACTORY", "").endswith(".SharedDataSessionFactory"):
+        from ddb_lake.aws_session import parse_service_data
+
+        parse_service_data()
 
 
 def run_child(command: dict) -> None:

@@ -25,6 +25,8 @@ from ddb_lake.compat import AIRFLOW_V3
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).parent / "airflow"
+# docs/deploy.md recommends it: botocore's service data parsed once per process, not once per hook
+AWS_SESSION_FACTORY = "ddb_lake.aws_session.SharedDataSessionFactory"
 
 
 def table_file(tables_dir: Path, name: str, **overrides: dict) -> Path:
@@ -57,6 +59,7 @@ def airflow_env(root: Path, tables_dir: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__AWS__SESSION_FACTORY": AWS_SESSION_FACTORY,
         "DDB_LAKE_TABLES_DIR": str(tables_dir),
     }
     home = Path(env["AIRFLOW_HOME"])

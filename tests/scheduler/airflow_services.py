@@ -22,8 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).parent / "airflow"
 POSTGRES_SH = REPO_ROOT / "scripts" / "postgres.sh"
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
 
 import local_stack  # noqa: E402
+from airflow_runs import AWS_SESSION_FACTORY  # noqa: E402
 
 # Airflow 3 creates an async engine next to the sync one at start; on PostgreSQL its driver is asyncpg.
 SERVICES = {
@@ -47,6 +49,10 @@ if len(sys.argv) > 1 and sys.argv[1] in ("scheduler", "dag-processor"):
     from ddb_lake.dag_factory.table_dag import build_table_dags
 
     build_table_dags(os.environ["DDB_LAKE_TABLES_DIR"])
+if len(sys.argv) > 1 and sys.argv[1] == "scheduler":  # its LocalExecutor workers fork the task processes
+    from ddb_lake.aws_session import parse_service_data
+
+    parse_service_data()
 '''
 
 
@@ -100,6 +106,7 @@ class AirflowServices:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "600",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__AWS__SESSION_FACTORY": AWS_SESSION_FACTORY,  # docs/deploy.md: one botocore data parse per process
             "DDB_LAKE_TABLES_DIR": str(self.tables_dir),
             "_API_PORT": str(api_port),
         }
@@ -125,7 +132,9 @@ class AirflowServices:
                                   process=self.processes["api-server"])
 
     def stop(self) -> None:
-        """Stop exactly the process groups this object started, then the database cluster."""
+        """Stop exactly the process groups this object started, then the database cluster; ``cpu.json`` in the
+        root holds the CPU seconds each service's process group used (its reaped children included)."""
+        self.write_cpu_seconds()
         for process in self.processes.values():
             try:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -144,6 +153,22 @@ class AirflowServices:
         self.processes.clear()
         subprocess.run(["bash", str(POSTGRES_SH), "destroy", str(self.pg_state)], capture_output=True, timeout=120,
                        check=False)
+
+    def write_cpu_seconds(self) -> None:
+        """``<root>/cpu.json``: user + system CPU seconds of each service's process group until now (the live
+        processes and the children they reaped: LocalExecutor workers, task processes, parsing processes)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        groups = {process.pid: name for name, process in self.processes.items()}
+        used = dict.fromkeys(self.processes, 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            name = groups.get(int(fields[2]))  # the process group id
+            if name:
+                used[name] += sum(int(f) for f in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+        (self.root / "cpu.json").write_text(json.dumps({k: round(v, 1) for k, v in used.items()}, indent=2))
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
