@@ -1,27 +1,26 @@
 """A convert killed at a random moment never shows a reader a duplicate or a missing row (moto + the Athena stand-in).
 
-Each killed try runs ``convert_attempt_runner`` (the convert operator over aws_default) in a subprocess and SIGKILLs
-it at a random point: half after a random delay anywhere in the run (measured on an uncut run first), half once its
-attempt folder holds a random number of its files (so the kill lands while it uploads). After every kill, the
-Athena stand-in reads the current table and the snapshot's history partition: nothing on a first run, exactly
-the published rows on a rerun. A completed try then goes through catalog, Athena partition, validation and publish,
-and readers see exactly its export's rows; retention then leaves only the folder the readers use.
+Each killed try runs the convert operator over aws_default in a process of its own (``convert_attempt_runner``:
+forked from a server that imported it once, as a worker forks task processes) and SIGKILLs it at a random point:
+half after a random delay anywhere in the run (measured on an uncut run first), half once its attempt folder holds a
+random number of its files (so the kill lands while it uploads). After every kill, the Athena stand-in reads the
+current table and the snapshot's history partition: nothing on a first run, exactly the published rows on a rerun. A
+completed try then goes through catalog, Athena partition, validation and publish, and readers see exactly its
+export's rows; retention then leaves only the folder the readers use.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from catalog_lake import BUCKET, DATABASE, TABLE
+from convert_attempt_runner import start_try
 
 from ddb_lake.core.lake.layout import attempt_id
 from ddb_lake.operators.athena_partitions import AthenaPartitionRepairOperator
@@ -59,12 +58,10 @@ def upload_export(lake, tmp_path: Path, name: str, items: list[dict]) -> dict:
                               files)
 
 
-def start_convert(export: dict, run_id: str, try_number: int) -> subprocess.Popen:
+def start_convert(export: dict, run_id: str, try_number: int):
     spec = {"export": export, "attempts_url": ATTEMPTS, "snapshot": STAMP, "run_id": run_id,
             "try_number": try_number, "options": OPTIONS}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "plugins"), str(HERE)])}
-    return subprocess.Popen([sys.executable, "-m", "convert_attempt_runner", json.dumps(spec)], cwd=HERE, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    return start_try(spec)
 
 
 def attempt_keys(lake) -> list[str]:
@@ -83,7 +80,8 @@ def uncut_run(lake, export: dict) -> tuple[float, int]:
     """(seconds, files written before the manifest) of one convert subprocess that nobody kills."""
     started = time.monotonic()
     process = start_convert(export, "calibration__run", 1)
-    assert process.wait(timeout=300) == 0
+    process.join(timeout=300)
+    assert process.exitcode == 0
     return time.monotonic() - started, int(written(lake, "calibration__run", 1).split("+")[0])
 
 
@@ -95,17 +93,19 @@ def kill_convert(lake, export: dict, run_id: str, try_number: int, *, delay: flo
     """
     process = start_convert(export, run_id, try_number)
     started = time.monotonic()
-    while process.poll() is None:
+    while process.is_alive():
         if delay is not None and time.monotonic() - started >= delay:
             break
         if files is not None and int(written(lake, run_id, try_number).split("+")[0]) >= files:
             break
-        time.sleep(0.01)
-    killed = process.poll() is None
-    if killed:
-        os.killpg(process.pid, signal.SIGKILL)  # the runner's own session: it and nothing else
-    process.wait(timeout=30)
-    return killed
+        time.sleep(0.02)
+    if process.is_alive():
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the try's own session: it and nothing else
+        except ProcessLookupError:  # not its own session yet, or it ended a moment ago
+            process.kill()
+    process.join(timeout=30)
+    return process.exitcode == -signal.SIGKILL
 
 
 def athena(lake, sql: str) -> list[tuple] | str:
