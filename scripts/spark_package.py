@@ -4,7 +4,7 @@
     aws s3 cp --recursive dist/spark s3://my-bucket/ddb-lake/spark/
 
 Writes ``convert_job.py`` (the entry point) and ``ddb_lake.zip`` (``ddb_lake.core`` and ``ddb_lake.spark``: the job
-imports nothing else of the package, and no Airflow). The third file, ``pyspark_env.tar.gz`` (pyarrow and numpy for
+imports nothing else of the package, and no Airflow). The third file, ``pyspark_env.tar.gz`` (pyarrow, numpy and isal for
 the driver and executors), is built on Amazon Linux 2023 / x86_64 or arm64 as the application runs, from
 ``requirements-spark.txt`` without pyspark (EMR provides Spark), with venv-pack; the command is printed at the end.
 """
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     for path in build(out):
         print(path)
     print("then, on the application's OS and architecture: python3.11 -m venv env && env/bin/pip install "
-          "pyarrow==26.0.1 numpy==2.4.6 venv-pack && env/bin/venv-pack -o "
+          "pyarrow==26.0.1 numpy==2.4.6 isal==1.9.1 venv-pack && env/bin/venv-pack -o "
           f"{out / 'pyspark_env.tar.gz'}", file=sys.stderr)
     return 0
 
