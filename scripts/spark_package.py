@@ -4,8 +4,8 @@
     aws s3 cp --recursive dist/spark s3://my-bucket/ddb-lake/spark/
 
 Writes ``convert_job.py`` (the entry point) and ``ddb_lake.zip`` (``ddb_lake.core`` and ``ddb_lake.spark``: the job
-imports nothing else of the package, and no Airflow). The third file, ``pyspark_env.tar.gz`` (pyarrow, numpy and isal for
-the driver and executors), is built on Amazon Linux 2023 / x86_64 or arm64 as the application runs, from
+imports nothing else of the package, and no Airflow). The third file, ``pyspark_env.tar.gz`` (pyarrow, numpy and
+isal for the driver and executors), is built on Amazon Linux 2023 / x86_64 or arm64 as the application runs, from
 ``requirements-spark.txt`` without pyspark (EMR provides Spark), with venv-pack; the command is printed at the end.
 """
 
