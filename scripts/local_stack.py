@@ -277,16 +277,47 @@ def down(state_dir: Path) -> list[int]:
     return stopped
 
 
+@dataclass(frozen=True)
+class ProcessCpu:
+    """One process's line of ``/proc/<pid>/stat``: its parent, its process group, and CPU seconds (user + system)
+    of its own and of the children it reaped."""
+
+    ppid: int
+    pgrp: int
+    own_s: float
+    reaped_children_s: float
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int | str) -> ProcessCpu | None:
+    """``/proc/<pid>/stat`` read now; None when the process is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after the command name
+    except OSError:
+        return None
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return ProcessCpu(int(fields[1]), int(fields[2]), (utime + stime) / _CLOCK_TICKS, (cutime + cstime) / _CLOCK_TICKS)
+
+
+def every_process_cpu() -> dict[int, ProcessCpu]:
+    """``process_cpu`` of every process alive now, by pid."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        cpu = process_cpu(stat.parent.name)
+        if cpu is not None:
+            found[int(stat.parent.name)] = cpu
+    return found
+
+
 def _write_cpu_seconds(state_dir: Path) -> None:
     """``cpu.json``: CPU seconds (user + system) each service used until now, for measuring what a test costs."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used = {}
     for name, service in StackState.load(state_dir).services.items():
-        try:
-            fields = Path(f"/proc/{service['pid']}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, FileNotFoundError):
-            continue
-        used[name] = round((int(fields[11]) + int(fields[12])) / ticks, 2)  # utime, stime
+        cpu = process_cpu(service["pid"])
+        if cpu is not None:
+            used[name] = round(cpu.own_s, 2)
     (state_dir / "cpu.json").write_text(json.dumps(used, indent=2))
 
 

@@ -20,29 +20,23 @@ from pathlib import Path
 
 import pytest
 
-_TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from local_stack import every_process_cpu
 
 
 def _tree_cpu_seconds(root_pid: int) -> float:
     """User + system CPU (own and reaped children's) of ``root_pid`` and all its live descendants."""
-    parents, used = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(stat.parent.name)
-        parents[pid] = int(fields[1])
-        used[pid] = sum(int(f) for f in fields[11:15])
-    total, members = 0, {root_pid}
-    for pid in sorted(used):  # a descendant may have a smaller pid than its parent: walk up instead
+    processes = every_process_cpu()
+    total, members = 0.0, {root_pid}
+    for pid in sorted(processes):  # a descendant may have a smaller pid than its parent: walk up instead
         ancestor, seen = pid, 0
         while ancestor not in members and ancestor > 1 and seen < 64:
-            ancestor, seen = parents.get(ancestor, 0), seen + 1
+            ancestor, seen = (processes[ancestor].ppid if ancestor in processes else 0), seen + 1
         if ancestor in members:
             members.add(pid)
-            total += used[pid]
-    return total / _TICKS
+            total += processes[pid].own_s + processes[pid].reaped_children_s
+    return total
 
 
 @pytest.hookimpl(hookwrapper=True)

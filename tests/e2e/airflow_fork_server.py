@@ -60,9 +60,11 @@ def warm_aws_data() -> None:
     """Parse botocore's data for the clients a table DAG's tasks make, into the process's shared loader (when the
     Airflow home uses ddb_lake.aws_session's factory): each child then finds it parsed, as a later task of the same
     ``dags test`` process would."""
-    if os.environ.get("AIRFLOW__AWS__SESSION_FACTORY", "").endswith(".SharedDataSessionFactory"):
-        from ddb_lake.aws_session import parse_service_data
+    from airflow.providers.amazon.aws.hooks.base_aws import SessionFactory
 
+    from ddb_lake.aws_session import SharedDataSessionFactory, parse_service_data
+
+    if issubclass(SessionFactory, SharedDataSessionFactory):  # the factory Airflow resolved from [aws] session_factory
         parse_service_data()
 
 

@@ -157,17 +157,12 @@ class AirflowServices:
     def write_cpu_seconds(self) -> None:
         """``<root>/cpu.json``: user + system CPU seconds of each service's process group until now (the live
         processes and the children they reaped: LocalExecutor workers, task processes, parsing processes)."""
-        ticks = os.sysconf("SC_CLK_TCK")
         groups = {process.pid: name for name, process in self.processes.items()}
         used = dict.fromkeys(self.processes, 0.0)
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            name = groups.get(int(fields[2]))  # the process group id
+        for cpu in local_stack.every_process_cpu().values():
+            name = groups.get(cpu.pgrp)
             if name:
-                used[name] += sum(int(f) for f in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+                used[name] += cpu.own_s + cpu.reaped_children_s
         (self.root / "cpu.json").write_text(json.dumps({k: round(v, 1) for k, v in used.items()}, indent=2))
 
     def check_alive(self) -> None:
