@@ -122,6 +122,18 @@ ensure_venv() {
   log "$label: $venv ready in $(($(date +%s) - started)) s ($(du -sh "$venv" | cut -f1))"
 }
 
+# ensure_native VENV : the native DynamoDB-JSON parser (plugins/ddb_lake/core/convert/_ddb_json.c) built in place by
+# the editable install; built again when missing or older than its source. Without a C compiler the converter still
+# works (pyarrow parses every chunk, slower); the suite then fails tests/core/test_fast_json.py on purpose.
+ensure_native() {
+  local venv=$1 source=plugins/ddb_lake/core/convert/_ddb_json.c built
+  built=$(ls "$REPO_ROOT"/plugins/ddb_lake/core/convert/_ddb_json*.so 2>/dev/null | head -n 1 || true)
+  [ -n "$built" ] && [ "$built" -nt "$REPO_ROOT/$source" ] && return 0
+  log "native JSON parser: building $source (install --no-deps -e .)"
+  install_quietly "$venv" --no-deps -e "$REPO_ROOT" \
+    || log "native JSON parser: not built (see $venv/bootstrap-pip.log); the converter falls back to pyarrow's reader"
+}
+
 verify_main() {
   "$1/bin/python" -c 'import airflow, airflow.providers.amazon, airflow.providers.google, ddb_lake, moto, pyarrow' \
     || { log "main: $1 is missing a core import"; return 1; }
@@ -183,6 +195,7 @@ main() {
     case $target in
       main)
         ensure_venv main "$VENV" requirements-lock.txt requirements-dev.txt requirements-lock.txt pyproject.toml
+        ensure_native "$VENV"
         ensure_chromium ;;
       emulators)
         ensure_venv emulators "$EMULATOR_VENV" requirements-emulators-lock.txt requirements-emulators.txt \

@@ -2,8 +2,9 @@
 
 Two passes, each spread over this process and a pool of ``workers - 1`` processes (``_shared``):
 
-1. *parse*: each data file is streamed (MD5 + gzip checked), cut into line-aligned JSON chunks, parsed by pyarrow's
-   JSON reader into raw tag structs, profiled, and kept as Arrow IPC in a private work folder;
+1. *parse*: each data file is streamed (MD5 + gzip checked), cut into line-aligned JSON chunks, parsed into raw tag
+   structs (the native parser of ``fast_json``; pyarrow's JSON reader for what it declines), profiled, and kept as
+   Arrow IPC in a private work folder;
 2. *write*: the profiles merge into one :class:`LakeSchema`; raw chunks are unwrapped column by column into it and
    written as zstd Parquet parts of about ``target_file_bytes``.
 
@@ -57,6 +58,7 @@ from ddb_lake.core.convert.dest_ownership import (
 )
 from ddb_lake.core.convert.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, DataFile, read_manifest
 from ddb_lake.core.convert.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, JsonChunk, iter_json_chunks, make_chunk
+from ddb_lake.core.convert.fast_json import PARSERS, read_json_lines
 from ddb_lake.core.convert.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
 from ddb_lake.core.convert.item_validation import find_bad_line
 from ddb_lake.core.convert.storage import Storage, gzip_ratio, is_s3, join_url, local_path
@@ -103,6 +105,7 @@ class Tuning:
     max_item_bytes: int = MAX_ITEM_BYTES
     inline_below_bytes: int = 8 << 20
     work_dir: str | None = None
+    json_parser: str = "auto"  # auto: the native parser where built (pyarrow's reader for what it declines); pyarrow
 
 
 @dataclass
@@ -177,9 +180,12 @@ def _sample_of(data: bytes) -> bytes:
     return data[:cut] if cut else data
 
 
-def _read_chunk(chunk: JsonChunk, file: str, hint: pa.Schema | None,
-                threads: bool = True) -> tuple[pa.Table, pa.Schema | None]:
-    """Parse a chunk with pyarrow's JSON reader, keeping every JSON string a string (no timestamp inference).
+def _read_chunk(chunk: JsonChunk, file: str, hint: pa.Schema | None, threads: bool = True,
+                native: bool = True) -> tuple[pa.Table, pa.Schema | None]:
+    """Parse a chunk into the raw table, every JSON string kept a string (no timestamp inference).
+
+    ``native``: the native parser first (``fast_json``); it declines anything outside DynamoDB JSON, and pyarrow's
+    reader parses what it declines (and every chunk where it is not built).
 
     pyarrow has no switch for timestamp inference, so an explicit schema with those fields as strings is given:
     ``hint``, learnt from earlier chunks or, for a file's first chunk, from a ~1 MB sample of its first lines.
@@ -187,6 +193,10 @@ def _read_chunk(chunk: JsonChunk, file: str, hint: pa.Schema | None,
     ``threads``: let the reader use Arrow's thread pool (when the converter runs in one process; with a process
     per core, extra threads only add memory). Returns the table and the hint for the next chunk.
     """
+    if native:
+        table = read_json_lines(chunk.data)
+        if table is not None:
+            return table, hint
     block = 8 << 20
     while block < 2 * chunk.max_line + 2:
         block *= 2
@@ -273,7 +283,8 @@ def _ion_to_json(chunk: JsonChunk, file: str, max_item_bytes: int) -> JsonChunk:
 
 def _parse_chunk(task: _ParseTask, chunk: JsonChunk, number: int, result: _ParsedFile) -> None:
     name = task.data_file.name
-    table, result.hint = _read_chunk(chunk, name, result.hint, threads=task.json_threads)
+    table, result.hint = _read_chunk(chunk, name, result.hint, threads=task.json_threads,
+                                     native=task.tuning.json_parser == "auto")
     try:
         shape = _shape_of(table)
         if result.shape not in (None, shape):
@@ -608,6 +619,8 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     if numbers not in ("exact", "float"):
         raise ValueError(f"numbers must be 'exact' or 'float', not {numbers!r}")
     knobs = Tuning(**tuning)
+    if knobs.json_parser not in PARSERS:
+        raise ValueError(f"json_parser must be one of {', '.join(PARSERS)}, not {knobs.json_parser!r}")
     started = time.monotonic()
 
     def note(message: str) -> None:  # one line per message: the caller's progress callback, else this module's log
@@ -727,6 +740,17 @@ def _within(fixed: LakeSchema, own: LakeSchema, export_id: str) -> LakeSchema:
     return fixed
 
 
+def _pool_context():
+    """The forkserver context, its server importing this module once so each worker forks with it loaded.
+
+    Without the preload every worker imports pyarrow, numpy and the converter itself (about 0.7 CPU-seconds each).
+    A forkserver that is already running (started by an earlier conversion in this process) keeps what it has.
+    """
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: int | None, numbers: str,
              previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None],
              key_attributes: Sequence[Mapping[str, str]] = (), pins: Mapping[str, LakeType] | None = None,
@@ -737,7 +761,7 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
     compressed = _preflight(manifest, storage, work, note)
     workers = _pool_size(manifest, compressed, knobs)
     # ``workers`` processes in all: this one and a pool of the others (see ``_shared``)
-    pool = ProcessPoolExecutor(workers - 1, mp_context=get_context("forkserver")) if workers > 1 else None
+    pool = ProcessPoolExecutor(workers - 1, mp_context=_pool_context()) if workers > 1 else None
     try:
         parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage, knobs,
                                   manifest.output_format, json_threads=pool is None)

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ddb_lake.core.convert.fast_json import native_number_stats
 from ddb_lake.core.convert.item_validation import TYPE_TAGS
 
 INT64_SAFE_DIGITS = 18
@@ -44,6 +45,9 @@ def number_stats(texts: pa.Array) -> dict[str, Any]:
     Regex-free (RE2 over every value was most of the profiling time): integers are ``-?[0-9]+`` checked with
     ``ascii_is_decimal`` on the text without its sign; exponents are found by plain substring search.
     """
+    native = native_number_stats(texts)
+    if native is not None:
+        return _native_stats(texts, *native)
     texts = pc.drop_null(texts)
     if len(texts) == 0:
         return {"count": 0, "all_int": True, "fits_int64": True, "int_digits": 0, "scale": 0}
@@ -57,6 +61,20 @@ def number_stats(texts: pa.Array) -> dict[str, Any]:
         max_int, max_scale = _plain_digits(texts)
     fits = all_int and (max_int <= INT64_SAFE_DIGITS or _casts_to_int64(texts))
     return {"count": len(texts), "all_int": all_int, "fits_int64": bool(fits), "int_digits": int(max_int),
+            "scale": int(max_scale)}
+
+
+def _native_stats(texts: pa.Array, count: int, all_int: bool, max_int: int, max_scale: int,
+                  exponent_rows: list[int]) -> dict[str, Any]:
+    """:func:`number_stats` from the native pass: exponent forms (rare) get exact digits via Decimal here."""
+    if count == 0:
+        return {"count": 0, "all_int": True, "fits_int64": True, "int_digits": 0, "scale": 0}
+    for row in exponent_rows:
+        digits, exponent = _digits_exponent(texts[row].as_py())
+        max_int = max(max_int, max(digits + exponent, 0))
+        max_scale = max(max_scale, max(-exponent, 0))
+    fits = all_int and (max_int <= INT64_SAFE_DIGITS or _casts_to_int64(pc.drop_null(texts)))
+    return {"count": count, "all_int": all_int, "fits_int64": bool(fits), "int_digits": int(max_int),
             "scale": int(max_scale)}
 
 
@@ -103,13 +121,24 @@ def merge_number_stats(a: dict[str, Any] | None, b: dict[str, Any] | None) -> di
 
 
 def _check_one_tag_per_value(arr: pa.Array, children: list[pa.Array]) -> None:
-    present = np.zeros(len(arr), dtype=np.int64)
+    """Every valid value has exactly one tag, checked on validity bitmaps (children hold the parent's nulls)."""
+    if len(children) == 1 and children[0].null_count == arr.null_count:
+        return
+    seen = twice = None
     for child in children:
-        present += child.is_valid().to_numpy(zero_copy_only=False)
-    expected = arr.is_valid().to_numpy(zero_copy_only=False).astype(np.int64)
-    bad = np.flatnonzero(present != expected)
-    if len(bad):
-        raise RawShapeError("a value must carry exactly one DynamoDB type tag", int(bad[0]))
+        valid = child.is_valid()
+        if seen is None:
+            seen = valid
+            continue
+        both = pc.and_(seen, valid)
+        twice = both if twice is None else pc.or_(twice, both)
+        seen = pc.or_(seen, valid)
+    bad = pc.xor(seen, arr.is_valid()) if seen is not None else arr.is_valid()
+    if twice is not None:
+        bad = pc.or_(bad, twice)
+    if pc.any(bad).as_py():
+        raise RawShapeError("a value must carry exactly one DynamoDB type tag",
+                            int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0]))
 
 
 def _expect(child: pa.Array, ok: bool, tag: str) -> None:

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-import numpy as np
-
+from ddb_lake.core.convert.fast_json import line_lengths
 from ddb_lake.core.convert.item_validation import dynamodb_item_size
 from ddb_lake.core.errors import ChecksumMismatchError, ItemTooLargeError, TruncatedGzipError
 
@@ -141,13 +140,10 @@ def make_chunk(data: bytes, first_line: int, file: str, max_item_bytes: int) -> 
 
 def _check_sizes(data: bytes, first_line: int, file: str, max_item_bytes: int) -> tuple[int, int]:
     """Count lines; any line whose JSON is over the limit gets an exact DynamoDB size check (JSON >= item size)."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.array([0])
-    lengths = (ends if len(ends) else np.array([len(data)])) - starts
-    for index in np.flatnonzero(lengths > max_item_bytes):
-        line = data[starts[index]:starts[index] + lengths[index]]
-        size = dynamodb_item_size(line, file=file, line=first_line + int(index))
+    lines, longest, long_lines = line_lengths(data, max_item_bytes)
+    for index, start, length in long_lines:
+        size = dynamodb_item_size(data[start:start + length], file=file, line=first_line + index)
         if size > max_item_bytes:
             raise ItemTooLargeError(f"item is {size} bytes, over DynamoDB's {max_item_bytes}-byte item limit",
-                                    file=file, line=first_line + int(index))
-    return len(ends), int(lengths.max()) if len(lengths) else 0
+                                    file=file, line=first_line + index)
+    return lines, longest
