@@ -194,7 +194,7 @@ main() {
   for target in "${targets[@]}"; do
     case $target in
       main)
-        ensure_venv main "$VENV" requirements-lock.txt requirements-dev.txt requirements-lock.txt pyproject.toml
+        ensure_venv main "$VENV" requirements-lock.txt requirements-dev.txt requirements-lock.txt pyproject.toml setup.py
         ensure_native "$VENV"
         ensure_chromium ;;
       emulators)

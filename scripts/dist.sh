@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build what deployments take (docs/deploy.md): the provider wheel, an MWAA bundle and a Composer bundle.
-#   <dist>/ddb_lake-<version>-py3-none-any.whl
+#   <dist>/ddb_lake-<version>-cp311-abi3-<platform>.whl  (with the native JSON parser, for this machine's platform;
+#                                                         DDB_LAKE_NO_NATIVE=1: ddb_lake-<version>-py3-none-any.whl)
 #   <dist>/mwaa/{plugins.zip,requirements.txt,dags/}        plugins.zip: the wheel (one copy of the code), and with
 #                                                            DDB_LAKE_OFFLINE_WHEELS every wheel it needs (no PyPI)
 #   <dist>/composer/{requirements.txt,requirements-plugins-folder.txt,dags/,plugins/,<wheel>}
@@ -14,6 +15,7 @@
 #   GOOGLE_PROVIDER_VERSION   constraints file of AIRFLOW_VERSION
 #   DDB_LAKE_OFFLINE_WHEELS   a folder of wheels (pip download, see docs/deploy.md) for MWAA without PyPI access
 #   DDB_LAKE_WHEEL            bundle this already built wheel instead of building one
+#   DDB_LAKE_NO_NATIVE=1      a pure-Python wheel (no native JSON parser: pyarrow's reader, slower), any platform
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
@@ -76,6 +78,8 @@ bundle_dags "$DIST/composer/dags"
 mkdir -p "$DIST/composer/plugins"
 cp -r plugins/ddb_lake "$DIST/composer/plugins/"
 find "$DIST/composer/plugins" -name __pycache__ -prune -exec rm -rf {} +
+# the plugins-folder route is pure Python: no parser built for this machine, no C source (pyarrow's reader parses)
+find "$DIST/composer/plugins" \( -name '*.so' -o -name '*.c' \) -delete
 cp "$DIST/$WHEEL" "$DIST/composer/"
 echo "ddb-lake==$VERSION" > "$DIST/composer/requirements.txt"
 "$PY" - "$DIST/composer/requirements-plugins-folder.txt" <<'EOF'

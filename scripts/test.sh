@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 echo "== ruff"
-.venv/bin/ruff check plugins dags include tests scripts bench
+.venv/bin/ruff check plugins dags include tests scripts bench setup.py
 echo "== pytest"
 set +e
 workers=${DDB_LAKE_TEST_WORKERS:-3}

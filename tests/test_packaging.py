@@ -113,7 +113,9 @@ def test_wheel_installs_into_clean_venv_and_dags_import(dist, tmp_path):
         f" bag = DagBag(dag_folder={str(dags)!r});"
         " athena = bag.dags['ddb_lake__orders'].get_task('lake.athena_partitions');"
         " sql = athena.get_template_env().get_template('add_snapshot_partition.sql').filename;"
+        " from ddb_lake.core.convert import fast_json;"
         " print(json.dumps({'file': ddb_lake.__file__, 'dags': sorted(bag.dags), 'sql': sql,"
+        " 'native': fast_json.NATIVE, 'native_file': fast_json._ddb_json.__file__ if fast_json.NATIVE else None,"
         " 'errors': {k: str(v) for k, v in bag.import_errors.items()}}))"
     )
     env = {"PATH": str(venv / "bin"), "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -124,6 +126,11 @@ def test_wheel_installs_into_clean_venv_and_dags_import(dist, tmp_path):
         (dags / "tables" / "orders.yaml").unlink()
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["file"].startswith(str(venv_site)), report["file"]
+    # the wheel carries the native JSON parser (stable ABI), loaded from the wheel's files
+    assert "-cp311-abi3-" in wheel.name
+    assert report["native"] is True and report["native_file"].startswith(str(venv_site)), report["native_file"]
+    composer_plugins = dist / "composer" / "plugins" / "ddb_lake"
+    assert not [p for p in composer_plugins.rglob("*") if p.suffix in (".so", ".c")]  # that route is pure Python
     assert report["errors"] == {}
     assert report["dags"] == ["ddb_lake__orders"]
     # The bundled Athena task finds its SQL template beside the DAGs, with no setting.

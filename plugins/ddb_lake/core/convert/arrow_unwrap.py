@@ -103,7 +103,9 @@ def _convert_list(lists: pa.Array, tag: str, kind: LakeType) -> pa.Array:
 
 def rebuild_list(lists: pa.Array, values: pa.Array, target: pa.DataType) -> pa.Array:
     """A list array with the shape (lengths, nulls) of ``lists`` over new flat ``values``."""
-    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False).astype(np.int32)
+    lengths = np.diff(lists.offsets.to_numpy())  # a null entry may span values; flatten() skips them, so does this
+    if lists.null_count:
+        lengths[~lists.is_valid().to_numpy(zero_copy_only=False)] = 0
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     mask = pc.is_null(lists) if lists.null_count else None
