@@ -172,6 +172,28 @@ def run_floor(src: Path) -> int:
     return rows
 
 
+def run_native_floor(src: Path) -> int:
+    """gunzip + the native JSON parser on both cores (a file per process): the floor of the converter's own parse.
+
+    Not the issue's floor (that is pyarrow's reader, above); printed beside it to show what the conversion adds to
+    its own parser.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+        return sum(pool.map(_native_parse_file, sorted((src / "data").glob("*.json.gz"))))
+
+
+def _native_parse_file(path: Path) -> int:
+    from ddb_lake.core.convert.fast_json import read_json_lines
+
+    with gzip.open(path, "rb") as handle:
+        table = read_json_lines(handle.read())
+    if table is None:
+        raise SystemExit(f"the native parser declined {path}")
+    return table.num_rows
+
+
 def run_ddb_lake(src: Path, dest: Path) -> int:
     from ddb_lake.core.convert.converter import convert_export
 
@@ -239,7 +261,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--naive-items", type=int, help="time the naive path on this many items (default: all)")
     parser.add_argument("--keep", help="reuse/keep the export in this folder")
-    parser.add_argument("--paths", default="floor,ddb-lake,duckdb,naive",
+    parser.add_argument("--paths", default="floor,native-floor,ddb-lake,duckdb,naive",
                         help="which paths to time (comma-separated)")
     parser.add_argument("--suite", action="store_true", help="300k, 1M and 100 KB-item exports in one run (--keep: "
                         "their parent folder)")
@@ -253,6 +275,7 @@ def main() -> None:
         kind, src, dest, *rest = args.run
         n = {"naive": lambda: run_naive(Path(src), Path(dest), int(rest[0]) if rest else None),
              "floor": lambda: run_floor(Path(src)),
+             "native-floor": lambda: run_native_floor(Path(src)),
              "ddb-lake": lambda: run_ddb_lake(Path(src), Path(dest)),
              "duckdb": lambda: run_duckdb(Path(src), Path(dest)),
              "slices": lambda: run_slices(Path(src), Path(dest), int(rest[0]))}[kind]()
@@ -282,7 +305,7 @@ def bench(args: argparse.Namespace) -> None:
         raw = sum(len(gzip.open(p).read()) for p in (src / "data").glob("*.gz"))
         results = {}
         wanted = args.paths.split(",")
-        for kind, extra in (("floor", []), ("ddb-lake", []), ("duckdb", []),
+        for kind, extra in (("floor", []), ("native-floor", []), ("ddb-lake", []), ("duckdb", []),
                             ("naive", [str(args.naive_items)] if args.naive_items else [])):
             if kind not in wanted:
                 continue
@@ -293,7 +316,7 @@ def bench(args: argparse.Namespace) -> None:
             r["mb_per_s"] = raw * share / r["seconds"] / 1e6
             r["peak_rss_mib"] = r.pop("peak_rss") / 2**20
             results[kind] = r
-            print(f"{kind:9s} {r['items']:>9d} items {r['seconds']:7.1f}s {r['items_per_s']:>10.0f} items/s "
+            print(f"{kind:12s} {r['items']:>9d} items {r['seconds']:7.1f}s {r['items_per_s']:>10.0f} items/s "
                   f"{r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mib']:7.0f} MiB  CPU {r['cpu_seconds']:6.1f}s",
                   file=sys.stderr)
         for count in [int(n) for n in args.scaling.split(",") if n]:
@@ -313,6 +336,8 @@ def bench(args: argparse.Namespace) -> None:
         if lake and floor:
             report["time_vs_floor"] = lake["seconds"] / floor["seconds"]
             report["cpu_vs_floor"] = lake["cpu_seconds"] / floor["cpu_seconds"]
+        if lake and results.get("native-floor"):
+            report["time_vs_native_floor"] = lake["seconds"] / results["native-floor"]["seconds"]
         if lake and results.get("duckdb"):
             report["speedup_vs_duckdb"] = results["duckdb"]["seconds"] / lake["seconds"]
         print(json.dumps(report, indent=2))
