@@ -74,6 +74,7 @@ static inline int grow(buf_t *b, size_t extra) {
 }
 
 static inline int put(buf_t *b, const void *src, size_t n) {
+    if (!n) return 0;
     if (grow(b, n)) return -1;
     memcpy(b->p + b->len, src, n);
     b->len += n;
