@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -256,3 +257,40 @@ def test_mutated_lines_parse_as_pyarrow_or_are_declined():
         expected = pj.read_json(io.BytesIO(bytes(data)), parse_options=pj.ParseOptions(explicit_schema=native.schema))
         assert native.schema == expected.schema and native.equals(expected.combine_chunks()), bytes(data)
     assert accepted > 200 and declined > 2000  # both sides of the line were exercised
+
+
+@needs_native
+def test_native_decimals_equal_arrow_cast_or_decline():
+    """Plain number texts to decimal128(p, s): the native conversion gives Arrow's cast exactly; what it declines
+    (exponents, too many digits, not a number) is left to that cast."""
+    rng = random.Random(7)
+
+    def number():
+        roll = rng.random()
+        if roll < 0.05:
+            return None
+        whole = rng.choice(["", "-"]) + "0" * rng.randint(0, 2) + str(rng.randint(0, 10 ** rng.randint(0, 20)))
+        if roll < 0.5:
+            return whole
+        if roll < 0.95:
+            return whole + "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 12)))
+        return rng.choice(["1E5", "-1.5e-3", ".5", "5.", "", "-", "+1", "1..2", "abc"])
+
+    native_used = 0
+    for _ in range(3000):
+        precision = rng.randint(1, 38)
+        kind = pa.decimal128(precision, rng.randint(0, precision))
+        texts = pa.array([number() for _ in range(rng.randint(0, 10))], pa.string())
+        if len(texts) > 3 and rng.random() < 0.4:
+            texts = texts.slice(rng.randint(1, 3))
+        native = fast_json.native_decimals(texts, kind)
+        if native is None:
+            continue
+        native_used += 1
+        native.validate(full=True)
+        assert native.equals(pa.compute.cast(texts, kind)), (texts.to_pylist(), kind)
+    assert native_used > 400
+    assert fast_json.native_decimals(pa.array(["1E5"]), pa.decimal128(10, 0)) is None
+    assert fast_json.native_decimals(pa.array(["123.4"]), pa.decimal128(4, 2)) is None  # 3 + 2 digits: Arrow says
+    assert fast_json.native_decimals(pa.array(["-0.50", None, "12"]), pa.decimal128(4, 2)).to_pylist() == [
+        Decimal("-0.50"), None, Decimal("12.00")]

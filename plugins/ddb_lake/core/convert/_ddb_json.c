@@ -699,7 +699,84 @@ static PyObject *number_stats(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* Number texts -> decimal128(precision, scale): (16-byte little-endian values, validity bitmap or None, nulls), the
+ * result aligned at 0 whatever the input's offset. Only plain forms -?digits[.digits] whose integer digits fit
+ * precision - scale and whose fraction fits scale; anything else (exponents, more digits) gives None and the caller
+ * casts with Arrow, which then also says what does not fit. */
+static PyObject *decimals(PyObject *self, PyObject *args) {
+    PyObject *validity_obj;
+    Py_buffer offsets_view, data_view, validity_view = {0};
+    Py_ssize_t offset, length;
+    int precision, scale;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*y*nnii", &validity_obj, &offsets_view, &data_view, &offset, &length, &precision,
+                          &scale))
+        return NULL;
+    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity_view, PyBUF_SIMPLE)) {
+        PyBuffer_Release(&offsets_view);
+        PyBuffer_Release(&data_view);
+        return NULL;
+    }
+    const unsigned char *bits = validity_obj != Py_None ? validity_view.buf : NULL;
+    const int32_t *offs = (const int32_t *)offsets_view.buf + offset;
+    const unsigned char *data = data_view.buf;
+    unsigned char *values = calloc((size_t)(length ? length : 1), 16);
+    unsigned char *valid = bits ? calloc((size_t)(length / 8 + 1), 1) : NULL;
+    Py_ssize_t nulls = 0;
+    int ok = values && (valid || !bits) && precision <= 38 && scale >= 0 && scale <= precision;
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    ok = 0; /* Arrow's decimals are little-endian: leave other machines to Arrow's cast */
+#endif
+    for (Py_ssize_t i = 0; ok && i < length; i++) {
+        Py_ssize_t at = offset + i;
+        if (bits && !(bits[at / 8] & (1u << (at % 8)))) { nulls++; continue; }
+        if (valid) valid[i / 8] |= (unsigned char)(1u << (i % 8));
+        const unsigned char *t = data + offs[i], *e = data + offs[i + 1];
+        int negative = t < e && *t == '-';
+        if (negative) t++;
+        const unsigned char *int_start = t;
+        while (t < e && *t >= '0' && *t <= '9') t++;
+        const unsigned char *int_end = t, *frac_start = t, *frac_end = t;
+        if (int_end == int_start) { ok = 0; break; }
+        if (t < e && *t == '.') {
+            frac_start = ++t;
+            while (t < e && *t >= '0' && *t <= '9') t++;
+            frac_end = t;
+            if (frac_end == frac_start) { ok = 0; break; }
+        }
+        if (t != e || frac_end - frac_start > scale) { ok = 0; break; }
+        while (int_start < int_end - 1 && *int_start == '0') int_start++;
+        if (!(int_end - int_start == 1 && *int_start == '0') && int_end - int_start > precision - scale) { ok = 0; break; }
+        unsigned __int128 v = 0;
+        for (const unsigned char *c = int_start; c < int_end; c++) v = v * 10 + (unsigned)(*c - '0');
+        for (const unsigned char *c = frac_start; c < frac_end; c++) v = v * 10 + (unsigned)(*c - '0');
+        for (Py_ssize_t k = frac_end - frac_start; k < scale; k++) v *= 10;
+        __int128 signed_value = negative ? -(__int128)v : (__int128)v;
+        memcpy(values + 16 * i, &signed_value, 16); /* little-endian, as Arrow's layout */
+    }
+    if (validity_obj != Py_None) PyBuffer_Release(&validity_view);
+    PyBuffer_Release(&offsets_view);
+    PyBuffer_Release(&data_view);
+    PyObject *out = NULL;
+    if (ok) {
+        PyObject *value_bytes = PyBytes_FromStringAndSize((const char *)values, 16 * length);
+        PyObject *valid_bytes = valid ? PyBytes_FromStringAndSize((const char *)valid, length / 8 + 1) : Py_NewRef(Py_None);
+        if (value_bytes && valid_bytes) out = Py_BuildValue("(OOn)", value_bytes, valid_bytes, nulls);
+        Py_XDECREF(value_bytes);
+        Py_XDECREF(valid_bytes);
+    } else if (!values || (bits && !valid)) {
+        PyErr_NoMemory();
+    } else {
+        out = Py_NewRef(Py_None);
+    }
+    free(values);
+    free(valid);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"decimals", decimals, METH_VARARGS,
+     "decimals(validity, offsets, data, offset, length, precision, scale) -> (values, validity, nulls) or None"},
     {"number_stats", number_stats, METH_VARARGS,
      "number_stats(validity, offsets, data, offset, length) -> (count, all_int, int_digits, scale, exponent rows)"},
     {"line_lengths", line_lengths, METH_VARARGS,

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ddb_lake.core.convert.ddb_profile import RawShapeError, first_valid_row
+from ddb_lake.core.convert.fast_json import native_decimals
 from ddb_lake.core.schema.lake_schema import LakeField, LakeType
 
 _NUMBER_KINDS = ("int64", "decimal", "decimal_text", "float64")
@@ -76,6 +77,9 @@ def convert_numbers(texts: pa.Array, kind: LakeType) -> pa.Array:
         return pa.nulls(len(texts), kind.to_arrow())
     if kind.kind == "decimal_text":
         return texts
+    target = kind.to_arrow()
+    if pa.types.is_decimal128(target) and (native := native_decimals(texts, target)) is not None:
+        return native
     try:
         return pc.cast(texts, kind.to_arrow())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:

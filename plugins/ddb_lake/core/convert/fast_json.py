@@ -64,6 +64,24 @@ def native_number_stats(texts: pa.Array) -> tuple[int, bool, int, int, list[int]
     return _ddb_json.number_stats(validity, offsets, data if data is not None else b"", texts.offset, len(texts))
 
 
+def native_decimals(texts: pa.Array, kind: pa.Decimal128Type) -> pa.Array | None:
+    """Number texts as ``kind``, computed natively for plain ``-?digits[.digits]`` values that fit it; None when not
+    built or any value needs more (an exponent, too many digits): Arrow's cast then converts, or says what does not
+    fit."""
+    if _ddb_json is None or not pa.types.is_string(texts.type):
+        return None
+    validity, offsets, data = texts.buffers()
+    if offsets is None:
+        return None
+    out = _ddb_json.decimals(validity if texts.null_count else None, offsets, data if data is not None else b"",
+                             texts.offset, len(texts), kind.precision, kind.scale)
+    if out is None:
+        return None
+    values, valid, nulls = out
+    return pa.Array.from_buffers(kind, len(texts), [pa.py_buffer(valid) if valid is not None else None,
+                                                    pa.py_buffer(values)], null_count=nulls)
+
+
 def _array(node: tuple) -> pa.Array:
     kind, length = node[0], node[1]
     if kind == "null":
