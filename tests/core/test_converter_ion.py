@@ -130,3 +130,18 @@ def test_blob_bytes_survive_exactly(tmp_path: Path):
     src = _ion_export(tmp_path, ['$ion_1_0 {Item:{pk:"b",blob:{{' + base64.b64encode(raw).decode() + '}}}}'])
     convert_export(str(src), str(tmp_path / "out"))
     assert pq.read_table(tmp_path / "out").column("blob").to_pylist() == [raw]
+
+
+def test_an_ion_export_through_autos_one_slice_equals_the_one_task_conversion(tmp_path: Path):
+    from ddb_lake.core.convert.export_slices import convert_slice, export_slice_plan, unify_slices
+    from ddb_lake.core.convert.storage import Storage
+
+    source = str(_ion_export(tmp_path, [line for line, _ in PAIRS]))
+    whole = convert_export(source, str(tmp_path / "worker"), workers=1)
+    storage, notes = Storage(), []
+    plan = export_slice_plan(source, 4, storage, auto=True, note=notes.append)
+    assert [s["files"] for s in plan] == [[0]] and "auto: one slice" in notes[0]
+    record = convert_slice(source, str(tmp_path / "slices"), 0, [0], storage=storage, workers=1)
+    mapped = unify_slices(source, str(tmp_path / "auto"), [record], storage=storage)
+    assert (mapped["items"], mapped["schema"], mapped["slices"]) == (3, whole["schema"], 1)
+    assert pq.read_table(tmp_path / "auto").to_pylist() == pq.read_table(tmp_path / "worker").to_pylist()

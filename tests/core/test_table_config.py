@@ -309,3 +309,15 @@ def test_memory_budget_and_work_dir_reach_the_converter(tmp_path):
     with pytest.raises(TableConfigError, match=r"convert.memory_mb: 300 must be 0 .* or at least 512") as raised:
         load_table_config(write(tmp_path, {**MINIMAL, "convert": {"memory_mb": 300}}, "small.yaml"))
     assert raised.value.field_name == "convert.memory_mb"
+
+
+def test_an_unset_convert_engine_is_auto_for_parquet_and_worker_for_iceberg(tmp_path):
+    assert load_table_config(write(tmp_path, MINIMAL)).convert.engine == "auto"
+    assert load_table_config(write(tmp_path, {**MINIMAL, "convert": {"workers": 2}})).convert.engine == "auto"
+    explicit = load_table_config(write(tmp_path, {**MINIMAL, "convert": {"engine": "worker"}}))
+    assert explicit.convert.engine == "worker"
+    iceberg = {**MINIMAL, "lake": {"bucket": "lake-bucket", "format": "iceberg"}, "export": {"mode": "incremental"}}
+    assert load_table_config(write(tmp_path, iceberg)).convert.engine == "worker"
+    with pytest.raises(TableConfigError, match=r"convert.engine: auto converts Parquet snapshots") as raised:
+        load_table_config(write(tmp_path, {**iceberg, "convert": {"engine": "auto"}}))
+    assert raised.value.field_name == "convert.engine"

@@ -77,13 +77,14 @@ def test_table_files_become_the_expected_dags_and_tasks(reports):
     assert {"ddb_lake__orders", "ddb_lake__customers", "ddb_lake__customers__incremental"} <= set(dags)
     orders = set(dags["ddb_lake__orders"]["tasks"])
     assert orders == {
-        "plan", "contract", "export", "convert", "lake.lifecycle", "lake.catalog", "lake.athena_partitions",
-        "bigquery.transfer_to_gcs", "bigquery.load", "bigquery.staging_lifecycle", "bigquery.publish", "validate",
-        "publish", "retention", "report",
+        "plan", "contract", "export", "convert_slice_plan", "convert_slice", "convert", "lake.lifecycle",
+        "lake.catalog", "lake.athena_partitions", "bigquery.transfer_to_gcs", "bigquery.load",
+        "bigquery.staging_lifecycle", "bigquery.publish", "validate", "publish", "retention", "report",
     }
     lake_only = set(dags["ddb_lake__customers"]["tasks"])
     assert not any(t.startswith("bigquery.") for t in lake_only) and "publish" in lake_only
     incremental = set(dags["ddb_lake__customers__incremental"]["tasks"])
     assert "publish" not in incremental
-    assert {"plan", "export", "convert", "lake.lifecycle", "validate", "report"} <= incremental
+    assert {"plan", "export", "convert_slice_plan", "convert_slice", "convert", "lake.lifecycle", "validate",
+            "report"} <= incremental  # convert.engine unset: auto's shape in both modes (docs/scaling.md)
     assert "contract" not in incremental  # the changes table keeps no contract (docs/conversion.md)

@@ -34,12 +34,20 @@ def test_mapped_engine_fans_out_and_commits_in_convert(tmp_path):
     assert "convert" in tasks["publish"].upstream_task_ids or "validate" in tasks["publish"].upstream_task_ids
 
 
-def test_worker_engine_is_the_default(tmp_path):
+def test_unset_engine_is_auto_and_an_explicit_worker_keeps_one_convert_task(tmp_path):
     data = yaml.safe_load((REPO_ROOT / "include" / "tables" / "orders.yaml").read_text())
+    assert "engine" not in data.get("convert", {})
     path = tmp_path / "orders.yaml"
     path.write_text(yaml.safe_dump(data))
     tasks = build_table_dag(load_table_config(path)).task_dict
-    assert type(tasks["convert"]).__name__ == "ExportToParquetOperator" and "convert_slice" not in tasks
+    assert (tasks["convert_slice_plan"].auto, tasks["convert_slice_plan"].slices) == (True, 4)
+    assert type(tasks["convert"]).__name__ == "UnifySlicesOperator"
+    data["convert"] = {**data.get("convert", {}), "engine": "worker"}
+    path.write_text(yaml.safe_dump(data))
+    tasks = build_table_dag(load_table_config(path)).task_dict
+    assert type(tasks["convert"]).__name__ == "ExportToParquetOperator"
+    assert not {"convert_slice_plan", "convert_slice"} & set(tasks)
+    assert tasks["convert"].upstream_task_ids == {"plan", "export", "contract"}
 
 
 def test_spark_engine_submits_a_deferrable_emr_serverless_job(tmp_path):

@@ -64,7 +64,8 @@ def test_tasks_take_plan_values_and_results_as_xcomargs_only(tmp_path):
     assert tasks["plan"].multiple_outputs is True
     assert isinstance(tasks["export"].s3_prefix, xcom_arg) and isinstance(tasks["convert"].export, xcom_arg)
     assert tasks["export"].upstream_task_ids == {"plan"}
-    assert tasks["convert"].upstream_task_ids == {"plan", "export", "contract"}
+    assert tasks["convert"].upstream_task_ids == {"plan", "export", "contract", "convert_slice"}  # engine auto
+    assert tasks["convert_slice_plan"].upstream_task_ids == {"plan", "export", "contract"}
     assert tasks["contract"].multiple_outputs is True and isinstance(tasks["convert"].previous_schema, xcom_arg)
     assert tasks["convert"].previous_schema.key == "schema"  # the stored contract's schema, not the whole dict
     # the partition points at the attempt folder convert wrote (its summary), not at a planned folder

@@ -74,12 +74,14 @@ def kill_when_held(runner: DagRunner, proxy, dag_id: str, date: str, match: str)
         proxy.clear()
 
 
+# The `convert` task's own attempt folder (`attempt=<run>-try<N>/`): with convert.engine auto (the default) the slices
+# write theirs first under `attempt=<run>-slices/`, and the kill must land where `convert` writes the snapshot.
 def part_put(config) -> str:
-    return rf"s3:PUT /{config.lake.bucket}/{config.lake.prefix}/.*part-[^/]*\.parquet"
+    return rf"s3:PUT /{config.lake.bucket}/{config.lake.prefix}/.*-try\d+/part-[^/]*\.parquet"
 
 
 def manifest_put(config) -> str:
-    return rf"s3:PUT /{config.lake.bucket}/{config.lake.prefix}/.*_manifest\.json"
+    return rf"s3:PUT /{config.lake.bucket}/{config.lake.prefix}/.*-try\d+/_manifest\.json"
 
 
 @pytest.mark.parametrize("at", ["manifest"])  # killed after its parts, before its manifest; random points: aws_catalog

@@ -284,7 +284,7 @@ def test_task_logs_say_each_thing_once(airflow):
     services, _ = airflow
     newest_backfill_run(services)
     folder = services.root / "airflow-home" / "logs" / f"dag_id={DAG_ID}"
-    logs = sorted(folder.glob("run_id=*/task_id=*/attempt=*.log"))
+    logs = sorted(folder.glob("run_id=*/task_id=*/**/attempt=*.log"))  # a mapped task's: .../map_index=<n>/
     assert logs
     progress_lines, report_lines = 0, 0
     for log in logs:

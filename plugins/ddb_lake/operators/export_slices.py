@@ -16,7 +16,7 @@ from ddb_lake.core.convert.dest_ownership import check_unpublished
 from ddb_lake.core.convert.storage import Storage
 from ddb_lake.core.export.folders import finished_export
 from ddb_lake.core.lake.layout import attempt_id, attempt_url
-from ddb_lake.operators.export_to_parquet import ExportToParquetOperator
+from ddb_lake.operators.export_to_parquet import ExportToParquetOperator, naming_table
 
 
 class ExportSlicePlanOperator(ExportToParquetOperator):
@@ -55,11 +55,12 @@ class ConvertSliceOperator(ExportToParquetOperator):
         from ddb_lake.core.convert.export_slices import convert_slice
 
         export = finished_export(self.export, self.task_id)
-        record = convert_slice(
-            export["export_folder"], slices_folder(self.attempts_url, context), self.data_slice["slice"],
-            self.data_slice["files"], storage=Storage(s3_client=self.hook.conn), numbers=self.numbers,
-            previous_schema=self.parsed_previous_schema(), key_attributes=export.get("key_schema"),
-            pins=self.columns, progress=self.log_progress, **self.converter_options)
+        with naming_table(export):
+            record = convert_slice(
+                export["export_folder"], slices_folder(self.attempts_url, context), self.data_slice["slice"],
+                self.data_slice["files"], storage=Storage(s3_client=self.hook.conn), numbers=self.numbers,
+                previous_schema=self.parsed_previous_schema(), key_attributes=export.get("key_schema"),
+                pins=self.columns, progress=self.log_progress, **self.converter_options)
         self.log.info("Slice %s: %s items from %s (%s)", self.data_slice["slice"], record["items"],
                       self.data_slice["names"], "reused, nothing converted" if record["reused"] else "converted")
         return record
@@ -81,11 +82,12 @@ class UnifySlicesOperator(ExportToParquetOperator):
         attempt, dest = self.destination(context)
         storage = Storage(s3_client=self.hook.conn)
         check_unpublished(dest, storage.list_names(dest), attempts_too=False)
-        summary = unify_slices(
-            export["export_folder"], dest, list(self.slices), storage=storage,
-            expected_items=export.get("item_count"), numbers=self.numbers,
-            previous_schema=self.parsed_previous_schema(), key_attributes=export.get("key_schema"),
-            pins=self.columns, progress=self.log_progress, **self.converter_options)
+        with naming_table(export):
+            summary = unify_slices(
+                export["export_folder"], dest, list(self.slices), storage=storage,
+                expected_items=export.get("item_count"), numbers=self.numbers,
+                previous_schema=self.parsed_previous_schema(), key_attributes=export.get("key_schema"),
+                pins=self.columns, progress=self.log_progress, **self.converter_options)
         planned = {"snapshot_prefix": dest, "snapshot": self.snapshot, "attempt": attempt,
                    "table_name": export["table_name"]}
         return {**summary, **planned}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -85,7 +86,7 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
             "Converting export %s of table %s (%s items expected) from %s to %s",
             export.get("export_arn"), export["table_name"], export.get("item_count"), export["export_folder"], dest,
         )
-        try:
+        with naming_table(export):
             summary = convert_export(
                 export["export_folder"],
                 dest,
@@ -98,13 +99,6 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
                 progress=self.log_progress,
                 **self.converter_options,
             )
-        except ExportFormatError as error:
-            raise ExportFormatError(
-                f"Export {export.get('export_arn')} of table {export['table_name']} cannot be converted: {error}. "
-                "Retrying will not help; inspect the file named above."
-            ) from error
-        except SchemaError as error:
-            raise type(error)(f"Table {export['table_name']}, export {export.get('export_arn')}: {error}") from error
         self.log.info(
             "Converted %s items of table %s into %d Parquet files (%s bytes) at %s",
             summary.get("items"), export["table_name"], len(summary.get("files", [])), summary.get("bytes_out"), dest,
@@ -133,3 +127,17 @@ class ExportToParquetOperator(ClassifiedErrors, AwsBaseOperator[LakeStorageHook]
     def log_progress(self, message: str) -> None:
         """Progress callback for the converter."""
         self.log.info("convert progress: %s", message)
+
+
+@contextmanager
+def naming_table(export: dict[str, Any]) -> Iterator[None]:
+    """Re-raise an export's format or schema error with its table and export named (every convert task uses it)."""
+    try:
+        yield
+    except ExportFormatError as error:
+        raise ExportFormatError(
+            f"Export {export.get('export_arn')} of table {export['table_name']} cannot be converted: {error}. "
+            "Retrying will not help; inspect the file named above."
+        ) from error
+    except SchemaError as error:
+        raise type(error)(f"Table {export['table_name']}, export {export.get('export_arn')}: {error}") from error

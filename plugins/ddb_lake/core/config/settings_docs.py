@@ -97,11 +97,11 @@ FIELD_DOCS: dict[str, str] = {
     "convert.memory_mb": "memory budget of the conversion's process tree; caps the worker count; 0 or >= 512",
     "convert.work_dir": "local folder for staging files; needs about 1.6x the export's JSON free (checked before "
                         "parsing)",
-    "convert.engine": "`worker`: one convert task; `mapped`: mapped tasks over slices of the data files, then one "
-                      "commit task; `spark`: an EMR Serverless job; `auto`: the mapped tasks, with the slice count "
-                      "chosen at run time from the export's gzip bytes (one slice up to 4 GiB, else ~2 GiB per "
-                      "slice, at most `slices`; the plan task logs why) ([scaling.md](scaling.md#choosing-the-engine-"
-                      "auto)); not with `lake.format: iceberg`",
+    "convert.engine": "`auto` (the default when unset): the mapped tasks, with the slice count chosen at run time "
+                      "from the export's gzip bytes (one slice up to 4 GiB, else ~2 GiB per slice, at most `slices`; "
+                      "the plan task logs why) ([scaling.md](scaling.md#choosing-the-engine-auto)); `worker`: one "
+                      "convert task; `mapped`: mapped tasks over slices of the data files, then one commit task; "
+                      "`spark`: an EMR Serverless job; `lake.format: iceberg` takes only `worker` (its default)",
     "convert.slices": "`engine: mapped` / `spark`: slices (mapped tasks / Spark tasks); `auto`: the most slices; "
                       "1..1024",
     "convert.spark_application_id": "`engine: spark`: the EMR Serverless application",
@@ -194,6 +194,7 @@ DEFAULT_SHOWN: dict[str, str] = {
     "bigquery.table": "`name`",
     "convert.memory_mb": "0 (= 1024)",
     "convert.work_dir": "the system temp folder",
+    "convert.engine": "`auto` (`worker` with `lake.format: iceberg`)",
     "airflow.pool": "Airflow's `default_pool`",
     "airflow.queue": "the executor's default",
     "airflow.run_timeout_minutes": "4x `task_timeout_minutes`",

@@ -112,7 +112,7 @@ class ConvertSettings:
     compression: str = "zstd"
     memory_mb: int = 0  # memory budget of the conversion (process tree); 0: the converter's 1024
     work_dir: str = ""  # local folder for the conversion's staging files; "": the system temp folder
-    engine: str = "worker"  # worker: one task; mapped: mapped tasks over slices of the data files, then a commit
+    engine: str = "auto"  # auto (unset): slices chosen from the export's size; worker: one task; mapped; spark
     slices: int = 4  # engine mapped: how many slices (mapped tasks) the data files are split into; auto: the most
     spark_application_id: str = ""  # engine spark: the EMR Serverless application (Spark)
     spark_role_arn: str = ""  # engine spark: the job runtime role (reads the export, writes the lake)
@@ -256,6 +256,7 @@ def load_table_config(path: str | Path) -> TableConfig:
     raw.setdefault("name", path.stem)
     config = _build(TableConfig, raw, str(path), "")
     config = dataclasses.replace(config, source_path=str(path))
+    config = _with_default_engine(config, raw)
     _check(config, str(path))
     return config
 
@@ -586,3 +587,18 @@ def _airflow_problems(config: TableConfig) -> list[tuple[str, str | None]]:
             problems.append((f"airflow.{name}", f"{target!r} must be a dotted path like my_alerts.notify_slack "
                                                 "(a module on the DAG processor's and workers' path, then the name)"))
     return problems
+
+
+def default_convert_engine(lake_format: str) -> str:
+    """``convert.engine`` when the YAML leaves it unset: ``auto`` (size-based) for Parquet snapshots; ``worker`` for
+    ``lake.format: iceberg``, whose windows convert in one task of their own (docs/scaling.md)."""
+    return "worker" if lake_format == "iceberg" else "auto"
+
+
+def _with_default_engine(config: TableConfig, raw: dict) -> TableConfig:
+    """The table with its unset ``convert.engine`` resolved by :func:`default_convert_engine`."""
+    section = raw.get("convert")
+    if isinstance(section, dict) and "engine" in section:
+        return config
+    engine = default_convert_engine(config.lake.format)
+    return dataclasses.replace(config, convert=dataclasses.replace(config.convert, engine=engine))

@@ -1,5 +1,8 @@
 """``convert.engine: auto``: how many slices an export is converted in, chosen from its size when the run has it.
 
+``auto`` is what a Parquet table gets when its YAML leaves ``convert.engine`` unset
+(``core.config.table_config.default_convert_engine``); ``engine: worker`` keeps the one-task ``convert``.
+
 The DAG's shape is fixed when Airflow parses the file, before any export exists, so ``auto`` has the mapped engine's
 shape (``convert_slice_plan`` → ``convert_slice[n]`` → ``convert``) and its plan task chooses ``n`` from the gzip
 bytes of the export's data files: up to :data:`ONE_TASK_MAX_BYTES`, one slice (the whole export in one task, as
