@@ -115,12 +115,10 @@ class Storage:
         """``storage_options`` for a client of the same account, endpoint and config in another process.
 
         Credentials are resolved here, in this process, unless the options name them: a worker process may not see
-        the environment or profile this process found them in (a forkserver started before they were set). A Storage
-        that has not reached S3 yet (a conversion of local files; an S3 conversion reads the export's manifest
-        before it sends any work) passes its options on as they are.
+        the environment or profile this process found them in (a forkserver started before they were set).
         """
-        if self.s3_client is None and ((self.storage_options or {}).get("key") or self._client is None):
-            return self.storage_options  # named credentials, or no S3 reached yet (local files): nothing to resolve
+        if self.s3_client is None and (self.storage_options or {}).get("key"):
+            return self.storage_options
         client = self.s3
         if self._default_endpoint is None:
             self._default_endpoint = default_s3_endpoint(client.meta.region_name, client.meta.config)
