@@ -11,8 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ddb_lake.core.convert.converter import convert_export
+from ddb_lake.core.convert.ddb_profile import RawShapeError
 from ddb_lake.core.convert.dest_ownership import DestinationNotOwnedError, PartNames, writing_record
 from ddb_lake.core.convert.export_writer import item_line, write_export
+from ddb_lake.core.schema.lake_schema import LakeField, LakeSchema, LakeType
 
 
 def _export(tmp_path: Path, files: int = 3) -> Path:
@@ -81,3 +83,19 @@ def test_a_foreign_folder_is_refused_before_the_export_is_read(tmp_path: Path):
     with pytest.raises(DestinationNotOwnedError):
         convert_export(str(tmp_path / "no-such-export"), str(dest))  # the refusal comes first, not a missing export
     assert [p.name for p in dest.iterdir()] == ["keep.csv"]
+
+
+def test_a_conversion_failing_in_pass_2_withdraws_the_parts_it_placed(tmp_path: Path):
+    """Parts are placed as they close; when a later group fails, the destination is left as it was found."""
+    files = [[item_line({"pk": {"S": f"f{f}-{i}"}, "n": {"N": str(i) if f < 2 else "123456789.5"}})
+              for i in range(20)] for f in range(3)]
+    src = write_export(tmp_path / "in" / "AWSDynamoDB" / "01700000000000-dest0001", files)
+    fixed = LakeSchema((LakeField("n", "n", LakeType("decimal", precision=4, scale=2)),
+                        LakeField("pk", "pk", LakeType("string"))))
+    knobs = {"workers": 1, "target_file_bytes": 256, "row_group_rows": 5, "fixed_schema": fixed}
+    placed = convert_export(str(src), str(tmp_path / "first-two"), only_files=[0, 1], **knobs)
+    assert len(placed["files"]) >= 2  # the groups before the failing one place parts of their own
+    dest = tmp_path / "snapshot=1"
+    with pytest.raises(RawShapeError, match="number does not fit"):
+        convert_export(str(src), str(dest), **knobs)
+    assert list(dest.iterdir()) == [] and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
