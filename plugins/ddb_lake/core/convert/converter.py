@@ -667,16 +667,18 @@ def _pool_size(manifest, compressed_bytes: int, knobs: Tuning) -> int:
                         memory_budget_bytes=knobs.memory_budget_bytes)
 
 
-def _preflight(manifest, storage: Storage, work: Path, note: Callable[[str], None]) -> int:
-    """Check the work folder's free disk against the export's size; return the export's compressed bytes."""
+def _preflight(manifest, storage: Storage, work: Path, knobs: Tuning, note: Callable[[str], None]) -> int:
+    """Check the work folder's free disk against the export's size; return the process count."""
     sizes = storage.sizes([f.url for f in manifest.files])
     compressed = sum(sizes.values())
+    workers = _pool_size(manifest, compressed, knobs)
     ratio = gzip_ratio(storage, manifest.files[0].url) if manifest.files else 1.0
+    open_parts = workers * (knobs.target_file_bytes + knobs.row_group_bytes)  # a part overshoots by a row group
     need = check_disk(str(work), compressed_bytes=compressed, uncompressed_bytes=int(compressed * ratio),
-                      export_id=manifest.export_id)
+                      export_id=manifest.export_id, open_parts_bytes=open_parts)
     note(f"export {manifest.export_id}: {compressed} bytes of gzip (about {int(compressed * ratio)} of JSON, "
          f"ratio {ratio:.1f} from the first file); local disk needed about {need} bytes in {work}")
-    return compressed
+    return workers
 
 
 def _parse_all(tasks: list[_ParseTask], pool: ProcessPoolExecutor | None, pool_size: int,
@@ -767,8 +769,7 @@ def _convert(manifest, writer: DestinationWriter, work: Path, storage: Storage, 
              only_files: Sequence[int] | None = None, fixed_schema: LakeSchema | None = None) -> dict:
     raw_dir = work / "raw"
     raw_dir.mkdir()
-    compressed = _preflight(manifest, storage, work, note)
-    workers = _pool_size(manifest, compressed, knobs)
+    workers = _preflight(manifest, storage, work, knobs, note)
     # ``workers`` processes in all: this one and a pool of the others (see ``_shared``)
     pool = ProcessPoolExecutor(workers - 1, mp_context=_pool_context()) if workers > 1 else None
     try:
