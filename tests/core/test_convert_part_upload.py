@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -9,9 +10,12 @@ from pathlib import Path
 import boto3
 import pyarrow.parquet as pq
 import pytest
+from boto3.exceptions import S3UploadFailedError
 
 from ddb_lake.core.convert.converter import convert_export
+from ddb_lake.core.convert.dest_writer import OwnerGoneError, place_part
 from ddb_lake.core.convert.export_writer import item_line, write_export
+from ddb_lake.core.convert.storage import Storage
 
 pytestmark = pytest.mark.integration
 WORKERS = 2
@@ -70,3 +74,20 @@ def test_the_work_folder_holds_at_most_one_part_per_process(tmp_path: Path, moto
     body = s3.get_object(Bucket="lake", Key=parts[0]["path"].removeprefix("s3://lake/"))["Body"].read()
     (tmp_path / "first.parquet").write_bytes(body)
     assert pq.read_metadata(tmp_path / "first.parquet").num_rows == parts[0]["rows"]
+
+
+def test_a_part_that_cannot_be_placed_names_itself_and_a_killed_owner_places_nothing(tmp_path: Path,
+                                                                                     moto_reset: str):
+    storage = Storage({"key": "testing", "secret": "testing",
+                       "client_kwargs": {"endpoint_url": moto_reset, "region_name": "us-east-1"}})
+    local = tmp_path / "part-0123456789ab-00000-00003.parquet"
+    local.write_bytes(b"PAR1")
+    url = f"s3://no-such-bucket/snap/1/{local.name}"
+    with pytest.raises(S3UploadFailedError, match="NoSuchBucket") as caught:
+        place_part(storage, local, url)
+    assert caught.value.__notes__ == [f"ddb-lake: placing Parquet part {local.name} at {url} failed"]
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that has ended: the converting process of a worker it left behind
+    with pytest.raises(OwnerGoneError, match=f"the converting process {gone.pid} ended; {local.name} was not placed"):
+        place_part(storage, local, url, owner_pid=gone.pid)
+    assert not local.exists()
