@@ -66,9 +66,14 @@ def run_day(lake, tmp_path: Path, stamp: str, rows: list[dict], *, validation_fa
 
 
 def parquet_rows(lake, stamp: str) -> list[dict]:
-    key = f"{lake.layout.snapshot_prefix(parse_stamp(stamp))}/part-00000.parquet"
-    body = lake.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-    return sorted(pq.read_table(io.BytesIO(body)).to_pylist(), key=lambda row: row["pk"])
+    """The rows of the snapshot's Parquet parts (``_manifest.json`` names them)."""
+    prefix = lake.layout.snapshot_prefix(parse_stamp(stamp))
+    manifest = json.loads(lake.s3.get_object(Bucket=BUCKET, Key=f"{prefix}/_manifest.json")["Body"].read())
+    rows = []
+    for file in manifest["files"]:
+        body = lake.s3.get_object(Bucket=BUCKET, Key=f"{prefix}/{file['path'].rsplit('/', 1)[1]}")["Body"].read()
+        rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
+    return sorted(rows, key=lambda row: row["pk"])
 
 
 def attributes_of(columns: list[dict]) -> dict[str, str]:

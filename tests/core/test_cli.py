@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,8 @@ import pytest
 
 from ddb_lake.core.cli import main
 from ddb_lake.core.convert.export_writer import item_line, write_export
+
+PART = r"part-[0-9a-f]{12}-[0-9]{5}-[0-9]{5}\.parquet"  # a conversion's part (dest_ownership.PartNames)
 
 
 @pytest.fixture(autouse=True)
@@ -56,17 +60,18 @@ def test_cli_on_moto_s3(tmp_path: Path, moto_reset: str):
         if path.is_file():
             s3.upload_file(str(path), "lake", f"exports/t/AWSDynamoDB/{src.name}/{path.relative_to(src)}")
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "PATH": "/usr/bin:/bin"}
+           "PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
     run = subprocess.run(
         [sys.executable, "-m", "ddb_lake.core.cli", "convert", f"s3://lake/exports/t/AWSDynamoDB/{src.name}/",
          "s3://lake/snapshots/t/snapshot=1", "--expected-items", "4", "--endpoint-url", moto_reset],
         capture_output=True, text=True, env=env, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
-    assert summary["items"] == 4 and summary["files"][0]["path"] == "s3://lake/snapshots/t/snapshot=1/part-00000.parquet"
+    (part,) = [f["path"].removeprefix("s3://lake/") for f in summary["files"]]
+    assert summary["items"] == 4 and re.fullmatch(rf"snapshots/t/snapshot=1/{PART}", part)
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix="snapshots/")["Contents"])
-    assert keys == ["snapshots/t/snapshot=1/_manifest.json", "snapshots/t/snapshot=1/part-00000.parquet"]
-    body = s3.get_object(Bucket="lake", Key="snapshots/t/snapshot=1/part-00000.parquet")["Body"].read()
+    assert keys == ["snapshots/t/snapshot=1/_manifest.json", part]
+    body = s3.get_object(Bucket="lake", Key=part)["Body"].read()
     (tmp_path / "back.parquet").write_bytes(body)
     assert pq.read_table(tmp_path / "back.parquet").column("pk").to_pylist() == ["k0", "k1", "k2", "k3"]
 
@@ -106,13 +111,16 @@ def test_cli_leaves_unrelated_objects_and_sibling_snapshots_and_reruns_without_s
     before = {k for k in _keys(s3) if not k.startswith("exports/")}
     dest = "s3://lake/snapshots/t/snapshot=1"
     assert main(["convert", source, dest, "--endpoint-url", endpoint, "--workers", "3", "--quiet"]) == 0
-    assert _keys(s3, "snapshots/t/snapshot=1/") == ["snapshots/t/snapshot=1/_manifest.json"] + [
-        f"snapshots/t/snapshot=1/part-{n:05d}.parquet" for n in range(3)]
-    # The rerun writes one part: the two others of the first run are its own, no longer listed, hence deleted.
+    first = _keys(s3, "snapshots/t/snapshot=1/")
+    assert first[0] == "snapshots/t/snapshot=1/_manifest.json" and len(first) == 4
+    assert all(re.fullmatch(rf"snapshots/t/snapshot=1/{PART}", key) for key in first[1:]), first
+    capsys.readouterr()
+    # The rerun writes one part under a new name: the first run's are its own, no longer listed, hence deleted.
     assert main(["convert", source, dest + "/", "--endpoint-url", endpoint, "--workers", "1", "--quiet"]) == 0
-    assert _keys(s3, "snapshots/t/snapshot=1/") == ["snapshots/t/snapshot=1/_manifest.json",
-                                                   "snapshots/t/snapshot=1/part-00000.parquet"]
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    (part,) = [f["path"].removeprefix("s3://lake/") for f in summary["files"]]
+    assert _keys(s3, "snapshots/t/snapshot=1/") == ["snapshots/t/snapshot=1/_manifest.json", part]
+    assert part not in first
     assert summary["items"] == 60 and [f["rows"] for f in summary["files"]] == [60]
     assert before <= set(_keys(s3))  # README.txt and snapshot=0 untouched
     assert s3.get_object(Bucket="lake", Key="snapshots/t/snapshot=0/part-00000.parquet")["Body"].read() == (
@@ -143,8 +151,9 @@ def test_cli_keep_foreign_writes_beside_foreign_objects_and_never_deletes_them(s
                  "--quiet"]) == 0
     assert main(["convert", source, dest, "--endpoint-url", endpoint, "--keep-foreign", "--workers", "1",
                  "--quiet"]) == 0
-    assert _keys(s3, "snapshots/t/") == ["snapshots/t/_manifest.json", "snapshots/t/part-00000.parquet",
-                                         "snapshots/t/snapshot=0/part-00000.parquet"]
+    keys = _keys(s3, "snapshots/t/")
+    assert keys[0] == "snapshots/t/_manifest.json" and re.fullmatch(rf"snapshots/t/{PART}", keys[1])
+    assert keys[2:] == ["snapshots/t/snapshot=0/part-00000.parquet"]
 
 
 def test_cli_local_refuses_a_foreign_folder_and_reruns_its_own(tmp_path: Path, capsys):
@@ -162,7 +171,8 @@ def test_cli_local_refuses_a_foreign_folder_and_reruns_its_own(tmp_path: Path, c
     dest = table / "snapshot=1"
     for _ in range(2):  # first run, then a rerun replacing its own files
         assert main(["convert", str(src), str(dest), "--quiet"]) == 0
-        assert sorted(p.name for p in dest.iterdir()) == ["_manifest.json", "part-00000.parquet"]
+        names = sorted(p.name for p in dest.iterdir())
+        assert names[0] == "_manifest.json" and len(names) == 2 and re.fullmatch(PART, names[1])
     assert (table / "notes.txt").read_text() == "not ours"
     assert (table / "snapshot=0" / "part-00000.parquet").read_bytes() == b"older snapshot"
     assert not [p for p in table.iterdir() if p.name.startswith(".")]  # no staging folder left behind
@@ -190,4 +200,5 @@ def test_cli_writes_straight_to_dest_and_never_into_a_lake_table_or_an_attempt_f
     assert {p.relative_to(table).as_posix(): p.read_bytes() for p in table.rglob("*") if p.is_file()} == before
     beside = attempt.parent / "attempt=manual-by-hand"  # a new folder: the CLI writes straight into it
     assert main(["convert", str(src), str(beside), "--quiet"]) == 0
-    assert sorted(p.name for p in beside.iterdir()) == ["_manifest.json", "part-00000.parquet"]
+    names = sorted(p.name for p in beside.iterdir())
+    assert names[0] == "_manifest.json" and len(names) == 2 and re.fullmatch(PART, names[1])

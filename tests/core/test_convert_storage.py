@@ -106,3 +106,13 @@ def test_options_without_keys_send_the_credentials_this_process_found(monkeypatc
     assert sent["client_kwargs"]["region_name"] == "eu-west-1"
     explicit = {"key": "AK1", "secret": "s1", **options}
     assert pickle.loads(pickle.dumps(Storage(storage_options=explicit))).storage_options == explicit
+
+
+def test_a_worker_reuses_its_client_for_every_task_sent_with_the_same_options():
+    """Each write task brings its Storage as options: one client per process and options, not one per task."""
+    options = {"key": "AKIA1", "secret": "s", "client_kwargs": {"endpoint_url": "http://127.0.0.1:1",
+                                                                 "region_name": "eu-west-1"}}
+    first, second = (pickle.loads(pickle.dumps(Storage(options))) for _ in range(2))
+    assert first.s3 is second.s3
+    refreshed = pickle.loads(pickle.dumps(Storage({**options, "key": "AKIA2"})))
+    assert refreshed.s3 is not first.s3 and refreshed.s3.meta.region_name == "eu-west-1"

@@ -8,6 +8,7 @@ import pytest
 
 from ddb_lake.core.convert.dest_ownership import (
     DestinationNotOwnedError,
+    PartNames,
     check_destination,
     check_unpublished,
     foreign_names,
@@ -49,6 +50,38 @@ def test_a_writing_record_of_a_killed_run_owns_what_it_listed():
     assert json.loads(record) == {"dest": DEST, "files": [f"{DEST}/part-00000.parquet", f"{DEST}/part-00002.parquet"]}
     assert owned_by_records(DEST, {"_writing.json": record}) == {"_writing.json", "part-00000.parquet",
                                                                 "part-00002.parquet"}
+
+
+def test_a_part_rule_owns_exactly_the_listed_names_of_its_token_and_groups():
+    rule = PartNames("0123456789ab", groups=2)
+    record = writing_record(DEST, ["part-00000.parquet"], rule)
+    assert json.loads(record) == {"dest": DEST, "files": [f"{DEST}/part-00000.parquet"],
+                                  "parts": [{"token": "0123456789ab", "groups": 2}]}
+    listed = ["part-0123456789ab-00000-00000.parquet", "part-0123456789ab-00001-00007.parquet",
+              "part-0123456789ab-00002-00000.parquet",  # a group the conversion never had
+              "part-0123456789ac-00000-00000.parquet",  # another conversion's token
+              "part-0123456789ab-00000-00000.parquet.tmp", "sub/part-0123456789ab-00000-00000.parquet",
+              "part-0123456789AB-00000-00000.parquet", "part-0123456789ab-0-0.parquet", "notes.txt"]
+    assert owned_by_records(DEST, {"_writing.json": record}, listed) == {
+        "_writing.json", "part-00000.parquet", "part-0123456789ab-00000-00000.parquet",
+        "part-0123456789ab-00001-00007.parquet"}
+    assert owned_by_records(DEST, {"_writing.json": record}) == {"_writing.json", "part-00000.parquet"}
+    assert rule.name(1, 7) == "part-0123456789ab-00001-00007.parquet" and not PartNames.new(2).owns(rule.name(0, 0))
+
+
+@pytest.mark.parametrize("parts", [[{"token": ".*", "groups": 5}], [{"token": "", "groups": 1}],
+                                   [{"token": "0123456789ab", "groups": "9"}], [{"token": "0123456789ab"}],
+                                   [{"token": "0123456789ab", "groups": True}], ["x"], {"token": "0123456789ab"}, 7])
+def test_a_malformed_part_rule_claims_nothing(parts):
+    record = json.dumps({"dest": DEST, "files": [], "parts": parts})
+    assert owned_names(record, DEST, ["part-0123456789ab-00000-00000.parquet", "x.parquet"]) == frozenset()
+
+
+def test_keep_foreign_never_lets_a_part_rule_claim_a_foreign_object():
+    rule = PartNames("0123456789ab", groups=1)
+    check_destination(DEST, ["notes.txt"], ["_writing.json"], keep_foreign=True, parts=rule)
+    with pytest.raises(DestinationNotOwnedError, match=r"holds part-0123456789ab-00000-00003\.parquet, which"):
+        check_destination(DEST, ["part-0123456789ab-00000-00003.parquet"], [], keep_foreign=True, parts=rule)
 
 
 def test_local_folders_compare_as_absolute_paths(tmp_path, monkeypatch):

@@ -67,9 +67,10 @@ def test_worker_count_is_capped_by_cpus_files_and_memory():
     assert worker_count(cpus=8, files=8, memory_budget_bytes=100 << 20) == 1  # never below one
 
 
-def test_disk_needed_is_raw_ipc_plus_parquet_plus_slack():
+def test_disk_needed_is_raw_ipc_plus_the_open_parts_plus_slack():
     assert disk_needed(0) == 256 << 20
-    assert disk_needed(10 << 30) == int((10 << 30) * 1.6) + (256 << 20)
+    assert disk_needed(10 << 30) == (10 << 30) + (256 << 20)  # Parquet parts leave as they close: not the output
+    assert disk_needed(10 << 30, open_parts_bytes=2 * (320 << 20)) == (10 << 30) + (640 << 20) + (256 << 20)
 
 
 def test_disk_preflight_says_what_it_needs_and_the_fix(tmp_path: Path):

@@ -11,6 +11,7 @@ import io
 import json
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -348,11 +349,13 @@ def test_cli_into_its_own_folder_survives_put_faults_and_leaves_siblings_alone(l
     injected("CLI convert with Parquet PUTs answering 503 SlowDown and one reset (case 1)")
     source = cli_export(tmp_path)
     before = readers.keys(BUCKET)
-    lake.add(Rule(r"s3:PUT /lake/snapshots/t/snapshot=1/part-", "slowdown", times=2))
-    lake.add(Rule(r"s3:PUT /lake/snapshots/t/snapshot=1/_manifest", "reset", times=1))
+    folder = r"s3:PUT /lake/snapshots/t/snapshot(=|%3D)1/"  # the proxy sees keys URL-quoted
+    slowed = lake.add(Rule(folder + "part-", "slowdown", times=2))
+    reset = lake.add(Rule(folder + "_manifest", "reset", times=1))
     status, out, err = convert_cli(source, "s3://lake/snapshots/t/snapshot=1", lake.url, "--workers", "2")
     assert status == 0, err[-2000:]
     assert json.loads(out.splitlines()[-1])["items"] == 60
+    assert (slowed.hits, reset.hits) == (2, 1)
     after = readers.keys(BUCKET)
     assert {k: after[k] for k in before} == before  # README.txt, the sibling snapshot and the export untouched
     written = sorted(k for k in after if k.startswith("snapshots/t/snapshot=1/"))
@@ -361,3 +364,42 @@ def test_cli_into_its_own_folder_survives_put_faults_and_leaves_siblings_alone(l
     rows = sum(pq.read_table(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())).num_rows
                for k in written if k.endswith(".parquet"))
     assert rows == 60
+
+
+def test_cli_killed_while_placing_its_parts_leaves_them_owned_by_its_rerun(lake, injected, tmp_path):
+    injected("CLI convert SIGKILLed while a Parquet part's PUT is in flight; its rerun replaces what it left (case 1)")
+    import os
+    import signal
+    import subprocess
+
+    source, dest = cli_export(tmp_path), "s3://lake/snapshots/t/snapshot=1"
+    before = readers.keys(BUCKET)
+    release = threading.Event()
+    rule = lake.add(Rule(r"s3:PUT /lake/snapshots/t/snapshot(=|%3D)1/part-", "hold", after=1, release=release,
+                         seconds=120, drop=True))
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    process = subprocess.Popen([sys.executable, "-m", "ddb_lake.core.cli", "convert", source, dest, "--endpoint-url",
+                                lake.url, "--quiet", "--workers", "3"], env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert rule.held.wait(120), process.stderr.read()[-2000:] if process.poll() is not None else "no part PUT"
+        os.killpg(process.pid, signal.SIGKILL)  # the CLI and its pool: a worker killed mid-upload
+        process.wait(timeout=60)
+    finally:
+        release.set()
+        lake.clear()
+    for _ in range(100):  # the PUTs that reached the proxy before the kill land in moto
+        left = sorted(k.rsplit("/", 1)[1] for k in readers.keys(BUCKET, "snapshots/t/snapshot=1/"))
+        if len(left) >= 2:
+            break
+        time.sleep(0.05)
+    assert left[0] == "_writing.json" and len(left) >= 2 and "_manifest.json" not in left, left  # parts, no manifest
+    status, out, err = convert_cli(source, dest, lake.url, "--workers", "1")
+    assert status == 0, err[-2000:]
+    summary = json.loads(out.splitlines()[-1])
+    after = readers.keys(BUCKET)
+    written = sorted(k.rsplit("/", 1)[1] for k in after if k.startswith("snapshots/t/snapshot=1/"))
+    assert written == sorted(["_manifest.json", *(f["path"].rsplit("/", 1)[1] for f in summary["files"])])
+    assert not set(written) & set(left)  # every part the killed run placed was its own: replaced, none left over
+    assert {k: after[k] for k in before} == before  # README.txt, the sibling snapshot and the export untouched

@@ -6,23 +6,24 @@ Two passes, each spread over this process and a pool of ``workers - 1`` processe
    structs (the native parser of ``fast_json``; pyarrow's JSON reader for what it declines), profiled, and kept as
    Arrow IPC in a private work folder;
 2. *write*: the profiles merge into one :class:`LakeSchema`; raw chunks are unwrapped column by column into it and
-   written as zstd Parquet parts of about ``target_file_bytes``.
+   written as zstd Parquet parts of about ``target_file_bytes``, each placed in the destination as soon as it is
+   closed, by the process that wrote it (``dest_writer``).
 
-Everything is staged; the destination changes only once all of it succeeded, and only in files an earlier conversion
-to exactly that folder wrote (``dest_ownership``): new files, then ``_manifest.json``, then own files no longer listed.
-A folder holding anything else is refused before any work (``keep_foreign`` writes beside it, never deleting it).
+The destination changes only after pass 1 succeeded, and only in files an earlier conversion to exactly that folder
+wrote (``dest_ownership``): ``_writing.json`` (naming what this conversion may leave), the parts as they close, then
+``_manifest.json`` (the copy is complete: readers read only what it lists), then own files no longer listed. A
+conversion that fails deletes its parts again. A folder holding anything else is refused before any work
+(``keep_foreign`` writes beside it, never deleting it).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import shutil
 import tempfile
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import (
@@ -46,22 +47,14 @@ import pyarrow.parquet as pq
 
 from ddb_lake.core.convert.arrow_unwrap import convert_values
 from ddb_lake.core.convert.ddb_profile import RawShapeError, merge_attribute_maps, profile_attributes
-from ddb_lake.core.convert.dest_ownership import (
-    MANIFEST_NAME,
-    RECORD_NAMES,
-    WRITING_NAME,
-    check_destination,
-    foreign_names,
-    owned_by_records,
-    stale_names,
-    writing_record,
-)
+from ddb_lake.core.convert.dest_ownership import RECORD_NAMES, PartNames, check_destination, foreign_names
+from ddb_lake.core.convert.dest_writer import DestinationWriter, ownership, place_part
 from ddb_lake.core.convert.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, DataFile, read_manifest
 from ddb_lake.core.convert.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, JsonChunk, iter_json_chunks, make_chunk
 from ddb_lake.core.convert.fast_json import PARSERS, read_json_lines
 from ddb_lake.core.convert.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
 from ddb_lake.core.convert.item_validation import find_bad_line
-from ddb_lake.core.convert.storage import Storage, gzip_ratio, is_s3, join_url, local_path
+from ddb_lake.core.convert.storage import Storage, gzip_ratio, join_url
 from ddb_lake.core.convert.worker_budget import available_cpus, check_disk, worker_count
 from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError, SchemaError
 from ddb_lake.core.schema.column_names import assign_names
@@ -308,11 +301,15 @@ def _parse_chunk(task: _ParseTask, chunk: JsonChunk, number: int, result: _Parse
 class _WriteTask:
     group: int
     raw_paths: list[str]
-    out_dir: str
+    out_dir: str  # where parts are written until they are placed (``dest_writer.part_folder``)
     schema_json: dict
     incremental: bool
     old_images_seen: bool
     tuning: Tuning
+    dest: str
+    parts: PartNames
+    storage: Storage  # pickled to a worker as its storage_options (fresh credentials when sent)
+    owner_pid: int  # the converting process: a worker that outlives it places no part
 
 
 def _attribute_arrays(batch: pa.RecordBatch, column: str) -> dict[str, pa.Array]:
@@ -365,7 +362,8 @@ def convert_batch(batch: pa.RecordBatch, schema: LakeSchema, *, incremental: boo
 
 
 class _PartWriter:
-    """Writes Parquet parts of about ``target_file_bytes``, flushing row groups of ``row_group_rows``."""
+    """Writes Parquet parts of about ``target_file_bytes``, flushing row groups of ``row_group_rows``; places each
+    part in the destination as soon as it is closed (``dest_writer.place_part``)."""
 
     def __init__(self, task: _WriteTask, schema: pa.Schema):
         self.task = task
@@ -389,11 +387,11 @@ class _PartWriter:
         if not self.pending_rows:
             return
         if self.writer is None:
-            path = os.path.join(self.task.out_dir, f"part-{self.task.group:05d}-{len(self.parts):04d}.parquet")
-            self.sink = pa.OSFile(path, "wb")
+            name = self.task.parts.name(self.task.group, len(self.parts))
+            self.sink = pa.OSFile(os.path.join(self.task.out_dir, name), "wb")
             self.writer = pq.ParquetWriter(self.sink, self.schema, compression=self.task.tuning.compression,
                                            use_dictionary=dictionary_columns(self.schema))
-            self.parts.append({"path": path, "rows": 0})
+            self.parts.append({"name": name, "rows": 0})
         self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self._group_rows())
         self.parts[-1]["rows"] += self.pending_rows
         self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
@@ -410,8 +408,11 @@ class _PartWriter:
         if self.writer is not None:
             self.writer.close()
             self.sink.close()  # type: ignore[union-attr]
-            self.parts[-1]["bytes"] = os.path.getsize(self.parts[-1]["path"])
             self.writer = self.sink = None
+            part, task = self.parts[-1], self.task
+            local = Path(task.out_dir) / part["name"]
+            part["bytes"] = local.stat().st_size
+            place_part(task.storage, local, join_url(task.dest, part["name"]), task.owner_pid)
 
     def finish(self) -> list[dict[str, Any]]:
         self._flush()
@@ -429,7 +430,8 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
 
 
 def write_group(task: _WriteTask) -> list[dict[str, Any]]:
-    """Pass 2 for a run of raw chunks: unwrap into the lake schema and write Parquet parts."""
+    """Pass 2 for a run of raw chunks: unwrap into the lake schema, write Parquet parts and place each in the
+    destination; return ``[{"name", "rows", "bytes"}]`` in write order."""
     schema = LakeSchema.from_json(task.schema_json)
     arrow_schema = schema.to_arrow().with_metadata({**schema.to_arrow().metadata,
                                                     b"ddb_lake.schema": schema.dumps().encode()})
@@ -631,19 +633,26 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
 
     storage = Storage(storage_options, s3_client=s3_client)
     dest = dest.rstrip("/") or dest
-    listed, owned = _ownership(dest, storage)
+    listed, owned = ownership(dest, storage)
     check_destination(dest, foreign_names(listed, owned), RECORD_NAMES, keep_foreign=keep_foreign)
     manifest = read_manifest(source, storage)
     require_supported_format(manifest.output_format, manifest.export_id)
     note(f"export {manifest.export_id}: {len(manifest.files)} data files"
          f"{'' if manifest.has_manifest else ' (no manifest: moto-style layout)'}")
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
+    writer = DestinationWriter(dest, storage, work, keep_foreign=keep_foreign)
     try:
-        summary = _convert(manifest, dest, work, storage, expected_items, numbers, previous_schema, knobs, note,
+        summary = _convert(manifest, writer, work, storage, expected_items, numbers, previous_schema, knobs, note,
                            key_attributes or (), pin_types(pins), only_files, fixed_schema)
-        _commit(summary, work / "out", dest, storage, note, keep_foreign=keep_foreign)
+        stale = writer.commit(summary)
+    except BaseException:
+        writer.withdraw()
+        raise
     finally:
+        writer.close()
         shutil.rmtree(work, ignore_errors=True)
+    note(f"wrote {len(summary['files'])} Parquet file(s), {summary['bytes_out']} bytes, to {dest}"
+         + (f"; deleted {len(stale)} own file(s) of the previous conversion" if stale else ""))
     summary["seconds"] = round(time.monotonic() - started, 3)
     return summary
 
@@ -658,16 +667,18 @@ def _pool_size(manifest, compressed_bytes: int, knobs: Tuning) -> int:
                         memory_budget_bytes=knobs.memory_budget_bytes)
 
 
-def _preflight(manifest, storage: Storage, work: Path, note: Callable[[str], None]) -> int:
-    """Check the work folder's free disk against the export's size; return the export's compressed bytes."""
+def _preflight(manifest, storage: Storage, work: Path, knobs: Tuning, note: Callable[[str], None]) -> int:
+    """Check the work folder's free disk against the export's size; return the process count."""
     sizes = storage.sizes([f.url for f in manifest.files])
     compressed = sum(sizes.values())
+    workers = _pool_size(manifest, compressed, knobs)
     ratio = gzip_ratio(storage, manifest.files[0].url) if manifest.files else 1.0
+    open_parts = workers * (knobs.target_file_bytes + knobs.row_group_bytes)  # a part overshoots by a row group
     need = check_disk(str(work), compressed_bytes=compressed, uncompressed_bytes=int(compressed * ratio),
-                      export_id=manifest.export_id)
+                      export_id=manifest.export_id, open_parts_bytes=open_parts)
     note(f"export {manifest.export_id}: {compressed} bytes of gzip (about {int(compressed * ratio)} of JSON, "
          f"ratio {ratio:.1f} from the first file); local disk needed about {need} bytes in {work}")
-    return compressed
+    return workers
 
 
 def _parse_all(tasks: list[_ParseTask], pool: ProcessPoolExecutor | None, pool_size: int,
@@ -751,15 +762,14 @@ def _pool_context():
     return context
 
 
-def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: int | None, numbers: str,
+def _convert(manifest, writer: DestinationWriter, work: Path, storage: Storage, expected_items: int | None,
+             numbers: str,
              previous_schema: LakeSchema | None, knobs: Tuning, note: Callable[[str], None],
              key_attributes: Sequence[Mapping[str, str]] = (), pins: Mapping[str, LakeType] | None = None,
              only_files: Sequence[int] | None = None, fixed_schema: LakeSchema | None = None) -> dict:
-    raw_dir, out_dir = work / "raw", work / "out"
+    raw_dir = work / "raw"
     raw_dir.mkdir()
-    out_dir.mkdir()
-    compressed = _preflight(manifest, storage, work, note)
-    workers = _pool_size(manifest, compressed, knobs)
+    workers = _preflight(manifest, storage, work, knobs, note)
     # ``workers`` processes in all: this one and a pool of the others (see ``_shared``)
     pool = ProcessPoolExecutor(workers - 1, mp_context=_pool_context()) if workers > 1 else None
     try:
@@ -783,23 +793,24 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
         if fixed_schema is not None:
             schema, drift = _within(fixed_schema, schema, manifest.export_id), {}
         old_images = sum(p.old_images for p in parsed) > 0 or manifest.output_view == "NEW_AND_OLD_IMAGES"
-        write_tasks = [_WriteTask(g, paths, str(out_dir), schema.to_json(), incremental, old_images, knobs)
-                       for g, paths in enumerate(_groups(parsed, knobs, workers))]
+        groups = _groups(parsed, knobs, workers)
+        names = writer.claim(len(groups))  # from here on, the destination changes
+        write_tasks = [_WriteTask(g, paths, str(writer.staging), schema.to_json(), incremental, old_images, knobs,
+                                  writer.dest, names, storage, os.getpid())
+                       for g, paths in enumerate(groups)]
         parts = [part for group in _run(write_group, write_tasks, pool, workers - 1) for part in group]
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     if not parts:  # an empty export still gets one (empty) file carrying the schema
-        empty = out_dir / "part-00000-0000.parquet"
-        pq.write_table(schema.to_arrow().empty_table(), empty, compression=knobs.compression)
-        parts = [{"path": str(empty), "rows": 0, "bytes": empty.stat().st_size}]
+        parts = [_empty_part(schema, writer, names, knobs)]
     export_type = manifest.export_type or (INCREMENTAL_EXPORT if incremental else FULL_EXPORT)
     summary = {
         "export_id": manifest.export_id,
         "export_type": export_type,
         "output_view": manifest.output_view,
         "source": manifest.folder,
-        "dest": dest.rstrip("/"),
+        "dest": writer.dest,
         "items": rows,
         "source_files": len(parsed),
         "bytes_in": sum(p.bytes_in for p in parsed),
@@ -812,58 +823,16 @@ def _convert(manifest, dest: str, work: Path, storage: Storage, expected_items: 
     if only_files is not None:  # what unifying the slices needs (core.convert.export_slices)
         summary["slice"] = {"files": sorted(only_files), "profile": attributes, "old_images": old_images,
                             "shape": export_shape([p.shape for p in parsed], manifest.export_id)}
-    _name_parts(summary, parts, out_dir, dest)
+    summary["files"] = [{"path": writer.url(p["name"]), "rows": p["rows"], "bytes": p["bytes"]} for p in parts]
+    summary["bytes_out"] = sum(p["bytes"] for p in parts)
     return summary
 
 
-def _name_parts(summary: dict, parts: list[dict], out_dir: Path, dest: str) -> None:
-    """Rename the parts ``part-NNNNN.parquet`` in ``out_dir``; list them in the summary and write ``_manifest.json``."""
-    files = []
-    for number, part in enumerate(sorted(parts, key=lambda p: p["path"])):
-        name = f"part-{number:05d}.parquet"
-        os.replace(part["path"], out_dir / name)
-        files.append({"path": join_url(dest, name), "rows": part["rows"], "bytes": part["bytes"]})
-    summary["files"] = files
-    summary["bytes_out"] = sum(f["bytes"] for f in files)
-    (out_dir / MANIFEST_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True))
-
-
-def _ownership(dest: str, storage: Storage) -> tuple[list[str], frozenset[str]]:
-    """(every name under ``dest``, the names this converter owns there)."""
-    listed = storage.list_names(dest)
-    records = {name: storage.read_text(join_url(dest, name)) for name in RECORD_NAMES if name in listed}
-    return listed, owned_by_records(dest, records)
-
-
-def _commit(summary: dict, out_dir: Path, dest: str, storage: Storage, note: Callable[[str], None], *,
-            keep_foreign: bool) -> None:
-    """Publish the staged files: ``_writing.json``, the parts, ``_manifest.json``; then delete own stale files.
-
-    Only files the converter owns in ``dest`` are replaced or deleted (see ``dest_ownership``); ``_writing.json``
-    lists them all before the first write, so a conversion killed half way leaves its files owned by the next one.
-    """
-    names = [f["path"].rsplit("/", 1)[1] for f in summary["files"]]
-    listed, owned = _ownership(dest, storage)
-    check_destination(dest, foreign_names(listed, owned), [*names, *RECORD_NAMES], keep_foreign=keep_foreign)
-    (out_dir / WRITING_NAME).write_text(writing_record(dest, owned | set(names)))
-    staged = out_dir if is_s3(dest) else _stage_beside(out_dir, dest)
-    try:
-        for name in [WRITING_NAME, *names, MANIFEST_NAME]:
-            storage.put(staged / name, join_url(dest, name))
-        stale = stale_names(owned, names)
-        storage.delete([join_url(dest, name) for name in stale])
-        storage.delete([join_url(dest, WRITING_NAME)])
-    finally:
-        if staged != out_dir:
-            shutil.rmtree(staged, ignore_errors=True)
-    note(f"wrote {len(names)} Parquet file(s), {summary['bytes_out']} bytes, to {dest}"
-         + (f"; deleted {len(stale)} own file(s) of the previous conversion" if stale else ""))
-
-
-def _stage_beside(out_dir: Path, dest: str) -> Path:
-    """Move ``out_dir`` next to the local ``dest`` (same file system), so each file lands there by one rename."""
-    folder = Path(os.path.abspath(local_path(dest)))
-    staged = folder.with_name(f".{folder.name}.staging-{uuid.uuid4().hex[:8]}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(out_dir), staged)
-    return staged
+def _empty_part(schema: LakeSchema, writer: DestinationWriter, names: PartNames, knobs: Tuning) -> dict[str, Any]:
+    """Write and place the one (empty) part of an export without items: it carries the schema."""
+    name = names.name(0, 0)
+    local = writer.staging / name  # type: ignore[operator]
+    pq.write_table(schema.to_arrow().empty_table(), local, compression=knobs.compression)
+    part = {"name": name, "rows": 0, "bytes": local.stat().st_size}
+    place_part(writer.storage, local, writer.url(name))
+    return part

@@ -8,8 +8,9 @@
    process (same names, same types, under the contract); each slice whose schema already is that schema has its
    parts copied as they are; one that lacks columns, or holds a number column as int64 or a narrower decimal, has its
    parts rewritten with Arrow casts (no second parse); any other difference (a column becomes json or decimal_text,
-   a struct gains members) re-converts that slice's files with the unified schema. Then the parts,
-   ``_manifest.json`` last, go to ``dest`` under the converter's ownership rules.
+   a struct gains members) re-converts that slice's files with the unified schema. Each part goes to ``dest`` as soon
+   as it is ready (named ``part-<token>-<slice>-<sequence>.parquet``), ``_manifest.json`` last, under the converter's
+   ownership rules (``dest_writer``).
 """
 
 from __future__ import annotations
@@ -26,23 +27,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ddb_lake.core.convert.converter import (
-    Tuning,
-    _check_total,
-    _ownership,
-    convert_export,
-    export_schema,
-    export_shape,
-)
+from ddb_lake.core.convert.converter import Tuning, _check_total, convert_export, export_schema, export_shape
 from ddb_lake.core.convert.ddb_profile import merge_attribute_maps
-from ddb_lake.core.convert.dest_ownership import (
-    MANIFEST_NAME,
-    RECORD_NAMES,
-    WRITING_NAME,
-    check_destination,
-    foreign_names,
-    writing_record,
-)
+from ddb_lake.core.convert.dest_ownership import RECORD_NAMES, check_destination, foreign_names
+from ddb_lake.core.convert.dest_writer import DestinationWriter, ownership, place_part
 from ddb_lake.core.convert.engine_choice import choose_slices
 from ddb_lake.core.convert.export_manifest import FULL_EXPORT, INCREMENTAL_EXPORT, read_manifest
 from ddb_lake.core.convert.storage import Storage, is_s3, join_url, local_path
@@ -136,17 +124,17 @@ def unify_slices(source: str, dest: str, records: Sequence[Mapping[str, Any]], *
         attributes, rows=rows, incremental=incremental, manifest=manifest, previous_schema=previous_schema,
         numbers=numbers, knobs=knobs, key_attributes=key_attributes or (), pins=pin_types(pins), note=note)
     dest = dest.rstrip("/") or dest
-    listed, owned = _ownership(dest, storage)
+    listed, owned = ownership(dest, storage)
     check_destination(dest, foreign_names(listed, owned), RECORD_NAMES, keep_foreign=False)
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-unify-", dir=knobs.work_dir))
+    writer = DestinationWriter(dest, storage, work)
     try:
-        parts = []
-        for record in records:
-            parts.extend(_placed_parts(record, schema, source, storage, work, numbers=numbers,
+        writer.claim(len(records))
+        files = []
+        for group, record in enumerate(records):
+            files.extend(_placed_parts(record, schema, source, storage, work, writer, group, numbers=numbers,
                                        previous_schema=previous_schema, key_attributes=key_attributes, pins=pins,
                                        note=note, tuning=tuning))
-        files = [{"path": join_url(dest, f"part-{n:05d}.parquet"), "rows": p["rows"], "bytes": p["bytes"],
-                  "from": p["from"], "how": p["how"], "local": p.get("local")} for n, p in enumerate(parts)]
         export_type = manifest.export_type or (INCREMENTAL_EXPORT if incremental else FULL_EXPORT)
         summary = {
             "export_id": manifest.export_id, "export_type": export_type, "output_view": manifest.output_view,
@@ -159,8 +147,12 @@ def unify_slices(source: str, dest: str, records: Sequence[Mapping[str, Any]], *
             "files": [{k: f[k] for k in ("path", "rows", "bytes")} for f in files],
             "bytes_out": sum(f["bytes"] for f in files),
         }
-        _publish(summary, files, work, dest, storage, owned)
+        writer.commit(summary)
+    except BaseException:
+        writer.withdraw()
+        raise
     finally:
+        writer.close()
         shutil.rmtree(work, ignore_errors=True)
     note(f"unified {len(records)} slice(s): {rows} items in {len(files)} part(s) at {dest} ("
          + ", ".join(f"{how}: {sum(1 for f in files if f['how'] == how)}" for how in ("copied", "cast", "reconverted")
@@ -198,35 +190,49 @@ def _widens_number(have: LakeType, want: LakeType) -> bool:
     return want.kind == "decimal" and have.kind in ("int64", "decimal")
 
 
-def _placed_parts(record: Mapping[str, Any], schema: LakeSchema, source: str, storage: Storage, work: Path, *,
-                  note: Callable[[str], None], tuning: Mapping[str, Any], **convert: Any) -> list[dict[str, Any]]:
-    """The slice's parts as files of ``schema``: copied, cast, or (else) converted again from its data files."""
+def _placed_parts(record: Mapping[str, Any], schema: LakeSchema, source: str, storage: Storage, work: Path,
+                  writer: DestinationWriter, group: int, *, note: Callable[[str], None], tuning: Mapping[str, Any],
+                  **convert: Any) -> list[dict[str, Any]]:
+    """Place the slice's parts in ``dest`` as files of ``schema`` (parts of write group ``group``), each as soon as
+    it is ready: copied, cast, or (else) converted again from its data files; return the manifest's file entries."""
     own = LakeSchema.from_json(record["schema"])
     number = record["slice_number"]
+    names = writer.parts
+    assert names is not None, "claim() first"
     if own == schema:
-        return [{"rows": f["rows"], "bytes": f["bytes"], "from": f["path"], "how": "copied"}
-                for f in record["files"]]
+        return [_copied(f, writer.url(names.name(group, n)), storage, "copied") for n, f in enumerate(record["files"])]
     plan = cast_plan(own, schema)
     if plan is not None:
+        placed: list[dict[str, Any]] = []
         try:
-            return [_cast_part(f, plan, schema, storage, work) for f in record["files"]]
+            for n, f in enumerate(record["files"]):
+                local = writer.staging / names.name(group, n)  # type: ignore[operator]
+                cast = _cast_part(f, plan, schema, storage, work, local)
+                place_part(storage, local, writer.url(local.name))
+                placed.append({**cast, "path": writer.url(local.name)})
+            return placed
         except pa.ArrowInvalid as error:
             note(f"slice {number}: a cast to the unified schema would lose digits ({error})")
+            storage.delete([p["path"] for p in placed])
     note(f"slice {number}: its schema differs from the unified one beyond a cast; converting its files again")
     folder = join_url(record["dest"].rsplit("/slice=", 1)[0], f"unified-slice={number:05d}")
     again = convert_export(source, folder, storage_options=storage.storage_options, s3_client=storage.s3_client,
                            only_files=record["slice"]["files"], fixed_schema=schema, **convert, **tuning)
-    return [{"rows": f["rows"], "bytes": f["bytes"], "from": f["path"], "how": "reconverted"}
-            for f in again["files"]]
+    return [_copied(f, writer.url(names.name(group, n)), storage, "reconverted") for n, f in enumerate(again["files"])]
+
+
+def _copied(part: Mapping[str, Any], url: str, storage: Storage, how: str) -> dict[str, Any]:
+    storage.copy(part["path"], url)
+    return {"path": url, "rows": part["rows"], "bytes": part["bytes"], "how": how}
 
 
 def _cast_part(part: Mapping[str, Any], plan: Mapping[str, LakeType | None], schema: LakeSchema, storage: Storage,
-               work: Path) -> dict[str, Any]:
-    """Rewrite one Parquet part into ``schema`` row group by row group (missing columns null, numbers widened)."""
+               work: Path, out: Path) -> dict[str, Any]:
+    """Rewrite one Parquet part into ``schema`` as ``out``, row group by row group (missing columns null, numbers
+    widened)."""
     local = _local_copy(part["path"], storage, work)
     target = schema.to_arrow()
     target = target.with_metadata({**(target.metadata or {}), b"ddb_lake.schema": schema.dumps().encode()})
-    out = work / f"cast-{hashlib.sha1(part['path'].encode()).hexdigest()[:12]}.parquet"
     reader = pq.ParquetFile(local)
     by_attribute = {f.attribute: f.name for f in schema.fields}
     with pq.ParquetWriter(out, target, compression=_compression(reader)) as writer:
@@ -236,7 +242,9 @@ def _cast_part(part: Mapping[str, Any], plan: Mapping[str, LakeType | None], sch
                        else pa.nulls(group.num_rows, target.field(by_attribute[a]).type)
                        for a, have in plan.items()]
             writer.write_table(pa.Table.from_arrays(columns, schema=target))
-    return {"local": str(out), "rows": part["rows"], "bytes": out.stat().st_size, "from": part["path"], "how": "cast"}
+    if local.parent == work:  # a downloaded copy
+        local.unlink()
+    return {"rows": part["rows"], "bytes": out.stat().st_size, "how": "cast"}
 
 
 def _cast(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
@@ -259,23 +267,6 @@ def _local_copy(url: str, storage: Storage, work: Path) -> Path:
     target = work / f"in-{hashlib.sha1(url.encode()).hexdigest()[:12]}.parquet"
     storage.download(url, target)
     return target
-
-
-def _publish(summary: dict, files: list[dict[str, Any]], work: Path, dest: str, storage: Storage,
-             owned: frozenset[str]) -> None:
-    """``_writing.json``, the parts, ``_manifest.json``; then own files no longer listed and ``_writing.json`` go."""
-    names = [f["path"].rsplit("/", 1)[1] for f in files]
-    _put_text(storage, join_url(dest, WRITING_NAME), writing_record(dest, owned | set(names)))
-    for file in files:
-        if file.get("local"):
-            storage.put_copy(Path(file["local"]), file["path"])
-        else:
-            storage.copy(file["from"], file["path"])
-    (work / MANIFEST_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True))
-    storage.put_copy(work / MANIFEST_NAME, join_url(dest, MANIFEST_NAME))
-    stale = sorted(owned - set(names) - {MANIFEST_NAME, WRITING_NAME})
-    storage.delete([join_url(dest, name) for name in stale])
-    storage.delete([join_url(dest, WRITING_NAME)])
 
 
 def _put_text(storage: Storage, url: str, text: str) -> None:

@@ -9,6 +9,7 @@ CLI does. A :class:`Storage` sent to a worker process travels as ``storage_optio
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import zlib
 from dataclasses import dataclass, field
@@ -106,9 +107,7 @@ class Storage:
         if self.s3_client is not None:
             return self.s3_client
         if self._client is None:
-            import boto3
-
-            self._client = boto3.session.Session().client("s3", **boto3_client_kwargs(self.storage_options))
+            self._client = _client_for(self.storage_options)
         return self._client
 
     def worker_options(self) -> dict[str, Any] | None:
@@ -260,6 +259,33 @@ class Storage:
         for url in urls:
             local_path(url).unlink(missing_ok=True)
 
+
+
+_CLIENTS: dict[bytes, Any] = {}  # this process's S3 clients by their storage_options (a worker gets one per task)
+KEPT_CLIENTS = 4
+
+
+def _client_for(storage_options: dict[str, Any] | None) -> Any:
+    """An S3 client for ``storage_options``: the one this process built for the same options, else a new one.
+
+    A pool worker receives its Storage with every task (as options, credentials frozen when sent): without this it
+    would build a client (tens of milliseconds) for each task, and each task places its parts in S3. Options that
+    differ (credentials refreshed) get a client of their own.
+    """
+    import boto3
+
+    try:
+        key = pickle.dumps(storage_options)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        key = None
+    if key is not None and key in _CLIENTS:
+        return _CLIENTS[key]
+    client = boto3.session.Session().client("s3", **boto3_client_kwargs(storage_options))
+    if key is not None:
+        if len(_CLIENTS) >= KEPT_CLIENTS:
+            _CLIENTS.pop(next(iter(_CLIENTS)))
+        _CLIENTS[key] = client
+    return client
 
 
 def gzip_ratio(storage: Storage, url: str, sample_bytes: int = 1 << 20) -> float:

@@ -18,8 +18,9 @@ from ddb_lake.core.errors import ConfigError
 WORKER_BYTES = 320 << 20  # measured peak of one parse/write process with 16 MiB chunks and 64 MiB row groups
 PARENT_BYTES = 192 << 20  # the converting process and the pool's forkserver
 # Local disk a conversion needs per byte of uncompressed JSON: the raw Arrow IPC of pass 1 (measured 0.73-0.95x on
-# orders-like and 100 KB items) plus the Parquet of pass 2 (0.1-0.8x), with room to spare.
-DISK_PER_JSON_BYTE = 1.6
+# orders-like and 100 KB items), with room to spare. Pass 2's Parquet adds only the parts being written: each is
+# placed in the destination as soon as it closes (one per process, ``open_parts_bytes``).
+DISK_PER_JSON_BYTE = 1.0
 DISK_SLACK_BYTES = 256 << 20
 
 
@@ -70,14 +71,18 @@ def worker_count(*, cpus: int, files: int, memory_budget_bytes: int) -> int:
     return max(1, min(cpus, files, by_memory))
 
 
-def disk_needed(uncompressed_bytes: int) -> int:
-    """Local disk (work folder) a conversion of ``uncompressed_bytes`` of export JSON needs at its peak."""
-    return int(uncompressed_bytes * DISK_PER_JSON_BYTE) + DISK_SLACK_BYTES
+def disk_needed(uncompressed_bytes: int, open_parts_bytes: int = 0) -> int:
+    """Local disk (work folder) a conversion of ``uncompressed_bytes`` of export JSON needs at its peak.
+
+    :param open_parts_bytes: the Parquet parts being written at once (processes times the part size).
+    """
+    return int(uncompressed_bytes * DISK_PER_JSON_BYTE) + open_parts_bytes + DISK_SLACK_BYTES
 
 
-def check_disk(work_dir: str, *, compressed_bytes: int, uncompressed_bytes: int, export_id: str) -> int:
+def check_disk(work_dir: str, *, compressed_bytes: int, uncompressed_bytes: int, export_id: str,
+               open_parts_bytes: int = 0) -> int:
     """Raise :class:`InsufficientDiskError` when ``work_dir``'s file system has less free space than needed."""
-    need = disk_needed(uncompressed_bytes)
+    need = disk_needed(uncompressed_bytes, open_parts_bytes)
     free = shutil.disk_usage(work_dir).free
     if free < need:
         raise InsufficientDiskError(
