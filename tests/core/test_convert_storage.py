@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.session
+import pytest
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 
@@ -116,3 +117,12 @@ def test_a_worker_reuses_its_client_for_every_task_sent_with_the_same_options():
     assert first.s3 is second.s3
     refreshed = pickle.loads(pickle.dumps(Storage({**options, "key": "AKIA2"})))
     assert refreshed.s3 is not first.s3 and refreshed.s3.meta.region_name == "eu-west-1"
+
+
+def test_local_only_storage_is_sent_without_building_a_client():
+    """A conversion of local files hands its workers a Storage that resolves nothing (no S3 client, no probe)."""
+    storage = Storage(local_only=True)
+    sent = pickle.loads(pickle.dumps(storage))
+    assert sent.local_only and sent.storage_options is None and storage._client is None
+    with pytest.raises(ValueError, match="local paths only"):
+        sent.list_files("s3://bucket/prefix/")

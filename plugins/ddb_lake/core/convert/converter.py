@@ -54,7 +54,7 @@ from ddb_lake.core.convert.export_reader import MAX_ITEM_BYTES, NO_SIZE_CHECK, J
 from ddb_lake.core.convert.fast_json import PARSERS, read_json_lines
 from ddb_lake.core.convert.ion_export import ION_FORMAT, JSON_FORMAT, ion_lines_to_json, require_supported_format
 from ddb_lake.core.convert.item_validation import find_bad_line
-from ddb_lake.core.convert.storage import Storage, gzip_ratio, join_url
+from ddb_lake.core.convert.storage import Storage, gzip_ratio, is_s3, join_url
 from ddb_lake.core.convert.worker_budget import available_cpus, check_disk, worker_count
 from ddb_lake.core.errors import ExportFormatError, ItemCountMismatchError, MalformedLineError, SchemaError
 from ddb_lake.core.schema.column_names import assign_names
@@ -772,6 +772,8 @@ def _convert(manifest, writer: DestinationWriter, work: Path, storage: Storage, 
     workers = _preflight(manifest, storage, work, knobs, note)
     # ``workers`` processes in all: this one and a pool of the others (see ``_shared``)
     pool = ProcessPoolExecutor(workers - 1, mp_context=_pool_context()) if workers > 1 else None
+    if not is_s3(manifest.folder) and not is_s3(writer.dest):  # local files: no S3 client to build for the workers
+        storage = Storage(local_only=True)
     try:
         parse_tasks = [_ParseTask(i, f, manifest.export_id, str(raw_dir), storage, knobs,
                                   manifest.output_format, json_threads=pool is None)

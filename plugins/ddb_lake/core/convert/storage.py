@@ -99,11 +99,15 @@ class Storage:
 
     storage_options: dict[str, Any] | None = None
     s3_client: Any = None
+    local_only: bool = False  # local paths only: sent to a worker with no S3 client built to resolve credentials
     _client: Any = field(default=None, init=False, repr=False)
     _default_endpoint: str | None = field(default=None, init=False, repr=False)
 
     @property
     def s3(self) -> Any:
+        if self.local_only:
+            raise ValueError("this Storage handles local paths only (Storage(local_only=True)); an s3:// URL needs "
+                             "a Storage with storage_options or an s3_client")
         if self.s3_client is not None:
             return self.s3_client
         if self._client is None:
@@ -124,10 +128,13 @@ class Storage:
         return client_options(client, self._default_endpoint)
 
     def __getstate__(self) -> dict[str, Any]:
+        if self.local_only:
+            return {"storage_options": None, "local_only": True}
         return {"storage_options": self.worker_options()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.storage_options = state["storage_options"]
+        self.local_only = state.get("local_only", False)
         self.s3_client = None
         self._client = None
         self._default_endpoint = None
