@@ -59,11 +59,13 @@ if len(sys.argv) > 1 and sys.argv[1] == "scheduler":  # its LocalExecutor worker
 class AirflowServices:
     """Start and stop one Airflow deployment under ``root`` on its own PostgreSQL cluster in ``pg_state``."""
 
-    def __init__(self, root: Path, pg_state: Path, tables_dir: Path, *, parallelism: int = 6) -> None:
+    def __init__(self, root: Path, pg_state: Path, tables_dir: Path, *, parallelism: int = 6,
+                 extra_dags: Path | None = None) -> None:
         self.root = root
         self.pg_state = pg_state
         self.tables_dir = tables_dir
         self.parallelism = parallelism
+        self.extra_dags = extra_dags  # a second DAG bundle (a test's own DAG files) beside the repository's dags/
         self.processes: dict[str, subprocess.Popen] = {}
         self.env: dict[str, str] = {}
         self.db_url = ""
@@ -110,6 +112,12 @@ class AirflowServices:
             "DDB_LAKE_TABLES_DIR": str(self.tables_dir),
             "_API_PORT": str(api_port),
         }
+        if self.extra_dags is not None:
+            local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+            env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
+                {"name": "dags-folder", "classpath": local, "kwargs": {}},
+                {"name": "test-dags", "classpath": local, "kwargs": {"path": str(self.extra_dags)}},
+            ])
         self.env = env
         return env
 

@@ -31,6 +31,7 @@ import seed_demo  # noqa: E402
 from airflow_runs import table_file  # noqa: E402
 from airflow_services import AirflowServices  # noqa: E402
 from browser import chromium_page, keep_screenshot  # noqa: E402
+from mapped_dag import check_copies, write_dag  # noqa: E402
 
 from ddb_lake.core.config.table_config import load_table_config  # noqa: E402
 
@@ -44,6 +45,7 @@ DAG_ID = f"ddb_lake__{NAME}"
 DATES = ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]  # logical dates: interval starts
 STAMPS = [f"{d}T000000Z" for d in ("20261118", "20261119", "20261120", "20261121", "20261122")]  # interval ends
 ITEMS = 300
+MAPPED_DAG_ID, MAPPED_BUCKET = "mapped_convert_killed", "mapped-killed"  # tests/e2e/mapped_dag.py
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,12 @@ def airflow(local_stack_state, tmp_path_factory):
     seed_demo.seed_google(config)
     # the cluster belongs to a non-root OS user when the tests run as root: keep it where every user may enter
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    services = AirflowServices(root, REPO_ROOT / ".stack" / f"postgres-{worker}-{root.name}", root / "tables")
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    s3 = AwsBaseHook(aws_conn_id="aws_default", client_type="s3", region_name="us-east-1").conn
+    write_dag(s3, root / "test-dags", bucket=MAPPED_BUCKET, dag_id=MAPPED_DAG_ID, fault="kill", work=root)
+    services = AirflowServices(root, REPO_ROOT / ".stack" / f"postgres-{worker}-{root.name}", root / "tables",
+                               extra_dags=root / "test-dags")
     try:
         services.start()
         services.wait_for_dag(DAG_ID)
@@ -108,7 +115,10 @@ def readers_view(config) -> dict:
     s3 = AwsBaseHook(aws_conn_id="aws_default", client_type="s3", region_name="us-east-1").conn
     parquet = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=config.lake.bucket, Prefix="lake/snapshots/"):
-        parquet.update({o["Key"]: o["ETag"] for o in page.get("Contents", []) if o["Key"].endswith(".parquet")})
+        # what a reader can be pointed at: the commits' attempt folders, not the slices' own output (convert.engine
+        # auto's `attempt=<run>-slices/`, private to the run, replaced when its slice reruns)
+        parquet.update({o["Key"]: o["ETag"] for o in page.get("Contents", [])
+                        if o["Key"].endswith(".parquet") and "-slices/" not in o["Key"]})
     bq = BigQueryHook(gcp_conn_id="google_cloud_default").get_client(project_id=config.bigquery.project)
     dataset = f"{config.bigquery.project}.{config.bigquery.dataset}"
     days = {}
@@ -125,6 +135,7 @@ def readers_view(config) -> dict:
     }
 
 
+@pytest.mark.usefixtures("mapped_run")  # triggered first: the mapped DAG runs beside the backfill
 def test_five_intervals_at_once_then_again(airflow):
     services, config = airflow
     started = backfill(services)
@@ -300,3 +311,35 @@ def test_task_logs_say_each_thing_once(airflow):
             assert "bytes exported" not in text, log
     assert progress_lines and report_lines  # the lines counted are there
 
+
+
+@pytest.fixture(scope="module")
+def mapped_run(airflow) -> dict:
+    """The mapped engine's DAG (tests/e2e/mapped_dag.py) triggered once; it runs beside the module's other runs."""
+    services, _ = airflow
+    services.wait_for_dag(MAPPED_DAG_ID)
+    assert services.rest(f"/dags/{MAPPED_DAG_ID}", "PATCH", {"is_paused": False})["is_paused"] is False
+    return services.rest(f"/dags/{MAPPED_DAG_ID}/dagRuns", "POST", {"logical_date": "2026-11-22T00:00:00Z"})
+
+
+def test_a_killed_mapped_slice_retries_alone(airflow, mapped_run):
+    """convert_slice[1]'s first try is SIGKILLed in its own task process (the LocalExecutor's supervisor sees it
+    die, as after an OOM kill): only that slice runs again, the others once, and the commit equals the one-task
+    conversion of the same export."""
+    services, _ = airflow
+    run_id = mapped_run["dag_run_id"]
+    assert services.wait_for_run(MAPPED_DAG_ID, run_id, timeout=420) == "success", services.failed_tasks(
+        MAPPED_DAG_ID)
+    tries = services.query("SELECT map_index, state, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s "
+                           "AND task_id = 'convert_slice' ORDER BY map_index", MAPPED_DAG_ID, run_id)
+    assert tries == [(0, "success", 1), (1, "success", 2), (2, "success", 1)]  # only slice 1 ran again
+    first = services.query("SELECT state FROM task_instance_history WHERE dag_id = %s AND run_id = %s "
+                           "AND task_id = 'convert_slice' AND map_index = 1 AND try_number = 1", MAPPED_DAG_ID, run_id)
+    assert first == [("failed",)]
+    others = services.query("SELECT task_id, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s "
+                            "AND task_id <> 'convert_slice' ORDER BY task_id", MAPPED_DAG_ID, run_id)
+    assert others == [("convert", 1), ("slice_plan", 1), ("worker", 1)]
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    check_copies(AwsBaseHook(aws_conn_id="aws_default", client_type="s3", region_name="us-east-1").conn,
+                 MAPPED_BUCKET)
