@@ -294,3 +294,23 @@ def test_native_decimals_equal_arrow_cast_or_decline():
     assert fast_json.native_decimals(pa.array(["123.4"]), pa.decimal128(4, 2)) is None  # 3 + 2 digits: Arrow says
     assert fast_json.native_decimals(pa.array(["-0.50", None, "12"]), pa.decimal128(4, 2)).to_pylist() == [
         Decimal("-0.50"), None, Decimal("12.00")]
+
+
+@needs_native
+def test_wide_sparse_items_and_escaped_keys():
+    """Past 16 fields a struct finds its keys by hash: 300 sparse attributes in shuffled order, and keys with escapes
+    (a quote, a backslash, \\u-escaped letters) give pyarrow's table."""
+    rng = random.Random(11)
+    names = [f"attr{i:03d}" for i in range(300)] + ['quo"te', "back\\slash", "\u00fcml\u00e4ut"]
+    lines = []
+    for i in range(400):
+        chosen = rng.sample(names, rng.randint(1, 40))
+        item = {"pk": {"S": str(i)}, **{name: {"N": str(rng.randint(0, 9))} for name in chosen}}
+        lines.append(json.dumps({"Item": item}, ensure_ascii=True))
+    data = ("\n".join(lines) + "\n").encode()
+    native = fast_json.read_json_lines(data)
+    assert native is not None and native.schema.field("Item").type.num_fields == len(names) + 1
+    expected = pj.read_json(io.BytesIO(data), parse_options=pj.ParseOptions(explicit_schema=native.schema))
+    assert native.equals(expected.combine_chunks())
+    assert _names(pj.read_json(io.BytesIO(data)).schema.field("Item").type) == _names(
+        native.schema.field("Item").type)
