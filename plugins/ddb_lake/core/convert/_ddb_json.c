@@ -628,31 +628,60 @@ static PyObject *line_lengths(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* A string array handed over as its buffers (validity or None, int32 offsets, data) with the array's offset and
+ * length: number_stats and decimals read their values through it. */
+typedef struct {
+    Py_buffer validity_view, offsets_view, data_view;
+    const unsigned char *bits, *chars; /* bits: NULL when every value is valid */
+    const int32_t *offs;              /* already advanced by ``offset``: value i spans offs[i] .. offs[i + 1] */
+    Py_ssize_t offset, length;
+} strings_t;
+
+/* Completes ``a`` once PyArg_ParseTuple filled its offsets and data views: takes ``validity``'s buffer (unless None);
+ * on failure releases the views and returns -1 with the error set. */
+static int strings_open(strings_t *a, PyObject *validity) {
+    a->bits = NULL;
+    if (validity != Py_None) {
+        if (PyObject_GetBuffer(validity, &a->validity_view, PyBUF_SIMPLE)) {
+            PyBuffer_Release(&a->offsets_view);
+            PyBuffer_Release(&a->data_view);
+            return -1;
+        }
+        a->bits = a->validity_view.buf;
+    }
+    a->offs = (const int32_t *)a->offsets_view.buf + a->offset;
+    a->chars = a->data_view.buf;
+    return 0;
+}
+
+static inline int strings_valid(const strings_t *a, Py_ssize_t i) {
+    Py_ssize_t at = a->offset + i;
+    return !a->bits || (a->bits[at / 8] & (1u << (at % 8)));
+}
+
+static void strings_close(strings_t *a) {
+    if (a->bits) PyBuffer_Release(&a->validity_view);
+    PyBuffer_Release(&a->offsets_view);
+    PyBuffer_Release(&a->data_view);
+}
+
 /* The number profile of a string array's values (ddb_profile.number_stats): count, all integers, widest integer
  * part, widest scale, and the rows written with an exponent (left to Python's Decimal). None when a value holds a
  * character no DynamoDB number has (the Python path then decides). */
 static PyObject *number_stats(PyObject *self, PyObject *args) {
-    PyObject *validity_obj;
-    Py_buffer offsets_view, data_view, validity_view = {0};
-    Py_ssize_t offset, length;
+    PyObject *validity;
+    strings_t a;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Oy*y*nn", &validity_obj, &offsets_view, &data_view, &offset, &length)) return NULL;
-    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity_view, PyBUF_SIMPLE)) {
-        PyBuffer_Release(&offsets_view);
-        PyBuffer_Release(&data_view);
+    if (!PyArg_ParseTuple(args, "Oy*y*nn", &validity, &a.offsets_view, &a.data_view, &a.offset, &a.length) ||
+        strings_open(&a, validity))
         return NULL;
-    }
-    const unsigned char *bits = validity_obj != Py_None ? validity_view.buf : NULL;
-    const int32_t *offs = (const int32_t *)offsets_view.buf + offset;
-    const unsigned char *data = data_view.buf;
     Py_ssize_t count = 0, int_max = 0, plain_int_max = 0, plain_scale_max = 0;
     int all_int = 1, unsupported = 0;
     PyObject *exponent_rows = PyList_New(0);
-    for (Py_ssize_t i = 0; i < length && exponent_rows && !unsupported; i++) {
-        Py_ssize_t at = offset + i;
-        if (bits && !(bits[at / 8] & (1u << (at % 8)))) continue;
+    for (Py_ssize_t i = 0; i < a.length && exponent_rows && !unsupported; i++) {
+        if (!strings_valid(&a, i)) continue;
         count++;
-        const unsigned char *t = data + offs[i], *e = data + offs[i + 1];
+        const unsigned char *t = a.chars + a.offs[i], *e = a.chars + a.offs[i + 1];
         int has_exp = 0, digits_only = 1;
         for (const unsigned char *c = t; c < e; c++) {
             unsigned ch = *c;
@@ -685,9 +714,7 @@ static PyObject *number_stats(PyObject *self, PyObject *args) {
         if (int_digits > plain_int_max) plain_int_max = int_digits;
         if (scale > plain_scale_max) plain_scale_max = scale;
     }
-    if (validity_obj != Py_None) PyBuffer_Release(&validity_view);
-    PyBuffer_Release(&offsets_view);
-    PyBuffer_Release(&data_view);
+    strings_close(&a);
     if (!exponent_rows) return NULL;
     if (unsupported) {
         Py_DECREF(exponent_rows);
@@ -704,34 +731,26 @@ static PyObject *number_stats(PyObject *self, PyObject *args) {
  * precision - scale and whose fraction fits scale; anything else (exponents, more digits) gives None and the caller
  * casts with Arrow, which then also says what does not fit. */
 static PyObject *decimals(PyObject *self, PyObject *args) {
-    PyObject *validity_obj;
-    Py_buffer offsets_view, data_view, validity_view = {0};
-    Py_ssize_t offset, length;
+    PyObject *validity;
+    strings_t a;
     int precision, scale;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Oy*y*nnii", &validity_obj, &offsets_view, &data_view, &offset, &length, &precision,
-                          &scale))
+    if (!PyArg_ParseTuple(args, "Oy*y*nnii", &validity, &a.offsets_view, &a.data_view, &a.offset, &a.length,
+                          &precision, &scale) ||
+        strings_open(&a, validity))
         return NULL;
-    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity_view, PyBUF_SIMPLE)) {
-        PyBuffer_Release(&offsets_view);
-        PyBuffer_Release(&data_view);
-        return NULL;
-    }
-    const unsigned char *bits = validity_obj != Py_None ? validity_view.buf : NULL;
-    const int32_t *offs = (const int32_t *)offsets_view.buf + offset;
-    const unsigned char *data = data_view.buf;
+    Py_ssize_t length = a.length;
     unsigned char *values = calloc((size_t)(length ? length : 1), 16);
-    unsigned char *valid = bits ? calloc((size_t)(length / 8 + 1), 1) : NULL;
+    unsigned char *valid = a.bits ? calloc((size_t)(length / 8 + 1), 1) : NULL;
     Py_ssize_t nulls = 0;
-    int ok = values && (valid || !bits) && precision <= 38 && scale >= 0 && scale <= precision;
+    int ok = values && (valid || !a.bits) && precision <= 38 && scale >= 0 && scale <= precision;
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
     ok = 0; /* Arrow's decimals are little-endian: leave other machines to Arrow's cast */
 #endif
     for (Py_ssize_t i = 0; ok && i < length; i++) {
-        Py_ssize_t at = offset + i;
-        if (bits && !(bits[at / 8] & (1u << (at % 8)))) { nulls++; continue; }
+        if (!strings_valid(&a, i)) { nulls++; continue; }
         if (valid) valid[i / 8] |= (unsigned char)(1u << (i % 8));
-        const unsigned char *t = data + offs[i], *e = data + offs[i + 1];
+        const unsigned char *t = a.chars + a.offs[i], *e = a.chars + a.offs[i + 1];
         int negative = t < e && *t == '-';
         if (negative) t++;
         const unsigned char *int_start = t;
@@ -754,9 +773,8 @@ static PyObject *decimals(PyObject *self, PyObject *args) {
         __int128 signed_value = negative ? -(__int128)v : (__int128)v;
         memcpy(values + 16 * i, &signed_value, 16); /* little-endian, as Arrow's layout */
     }
-    if (validity_obj != Py_None) PyBuffer_Release(&validity_view);
-    PyBuffer_Release(&offsets_view);
-    PyBuffer_Release(&data_view);
+    int had_bits = a.bits != NULL;
+    strings_close(&a);
     PyObject *out = NULL;
     if (ok) {
         PyObject *value_bytes = PyBytes_FromStringAndSize((const char *)values, 16 * length);
@@ -764,7 +782,7 @@ static PyObject *decimals(PyObject *self, PyObject *args) {
         if (value_bytes && valid_bytes) out = Py_BuildValue("(OOn)", value_bytes, valid_bytes, nulls);
         Py_XDECREF(value_bytes);
         Py_XDECREF(valid_bytes);
-    } else if (!values || (bits && !valid)) {
+    } else if (!values || (had_bits && !valid)) {
         PyErr_NoMemory();
     } else {
         out = Py_NewRef(Py_None);
