@@ -17,48 +17,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import boto3
+from process_tree import FolderPeak
 
 from ddb_lake.core.convert.converter import convert_export
 from ddb_lake.core.convert.export_writer import item_line, write_export
-
-
-class FolderPeak:
-    """The peak bytes, Parquet files and Parquet bytes under ``folder``, polled every 2 ms in a thread."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.peak = {"bytes": 0, "parquet_files": 0, "parquet_bytes": 0}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> FolderPeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            total = files = parquet = 0
-            for folder, _, names in os.walk(self.folder):
-                for name in names:
-                    try:
-                        size = os.path.getsize(os.path.join(folder, name))
-                    except OSError:  # deleted while listed
-                        continue
-                    total += size
-                    if name.endswith(".parquet"):
-                        files, parquet = files + 1, parquet + size
-            now = {"bytes": total, "parquet_files": files, "parquet_bytes": parquet}
-            self.peak = {key: max(value, now[key]) for key, value in self.peak.items()}
-            time.sleep(0.002)
 
 
 def moto_server() -> tuple[subprocess.Popen, str]:

@@ -1,13 +1,18 @@
-"""Peak memory of a command's whole process tree (pool workers included), sampled while it runs.
+"""Peak memory of a command's whole process tree (pool workers included), sampled while it runs; peak use of a
+folder (:class:`FolderPeak`).
 
-Used by bench/convert.py and by tests/core/test_convert_memory.py (the 1 GiB budget check).
+Used by bench/convert.py and bench/convert_disk.py, and by tests/core/test_convert_memory.py (the 1 GiB budget
+check) and tests/core/test_convert_part_upload.py (at most one part per process in the work folder).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
+import threading
 import time
+from pathlib import Path
 
 import psutil
 
@@ -43,3 +48,39 @@ def run_with_usage(command: list[str], env: dict[str, str] | None = None, interv
         out.seek(0)
         err.seek(0)
         return peak, sum(cpu.values()), subprocess.CompletedProcess(command, proc.returncode, out.read(), err.read())
+
+
+class FolderPeak:
+    """The peak bytes, Parquet files and Parquet bytes under ``folder`` (at any one poll), polled every ``interval``
+    seconds in a thread while the ``with`` block runs; ``polls`` counts the polls."""
+
+    def __init__(self, folder: Path, interval: float = 0.002):
+        self.folder, self.interval, self.polls = folder, interval, 0
+        self.peak = {"bytes": 0, "parquet_files": 0, "parquet_bytes": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FolderPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = files = parquet = 0
+            for folder, _, names in os.walk(self.folder):
+                for name in names:
+                    try:
+                        size = os.path.getsize(os.path.join(folder, name))
+                    except OSError:  # deleted while listed (a part placed, a raw chunk read)
+                        continue
+                    total += size
+                    if name.endswith(".parquet"):
+                        files, parquet = files + 1, parquet + size
+            now = {"bytes": total, "parquet_files": files, "parquet_bytes": parquet}
+            self.peak = {key: max(value, now[key]) for key, value in self.peak.items()}
+            self.polls += 1
+            time.sleep(self.interval)

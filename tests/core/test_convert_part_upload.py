@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import boto3
@@ -20,34 +19,11 @@ from ddb_lake.core.convert.storage import Storage
 pytestmark = pytest.mark.integration
 WORKERS = 2
 
-
-class FolderWatch:
-    """The most ``*.parquet`` files (and their bytes) seen at once under ``folder``, polled every millisecond."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.files, self.bytes, self.polls = folder, 0, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> FolderWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            sizes = []
-            for part in self.folder.rglob("*.parquet"):
-                try:
-                    sizes.append(part.stat().st_size)
-                except FileNotFoundError:  # placed (uploaded and deleted) while listed
-                    pass
-            self.files, self.bytes = max(self.files, len(sizes)), max(self.bytes, sum(sizes))
-            self.polls += 1
-            time.sleep(0.001)
+# bench/process_tree.py by its path: bench/ on sys.path would shadow include/cdc with bench/cdc.py
+_spec = importlib.util.spec_from_file_location(
+    "process_tree", Path(__file__).resolve().parents[2] / "bench" / "process_tree.py")
+process_tree = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(process_tree)
 
 
 def test_the_work_folder_holds_at_most_one_part_per_process(tmp_path: Path, moto_reset: str):
@@ -61,13 +37,14 @@ def test_the_work_folder_holds_at_most_one_part_per_process(tmp_path: Path, moto
     src = write_export(tmp_path / "in" / "AWSDynamoDB" / "01700000000000-upload01", files)
     work = tmp_path / "work"
     work.mkdir()
-    with FolderWatch(work) as watch:
+    with process_tree.FolderPeak(work, interval=0.001) as watch:
         summary = convert_export(str(src), "s3://lake/snap/1", storage_options=options, work_dir=str(work),
                                  workers=WORKERS, target_file_bytes=4 << 10, row_group_rows=100)
     parts = summary["files"]
     assert len(parts) >= 12 and summary["items"] == 3600  # one part or more per data file: 12 or more in all
-    assert 1 <= watch.files <= WORKERS, (watch.files, watch.polls)  # staged all at once before: len(parts)
-    assert watch.bytes <= WORKERS * max(p["bytes"] for p in parts)
+    peak = watch.peak
+    assert 1 <= peak["parquet_files"] <= WORKERS, (peak, watch.polls)  # staged all at once before: len(parts)
+    assert peak["parquet_bytes"] <= WORKERS * max(p["bytes"] for p in parts)
     assert list(work.iterdir()) == []  # the work folder is gone with its raw chunks
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix="snap/1/")["Contents"])
     assert keys == sorted(["snap/1/_manifest.json", *(p["path"].removeprefix("s3://lake/") for p in parts)])
