@@ -47,30 +47,14 @@ def number_stats(texts: pa.Array) -> dict[str, Any]:
     """
     native = native_number_stats(texts)
     if native is not None:
-        return _native_stats(texts, *native)
-    texts = pc.drop_null(texts)
-    if len(texts) == 0:
-        return {"count": 0, "all_int": True, "fits_int64": True, "int_digits": 0, "scale": 0}
-    signed = pc.starts_with(texts, "-")
-    magnitude = pc.if_else(signed, pc.utf8_slice_codeunits(texts, 1), texts) if pc.any(signed).as_py() else texts
-    all_int = bool(pc.all(pc.ascii_is_decimal(magnitude)).as_py())
-    if all_int:  # ASCII digits only: no dot, no exponent, one byte per digit
-        max_int = pc.max(pc.binary_length(pc.utf8_ltrim(magnitude, "0"))).as_py() or 0
-        max_scale = 0
+        count, all_int, max_int, max_scale, exponent_rows = native
+        exponent_texts = [texts[row].as_py() for row in exponent_rows]
     else:
-        max_int, max_scale = _plain_digits(texts)
-    fits = all_int and (max_int <= INT64_SAFE_DIGITS or _casts_to_int64(texts))
-    return {"count": len(texts), "all_int": all_int, "fits_int64": bool(fits), "int_digits": int(max_int),
-            "scale": int(max_scale)}
-
-
-def _native_stats(texts: pa.Array, count: int, all_int: bool, max_int: int, max_scale: int,
-                  exponent_rows: list[int]) -> dict[str, Any]:
-    """:func:`number_stats` from the native pass: exponent forms (rare) get exact digits via Decimal here."""
+        count, all_int, max_int, max_scale, exponent_texts = _digits_with_arrow(texts)
     if count == 0:
         return {"count": 0, "all_int": True, "fits_int64": True, "int_digits": 0, "scale": 0}
-    for row in exponent_rows:
-        digits, exponent = _digits_exponent(texts[row].as_py())
+    for text in exponent_texts:  # exponent forms are rare: exact digits via Decimal
+        digits, exponent = _digits_exponent(text)
         max_int = max(max_int, max(digits + exponent, 0))
         max_scale = max(max_scale, max(-exponent, 0))
     fits = all_int and (max_int <= INT64_SAFE_DIGITS or _casts_to_int64(pc.drop_null(texts)))
@@ -78,8 +62,16 @@ def _native_stats(texts: pa.Array, count: int, all_int: bool, max_int: int, max_
             "scale": int(max_scale)}
 
 
-def _plain_digits(texts: pa.Array) -> tuple[int, int]:
-    """(widest integer part, widest scale) of number texts that are not all integers; exponent forms via Decimal."""
+def _digits_with_arrow(texts: pa.Array) -> tuple[int, bool, int, int, list[str]]:
+    """What the native pass gives, with Arrow compute: (count, all integers, widest integer part and scale of the
+    forms without an exponent, the texts with one), nulls ignored."""
+    texts = pc.drop_null(texts)
+    if len(texts) == 0:
+        return 0, True, 0, 0, []
+    signed = pc.starts_with(texts, "-")
+    magnitude = pc.if_else(signed, pc.utf8_slice_codeunits(texts, 1), texts) if pc.any(signed).as_py() else texts
+    if pc.all(pc.ascii_is_decimal(magnitude)).as_py():  # ASCII digits only: no dot, no exponent, a byte per digit
+        return len(texts), True, pc.max(pc.binary_length(pc.utf8_ltrim(magnitude, "0"))).as_py() or 0, 0, []
     unsigned = pc.utf8_ltrim(pc.utf8_ltrim(texts, "-"), "0")
     has_exp = pc.or_(pc.match_substring(texts, "e"), pc.match_substring(texts, "E"))
     plain = pc.filter(unsigned, pc.invert(has_exp))
@@ -87,13 +79,8 @@ def _plain_digits(texts: pa.Array) -> tuple[int, int]:
     length = pc.utf8_length(plain)
     int_digits = pc.if_else(pc.less(dot, 0), length, dot)
     scale = pc.if_else(pc.less(dot, 0), 0, pc.subtract(pc.subtract(length, dot), 1))
-    max_int = pc.max(int_digits).as_py() or 0
-    max_scale = pc.max(scale).as_py() or 0
-    for text in pc.filter(texts, has_exp).to_pylist():  # exponent forms are rare: exact digits via Decimal
-        digits, exponent = _digits_exponent(text)
-        max_int = max(max_int, max(digits + exponent, 0))
-        max_scale = max(max_scale, max(-exponent, 0))
-    return max_int, max_scale
+    return (len(texts), False, pc.max(int_digits).as_py() or 0, pc.max(scale).as_py() or 0,
+            pc.filter(texts, has_exp).to_pylist())
 
 
 def _digits_exponent(text: str) -> tuple[int, int]:
