@@ -640,16 +640,12 @@ def convert_export(source: str, dest: str, *, expected_items: int | None = None,
     note(f"export {manifest.export_id}: {len(manifest.files)} data files"
          f"{'' if manifest.has_manifest else ' (no manifest: moto-style layout)'}")
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-", dir=knobs.work_dir))
-    writer = DestinationWriter(dest, storage, work, keep_foreign=keep_foreign)
     try:
-        summary = _convert(manifest, writer, work, storage, expected_items, numbers, previous_schema, knobs, note,
-                           key_attributes or (), pin_types(pins), only_files, fixed_schema)
-        stale = writer.commit(summary)
-    except BaseException:
-        writer.withdraw()
-        raise
+        with DestinationWriter(dest, storage, work, keep_foreign=keep_foreign) as writer:
+            summary = _convert(manifest, writer, work, storage, expected_items, numbers, previous_schema, knobs,
+                               note, key_attributes or (), pin_types(pins), only_files, fixed_schema)
+            stale = writer.commit(summary)
     finally:
-        writer.close()
         shutil.rmtree(work, ignore_errors=True)
     note(f"wrote {len(summary['files'])} Parquet file(s), {summary['bytes_out']} bytes, to {dest}"
          + (f"; deleted {len(stale)} own file(s) of the previous conversion" if stale else ""))

@@ -144,6 +144,17 @@ class DestinationWriter:
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
 
+    def __enter__(self) -> DestinationWriter:
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        """Withdraw the placed parts when the block failed (any exception, an interrupt too); drop the staging."""
+        try:
+            if error_type is not None:
+                self.withdraw()
+        finally:
+            self.close()
+
     def _put_text(self, name: str, text: str) -> None:
         assert self.staging is not None, "claim() first"
         path = self.staging / name

@@ -127,32 +127,28 @@ def unify_slices(source: str, dest: str, records: Sequence[Mapping[str, Any]], *
     listed, owned = ownership(dest, storage)
     check_destination(dest, foreign_names(listed, owned), RECORD_NAMES, keep_foreign=False)
     work = Path(tempfile.mkdtemp(prefix="ddb-lake-unify-", dir=knobs.work_dir))
-    writer = DestinationWriter(dest, storage, work)
     try:
-        writer.claim(len(records))
-        files = []
-        for group, record in enumerate(records):
-            files.extend(_placed_parts(record, schema, source, storage, work, writer, group, numbers=numbers,
-                                       previous_schema=previous_schema, key_attributes=key_attributes, pins=pins,
-                                       note=note, tuning=tuning))
-        export_type = manifest.export_type or (INCREMENTAL_EXPORT if incremental else FULL_EXPORT)
-        summary = {
-            "export_id": manifest.export_id, "export_type": export_type, "output_view": manifest.output_view,
-            "source": manifest.folder, "dest": dest, "items": rows, "source_files": len(manifest.files),
-            "bytes_in": sum(r["bytes_in"] for r in records),
-            "bytes_uncompressed": sum(r["bytes_uncompressed"] for r in records), "numbers": numbers,
-            "schema": schema.to_json(), "drift": drift,
-            "verified": {"manifest": manifest.has_manifest, "expected_items": expected_items},
-            "engine": "mapped", "slices": len(records),
-            "files": [{k: f[k] for k in ("path", "rows", "bytes")} for f in files],
-            "bytes_out": sum(f["bytes"] for f in files),
-        }
-        writer.commit(summary)
-    except BaseException:
-        writer.withdraw()
-        raise
+        with DestinationWriter(dest, storage, work) as writer:
+            writer.claim(len(records))
+            files = []
+            for group, record in enumerate(records):
+                files.extend(_placed_parts(record, schema, source, storage, work, writer, group, numbers=numbers,
+                                           previous_schema=previous_schema, key_attributes=key_attributes, pins=pins,
+                                           note=note, tuning=tuning))
+            export_type = manifest.export_type or (INCREMENTAL_EXPORT if incremental else FULL_EXPORT)
+            summary = {
+                "export_id": manifest.export_id, "export_type": export_type, "output_view": manifest.output_view,
+                "source": manifest.folder, "dest": dest, "items": rows, "source_files": len(manifest.files),
+                "bytes_in": sum(r["bytes_in"] for r in records),
+                "bytes_uncompressed": sum(r["bytes_uncompressed"] for r in records), "numbers": numbers,
+                "schema": schema.to_json(), "drift": drift,
+                "verified": {"manifest": manifest.has_manifest, "expected_items": expected_items},
+                "engine": "mapped", "slices": len(records),
+                "files": [{k: f[k] for k in ("path", "rows", "bytes")} for f in files],
+                "bytes_out": sum(f["bytes"] for f in files),
+            }
+            writer.commit(summary)
     finally:
-        writer.close()
         shutil.rmtree(work, ignore_errors=True)
     note(f"unified {len(records)} slice(s): {rows} items in {len(files)} part(s) at {dest} ("
          + ", ".join(f"{how}: {sum(1 for f in files if f['how'] == how)}" for how in ("copied", "cast", "reconverted")
